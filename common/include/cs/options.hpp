@@ -1,0 +1,81 @@
+// The command line every server shares (DESIGN.md, "Conventions"):
+//
+//   NAME [PORT] [--port N] [--host ADDR] [--protocol shift|framed]
+//        [--backlog N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
+//        [--max-frame BYTES] [--quiet]
+//   plus [--threads N] and [--max-clients N] for the servers that use them.
+//
+// Parsing is CLI11's (Debian's libcli11-dev): --help, range checks and clear
+// messages for free. A server adds its own options through app() before
+// parse(). An option a server does not use is not offered at all, so it is
+// never silently ignored.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "cs/connection.hpp"
+#include "cs/session.hpp"
+
+namespace cs {
+
+inline constexpr std::uint16_t default_port = 9090;  // the original series' port
+inline constexpr int default_backlog = 128;
+inline constexpr std::uint32_t default_max_frame = 1u << 20;   // 1 MiB
+inline constexpr std::uint32_t largest_max_frame = 1u << 30;   // 1 GiB
+
+struct ServerOptions {
+  // Loopback by default: a tutorial server should not be reachable from the
+  // network unless asked (--host 0.0.0.0 or --host ::).
+  std::string host = "127.0.0.1";
+  std::uint16_t port = default_port;
+  Protocol protocol = Protocol::shift;
+  int backlog = default_backlog;
+  unsigned threads = 0;      // set by add_threads_option(); 0 = not offered
+  unsigned max_clients = 0;  // set by add_max_clients_option(); 0 = no limit
+  std::chrono::milliseconds idle_timeout{0};      // 0 = never
+  std::chrono::milliseconds shutdown_grace{2000};
+  std::uint32_t max_frame = default_max_frame;
+  bool quiet = false;
+
+  SessionLimits session_limits() const { return {max_frame}; }
+  ConnectionPolicy connection_policy() const { return {idle_timeout, shutdown_grace}; }
+};
+
+class CommandLine {
+ public:
+  // Registers the common options. `description` is the --help headline.
+  CommandLine(std::string name, std::string description);
+
+  // Offers --threads N (default `default_threads`, at least 1).
+  void add_threads_option(unsigned default_threads);
+  // Offers --max-clients N (0 = no limit).
+  void add_max_clients_option();
+
+  // For a server's own options; register them before parse().
+  CLI::App& app() { return app_; }
+
+  // Parses the arguments and applies --quiet to the log level. On --help,
+  // prints usage and exits 0; on a bad argument, prints what is wrong and
+  // exits 2. Returns only when the options are valid.
+  ServerOptions parse(int argc, char** argv);
+
+ private:
+  CLI::App app_;
+  ServerOptions options_;
+  std::string protocol_name_ = "shift";
+  long long idle_timeout_ms_ = 0;
+  long long shutdown_grace_ms_ = 2000;
+};
+
+// Runs a server's body and turns its failures into an exit status, so every
+// server reports problems the same way: a SetupError (bad address, port in
+// use) prints "NAME: error: ..." and returns 1; any other exception prints
+// "NAME: unexpected error: ..." and returns 1; normal completion returns 0.
+int run_guarded(const std::string& name, const std::function<void()>& body);
+
+}  // namespace cs

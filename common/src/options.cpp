@@ -1,0 +1,83 @@
+// The shared server command line; see options.hpp.
+#include "cs/options.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cs/log.hpp"
+#include "cs/socket.hpp"
+
+namespace cs {
+
+CommandLine::CommandLine(std::string name, std::string description)
+    : app_(std::move(description), std::move(name)) {
+  // One option, reachable both ways: the original series' test script passes
+  // the port as the first argument; everything else here uses --port.
+  app_.add_option("port,--port", options_.port, "TCP port to listen on; 0 picks a free port")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app_.add_option("--host", options_.host, "Address to listen on (IPv4 or IPv6)")
+      ->capture_default_str();
+  app_.add_option("--protocol", protocol_name_, "Protocol to speak")
+      ->check(CLI::IsMember({"shift", "framed"}))
+      ->capture_default_str();
+  app_.add_option("--backlog", options_.backlog,
+                  "Listen backlog: connections the kernel queues before accept")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app_.add_option("--idle-timeout-ms", idle_timeout_ms_,
+                  "Close a connection after this long without traffic; 0 = never")
+      ->check(CLI::Range(0LL, 86'400'000LL))
+      ->capture_default_str();
+  app_.add_option("--shutdown-grace-ms", shutdown_grace_ms_,
+                  "On SIGINT/SIGTERM, how long open connections may go on")
+      ->check(CLI::Range(0LL, 600'000LL))
+      ->capture_default_str();
+  app_.add_option("--max-frame", options_.max_frame,
+                  "Largest framed payload in bytes; a bigger frame closes its connection")
+      ->check(CLI::Range(std::uint32_t{0}, largest_max_frame))
+      ->capture_default_str();
+  app_.add_flag("--quiet", options_.quiet, "Log only warnings and errors");
+}
+
+void CommandLine::add_threads_option(unsigned default_threads) {
+  options_.threads = default_threads;
+  app_.add_option("--threads", options_.threads, "Worker threads")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
+}
+
+void CommandLine::add_max_clients_option() {
+  app_.add_option("--max-clients", options_.max_clients,
+                  "Most clients served at once; 0 = no limit")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
+}
+
+ServerOptions CommandLine::parse(int argc, char** argv) {
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int status = app_.exit(error);  // prints help (status 0) or the problem
+    std::exit(status == 0 ? 0 : 2);
+  }
+  options_.protocol = protocol_name_ == "framed" ? Protocol::framed : Protocol::shift;
+  options_.idle_timeout = std::chrono::milliseconds(idle_timeout_ms_);
+  options_.shutdown_grace = std::chrono::milliseconds(shutdown_grace_ms_);
+  set_log_level(options_.quiet ? LogLevel::warn : LogLevel::info);
+  return options_;
+}
+
+int run_guarded(const std::string& name, const std::function<void()>& body) {
+  try {
+    body();
+    return 0;
+  } catch (const SetupError& error) {
+    std::cerr << name << ": error: " << error.what() << std::endl;
+  } catch (const std::exception& error) {
+    std::cerr << name << ": unexpected error: " << error.what() << std::endl;
+  }
+  return 1;
+}
+
+}  // namespace cs

@@ -1,0 +1,33 @@
+// The shift protocol state machine; see shift_session.hpp.
+#include "cs/shift_session.hpp"
+
+namespace cs {
+
+namespace {
+constexpr Byte greeting = '*';
+constexpr Byte message_start = '^';
+constexpr Byte message_end = '$';
+}  // namespace
+
+void ShiftSession::greet(Bytes& out) { out.push_back(greeting); }
+
+Verdict ShiftSession::on_receive(ByteView in, Bytes& out) {
+  for (const Byte b : in) {
+    switch (state_) {
+      case State::waiting_for_message:
+        if (b == message_start) state_ = State::in_message;
+        break;
+      case State::in_message:
+        if (b == message_end) {
+          state_ = State::waiting_for_message;
+          ++messages_;
+        } else {
+          out.push_back(static_cast<Byte>(b + 1));  // 0xFF wraps to 0x00
+        }
+        break;
+    }
+  }
+  return Verdict::keep_open();
+}
+
+}  // namespace cs

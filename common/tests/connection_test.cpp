@@ -1,0 +1,108 @@
+// BlockingConnection: idle timeout, the shutdown grace period, EOF and
+// errors, each ending the connection with the right reason.
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <thread>
+
+#include "cs/connection.hpp"
+
+namespace cs {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct Pair {
+  FileDescriptor server;
+  FileDescriptor client;
+};
+
+Pair socket_pair() {
+  int ends[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
+  return {FileDescriptor(ends[0]), FileDescriptor(ends[1])};
+}
+
+TEST(BlockingConnection, ReceivesWhatWasSentThenEof) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {});
+  ASSERT_TRUE(send_all(client.get(), as_bytes("abc")));
+  Byte buffer[16];
+  const auto got = connection.receive(buffer);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::string(got->begin(), got->end()), "abc");
+  client.reset();
+  EXPECT_FALSE(connection.receive(buffer));
+  EXPECT_EQ(connection.end(), ConnectionEnd::peer_closed);
+  EXPECT_EQ(connection.end_description(), "client closed");
+  EXPECT_EQ(connection.bytes_received(), 3u);
+}
+
+TEST(BlockingConnection, IdleTimeoutEndsASilentConnection) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {100ms, 2000ms});
+  Byte buffer[16];
+  const auto start = Clock::now();
+  EXPECT_FALSE(connection.receive(buffer));
+  EXPECT_GE(Clock::now() - start, 100ms);
+  EXPECT_EQ(connection.end(), ConnectionEnd::idle_timeout);
+  EXPECT_EQ(connection.end_description(), "idle for 100 ms");
+}
+
+TEST(BlockingConnection, IdleTimeoutAlsoEndsASendNobodyReads) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {100ms, 2000ms});
+  const Bytes big(8 * 1024 * 1024, 'x');  // more than the socket buffers hold
+  EXPECT_FALSE(connection.send(big));
+  EXPECT_EQ(connection.end(), ConnectionEnd::idle_timeout);
+  EXPECT_GT(connection.bytes_sent(), 0u);
+  EXPECT_LT(connection.bytes_sent(), big.size());
+}
+
+TEST(BlockingConnection, StopGivesAGracePeriodThenEnds) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {0ms, 150ms});
+  stop.request_stop();
+  // Within the grace period the connection is still served.
+  ASSERT_TRUE(send_all(client.get(), as_bytes("late request")));
+  Byte buffer[64];
+  ASSERT_TRUE(connection.receive(buffer));
+  ASSERT_TRUE(connection.send(as_bytes("late reply")));
+  // Then a silent client is cut off when the grace period ends.
+  const auto start = Clock::now();
+  EXPECT_FALSE(connection.receive(buffer));
+  EXPECT_EQ(connection.end(), ConnectionEnd::shutdown);
+  EXPECT_LT(Clock::now() - start, 10s);
+  EXPECT_EQ(connection.end_description(), "shutdown grace period over");
+}
+
+TEST(BlockingConnection, StopWakesABlockedReceive) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {0ms, 0ms});
+  std::thread stopper([&] { stop.request_stop(); });
+  Byte buffer[16];
+  EXPECT_FALSE(connection.receive(buffer));  // no idle timeout: only the stop ends this
+  EXPECT_EQ(connection.end(), ConnectionEnd::shutdown);
+  stopper.join();
+}
+
+TEST(BlockingConnection, ResetIsAnErrorWithItsReason) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {});
+  client.reset();
+  EXPECT_FALSE(connection.send(Bytes(1 << 20, 'x')));
+  EXPECT_EQ(connection.end(), ConnectionEnd::error);
+  EXPECT_EQ(connection.end_description(), std::strerror(EPIPE));
+}
+
+}  // namespace
+}  // namespace cs

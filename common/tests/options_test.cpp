@@ -1,0 +1,76 @@
+// The shared command line: both ways of giving the port, defaults, and
+// clear failures (exit status 2) for bad arguments.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "cs/options.hpp"
+
+namespace cs {
+namespace {
+
+ServerOptions parse(std::vector<std::string> words, bool threads = false) {
+  CommandLine command_line("test-server", "a server under test");
+  if (threads) command_line.add_threads_option(4);
+  words.insert(words.begin(), "test-server");
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  return command_line.parse(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(CommandLine, Defaults) {
+  const ServerOptions options = parse({});
+  EXPECT_EQ(options.port, 9090);
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.protocol, Protocol::shift);
+  EXPECT_EQ(options.backlog, default_backlog);
+  EXPECT_EQ(options.max_frame, 1u << 20);
+  EXPECT_EQ(options.idle_timeout.count(), 0);
+  EXPECT_FALSE(options.quiet);
+}
+
+TEST(CommandLine, PortAsFirstArgumentLikeTheOriginalSeries) {
+  EXPECT_EQ(parse({"7777"}).port, 7777);
+}
+
+TEST(CommandLine, PortAsOption) { EXPECT_EQ(parse({"--port", "0"}).port, 0); }
+
+TEST(CommandLine, EveryCommonOption) {
+  const ServerOptions options =
+      parse({"--host", "::1", "--protocol", "framed", "--backlog", "10", "--idle-timeout-ms",
+             "1500", "--shutdown-grace-ms", "300", "--max-frame", "64", "--quiet"});
+  EXPECT_EQ(options.host, "::1");
+  EXPECT_EQ(options.protocol, Protocol::framed);
+  EXPECT_EQ(options.backlog, 10);
+  EXPECT_EQ(options.idle_timeout.count(), 1500);
+  EXPECT_EQ(options.shutdown_grace.count(), 300);
+  EXPECT_EQ(options.max_frame, 64u);
+  EXPECT_EQ(options.session_limits().max_frame, 64u);
+  EXPECT_TRUE(options.quiet);
+}
+
+TEST(CommandLine, ThreadsOnlyWhereOffered) {
+  EXPECT_EQ(parse({}, true).threads, 4u);
+  EXPECT_EQ(parse({"--threads", "2"}, true).threads, 2u);
+  EXPECT_EXIT(parse({"--threads", "2"}), ::testing::ExitedWithCode(2), "--threads");
+}
+
+TEST(CommandLine, BadArgumentsExitWithStatus2AndSayWhy) {
+  EXPECT_EXIT(parse({"--protocol", "morse"}), ::testing::ExitedWithCode(2), "morse");
+  EXPECT_EXIT(parse({"--port", "70000"}), ::testing::ExitedWithCode(2), "65535");
+  EXPECT_EXIT(parse({"1", "--port", "2"}), ::testing::ExitedWithCode(2), "port");
+  EXPECT_EXIT(parse({"--max-frame", "-1"}), ::testing::ExitedWithCode(2), "max-frame");
+}
+
+TEST(CommandLine, HelpExitsZero) {
+  EXPECT_EXIT(parse({"--help"}), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(RunGuarded, SetupErrorsExitNonZeroWithTheMessage) {
+  EXPECT_EXIT(std::exit(run_guarded("srv", [] { throw SetupError("port in use"); })),
+              ::testing::ExitedWithCode(1), "srv: error: port in use");
+  EXPECT_EQ(run_guarded("srv", [] {}), 0);
+}
+
+}  // namespace
+}  // namespace cs

@@ -1,0 +1,211 @@
+// The shift and framed sessions: exact replies, and the same replies for
+// every split of the input (all single split points, one byte at a time,
+// and many random multi-way splits).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+
+#include "cs/frame_codec.hpp"
+#include "cs/framed_session.hpp"
+#include "cs/shift_session.hpp"
+#include "split_testing.hpp"
+
+namespace cs {
+namespace {
+
+using testing::every_byte;
+using testing::feed_in_chunks;
+using testing::random_cuts;
+
+const SessionLimits default_limits{};
+
+std::string as_text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+std::string shift_reply(std::string_view input) {
+  return as_text(feed_in_chunks(Protocol::shift, default_limits, as_bytes(input), {}).output);
+}
+
+// Asserts that every way of splitting `input` gives the unsplit run's
+// output and verdict.
+void expect_split_invariant(Protocol protocol, const SessionLimits& limits, ByteView input,
+                            unsigned random_rounds = 200) {
+  const testing::Run whole = feed_in_chunks(protocol, limits, input, {});
+  auto expect_same = [&](const std::vector<std::size_t>& cuts, const std::string& how) {
+    const testing::Run split = feed_in_chunks(protocol, limits, input, cuts);
+    ASSERT_EQ(split.output, whole.output) << how;
+    ASSERT_EQ(split.verdict.close, whole.verdict.close) << how;
+    ASSERT_EQ(split.verdict.reason, whole.verdict.reason) << how;
+  };
+  for (std::size_t cut = 1; cut < input.size(); ++cut) {
+    expect_same({cut}, "split once at " + std::to_string(cut));
+  }
+  expect_same(every_byte(input.size()), "one byte at a time");
+  std::mt19937 random(12345);  // fixed seed: a failure reproduces
+  for (unsigned round = 0; round < random_rounds; ++round) {
+    expect_same(random_cuts(input.size(), random), "random split, round " + std::to_string(round));
+  }
+}
+
+// --- shift ------------------------------------------------------------------
+
+TEST(ShiftSession, GreetsWithAStar) { EXPECT_EQ(shift_reply(""), "*"); }
+
+TEST(ShiftSession, AnswersEachByteOfAMessageWithItsSuccessor) {
+  EXPECT_EQ(shift_reply("^abc$"), "*bcd");
+}
+
+TEST(ShiftSession, IgnoresBytesOutsideMessages) {
+  EXPECT_EQ(shift_reply("xyz$$^a$qq"), "*b");
+}
+
+TEST(ShiftSession, CaretInsideAMessageIsAnOrdinaryByte) {
+  EXPECT_EQ(shift_reply("^a^b$"), "*b_c");  // '^' + 1 == '_'
+}
+
+TEST(ShiftSession, DollarOutsideAMessageIsIgnored) { EXPECT_EQ(shift_reply("$$$^z$"), "*{"); }
+
+TEST(ShiftSession, ByteFFWrapsToZero) {
+  const Bytes input = {'^', 0xFF, 0x00, 0x7F, '$'};
+  const auto run = feed_in_chunks(Protocol::shift, default_limits, input, {});
+  EXPECT_EQ(run.output, (Bytes{'*', 0x00, 0x01, 0x80}));
+}
+
+TEST(ShiftSession, MessageMaySpanManyChunksAndNeverCloses) {
+  // The original series' client script, as its three sends.
+  const std::string input = "^abc$de^abte$f" "xyz^123" "25$^ab0000$abab";
+  const auto run = feed_in_chunks(Protocol::shift, default_limits, as_bytes(input), {14, 21});
+  EXPECT_EQ(as_text(run.output), "*bcdbcuf23436bc1111");
+  EXPECT_FALSE(run.verdict.close);
+}
+
+TEST(ShiftSession, CountsCompletedMessages) {
+  ShiftSession session;
+  Bytes out;
+  session.on_receive(as_bytes("^a$^b$^c"), out);
+  EXPECT_EQ(session.requests(), 2u);
+}
+
+TEST(ShiftSession, AnswersAWholeChunkInOneRun) {
+  // One call appends every reply byte of the chunk: the server sends them
+  // with one send() instead of one per byte.
+  ShiftSession session;
+  Bytes out;
+  session.on_receive(as_bytes("^abc$^de$"), out);
+  EXPECT_EQ(as_text(out), "bcdef");
+}
+
+TEST(ShiftSession, EverySplitGivesTheSameReplies) {
+  const std::string inputs[] = {
+      "^abc$de^abte$fxyz^123" "25$^ab0000$abab",
+      "$$^^$^a^b$$^",
+      "no message at all",
+      "^^^^^^$$$$$$",
+  };
+  for (const auto& input : inputs) {
+    SCOPED_TRACE(input);
+    expect_split_invariant(Protocol::shift, default_limits, as_bytes(input));
+  }
+}
+
+TEST(ShiftSession, EverySplitOfAllByteValues) {
+  Bytes input = {'^'};
+  for (int b = 0; b < 256; ++b) {
+    if (b != '$') input.push_back(static_cast<Byte>(b));
+  }
+  input.push_back('$');
+  expect_split_invariant(Protocol::shift, default_limits, input, 50);
+  const auto run = feed_in_chunks(Protocol::shift, default_limits, input, {});
+  ASSERT_EQ(run.output.size(), 1u + 255u);
+  EXPECT_EQ(run.output.back(), 0x00);  // 0xFF wrapped
+}
+
+// --- framed -----------------------------------------------------------------
+
+Bytes frame_of(std::string_view payload) {
+  Bytes out;
+  append_frame(as_bytes(payload), out);
+  return out;
+}
+
+Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
+TEST(FramedSession, HasNoGreeting) {
+  EXPECT_TRUE(feed_in_chunks(Protocol::framed, default_limits, {}, {}).output.empty());
+}
+
+TEST(FramedSession, RepliesWithAFrameOfShiftedBytes) {
+  const auto run = feed_in_chunks(Protocol::framed, default_limits, frame_of("abc"), {});
+  EXPECT_EQ(run.output, frame_of("bcd"));
+  EXPECT_FALSE(run.verdict.close);
+}
+
+TEST(FramedSession, ZeroLengthFrameGetsAnEmptyReplyFrame) {
+  const auto run = feed_in_chunks(Protocol::framed, default_limits, frame_of(""), {});
+  EXPECT_EQ(run.output, (Bytes{0, 0, 0, 0}));
+}
+
+TEST(FramedSession, PipelinedFramesAreAnsweredInOrder) {
+  const Bytes input = concat({frame_of("a"), frame_of(""), frame_of("xyz"), frame_of("\xff")});
+  const auto run = feed_in_chunks(Protocol::framed, default_limits, input, {});
+  EXPECT_EQ(run.output, concat({frame_of("b"), frame_of(""), frame_of("yz{"), frame_of(std::string(1, '\0'))}));
+}
+
+TEST(FramedSession, FrameOfExactlyTheMaximumIsServed) {
+  const SessionLimits limits{16};
+  const auto run = feed_in_chunks(Protocol::framed, limits, frame_of(std::string(16, 'a')), {});
+  EXPECT_EQ(run.output, frame_of(std::string(16, 'b')));
+  EXPECT_FALSE(run.verdict.close);
+}
+
+TEST(FramedSession, OversizedFrameClosesAfterEarlierReplies) {
+  const SessionLimits limits{16};
+  Bytes oversized;
+  append_frame_header(17, oversized);
+  const Bytes input = concat({frame_of("ok"), oversized, frame_of("never")});
+  const auto run = feed_in_chunks(Protocol::framed, limits, input, {});
+  EXPECT_EQ(run.output, frame_of("pl"));  // the earlier frame is answered, nothing after
+  EXPECT_TRUE(run.verdict.close);
+  EXPECT_NE(run.verdict.reason.find("17 bytes"), std::string::npos) << run.verdict.reason;
+  EXPECT_NE(run.verdict.reason.find("--max-frame"), std::string::npos) << run.verdict.reason;
+}
+
+TEST(FramedSession, OversizedHeaderClosesBeforeItsPayloadArrives) {
+  // The limit is checked on the header alone, so a peer cannot make the
+  // server buffer a huge frame before it is refused.
+  Bytes header;
+  append_frame_header(0xFFFFFFFFu, header);
+  const auto run = feed_in_chunks(Protocol::framed, default_limits, header, {});
+  EXPECT_TRUE(run.verdict.close);
+  EXPECT_TRUE(run.output.empty());
+}
+
+TEST(FramedSession, EverySplitGivesTheSameReplies) {
+  const SessionLimits limits{64};
+  Bytes oversized;
+  append_frame_header(65, oversized);
+  const Bytes inputs[] = {
+      concat({frame_of("hello"), frame_of(""), frame_of("^$*"), frame_of(std::string(64, 'z'))}),
+      concat({frame_of("a"), oversized, frame_of("b")}),
+      concat({frame_of(""), frame_of(""), frame_of("")}),
+      Bytes{0, 0, 0},  // a partial header only: no reply, no close
+  };
+  for (const auto& input : inputs) {
+    expect_split_invariant(Protocol::framed, limits, input);
+  }
+}
+
+TEST(FramedSession, CountsFrames) {
+  FramedSession session(default_limits);
+  Bytes out;
+  session.on_receive(concat({frame_of("a"), frame_of("b")}), out);
+  EXPECT_EQ(session.requests(), 2u);
+}
+
+}  // namespace
+}  // namespace cs
