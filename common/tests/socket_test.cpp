@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
+#include <vector>
 #include <thread>
 
 #include "cs/acceptor.hpp"
@@ -194,6 +197,50 @@ TEST(AcceptNext, ReturnsClientsWithNodelayAndNulloptOnStop) {
   std::thread stopper([&] { stop.request_stop(); });
   EXPECT_FALSE(accept_next(listener.get(), stop));  // blocked, then woken by the stop
   stopper.join();
+}
+
+}  // namespace
+}  // namespace cs
+
+namespace cs {
+namespace {
+
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+TEST(AcceptNext, BacksOffInsteadOfSpinningWhenOutOfDescriptors) {
+  FileDescriptor listener = listen_tcp("127.0.0.1", 0, 16);
+  FileDescriptor client = connect_to(local_endpoint(listener.get()));
+  StopSignal stop;
+
+  // Use up every descriptor this process may open (this test runs in its
+  // own process under ctest, so the lowered limit touches nothing else).
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = 256;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+  std::vector<FileDescriptor> hogs;
+  for (int fd; (fd = ::dup(0)) >= 0;) hogs.emplace_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+
+  // Free one descriptor 300 ms from now; until then accept() fails with EMFILE.
+  std::thread freer([&] {
+    stop.wait(std::chrono::milliseconds(300));
+    hogs.pop_back();
+  });
+  const double cpu_before = cpu_seconds();
+  auto accepted = accept_next(listener.get(), stop);
+  const double cpu_used = cpu_seconds() - cpu_before;
+  freer.join();
+
+  ASSERT_TRUE(accepted) << "the pending client should be accepted once a descriptor is free";
+  // Retrying every accept_backoff costs almost nothing; a busy loop would
+  // burn most of the 300 ms.
+  EXPECT_LT(cpu_used, 0.1) << "accept loop spun on EMFILE";
 }
 
 }  // namespace
