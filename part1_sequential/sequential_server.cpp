@@ -67,7 +67,7 @@ void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop) {
   // Clients still waiting in the backlog were never accepted: closing the
   // listener resets them, so they fail at once instead of hanging.
   listener.reset();
-  cs::log_info("stopped: ", stats.summary());
+  cs::write_log_line(cs::LogLevel::info, "stopped: " + stats.summary());  // even with --quiet
 }
 
 }  // namespace
