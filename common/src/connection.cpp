@@ -33,7 +33,7 @@ bool BlockingConnection::wait(short events) {
       case WaitResult::ready:
         return true;
       case WaitResult::stop_requested:
-        grace_deadline_ = Clock::now() + policy_.shutdown_grace;
+        grace_deadline_ = stop_.stop_time() + policy_.shutdown_grace;
         continue;
       case WaitResult::timed_out:
         end_ = (grace_deadline_ && Clock::now() >= *grace_deadline_) ? ConnectionEnd::shutdown

@@ -31,6 +31,9 @@ void StopSignal::request_stop(int signal_number) noexcept {
   const int saved_errno = errno;  // a signal handler must preserve errno
   if (!requested_.exchange(true)) {
     signal_.store(signal_number);
+    // steady_clock::now() is clock_gettime(CLOCK_MONOTONIC), which POSIX
+    // lists as async-signal-safe.
+    stop_time_.store(std::chrono::steady_clock::now().time_since_epoch().count());
     const char wake = 1;
     // Non-blocking: the pipe only ever needs one byte in it to be readable.
     [[maybe_unused]] const ssize_t ignored = ::write(write_end_.get(), &wake, 1);

@@ -106,3 +106,25 @@ TEST(BlockingConnection, ResetIsAnErrorWithItsReason) {
 
 }  // namespace
 }  // namespace cs
+
+namespace cs {
+namespace {
+
+TEST(BlockingConnection, GraceDeadlineCountsFromTheStopNotFromWhenItIsNoticed) {
+  // A connection that first waits long after the stop (say, one a thread pool
+  // starts late) gets only what is left of the grace period, so a server
+  // stops within one grace period however many connections it has.
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  stop.request_stop();
+  std::this_thread::sleep_until(stop.stop_time() + 200ms);  // time must pass; no event to wait for
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {0ms, 200ms});
+  Byte buffer[16];
+  const auto start = Clock::now();
+  EXPECT_FALSE(connection.receive(buffer));
+  EXPECT_EQ(connection.end(), ConnectionEnd::shutdown);
+  EXPECT_LT(Clock::now() - start, 100ms) << "the grace period had already run out";
+}
+
+}  // namespace
+}  // namespace cs

@@ -33,7 +33,8 @@ struct ConnectionPolicy {
   // Close a connection when no byte moved either way for this long. Zero:
   // never (a silent client then holds its server resources until it leaves).
   std::chrono::milliseconds idle_timeout{0};
-  // After a stop request, how long an open connection may go on.
+  // After a stop request, how long open connections may go on (counted from
+  // the request, the same deadline for every connection).
   std::chrono::milliseconds shutdown_grace{2000};
 };
 

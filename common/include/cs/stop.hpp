@@ -35,6 +35,14 @@ class StopSignal {
   // The signal that caused the stop, or 0 when requested directly.
   int signal_number() const noexcept { return signal_.load(); }
 
+  // When the stop was requested (meaningful once stop_requested()). Every
+  // connection's shutdown deadline counts from this one moment, so a server
+  // stops within one grace period however many connections it has.
+  std::chrono::steady_clock::time_point stop_time() const noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(stop_time_.load()));
+  }
+
   // Readable once stop was requested (and forever after). Poll it with
   // POLLIN next to the descriptors you wait for; never read from it.
   int wait_fd() const noexcept { return read_end_.get(); }
@@ -46,6 +54,7 @@ class StopSignal {
  private:
   std::atomic<bool> requested_{false};
   std::atomic<int> signal_{0};
+  std::atomic<std::chrono::steady_clock::rep> stop_time_{0};
   FileDescriptor read_end_;
   FileDescriptor write_end_;
 };
