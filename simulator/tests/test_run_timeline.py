@@ -1,0 +1,109 @@
+# `run` records sane times and checks replies; `timeline` draws them.
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from .support import SIMULATOR_DIR, server_spec, simulator
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401  (only whether it imports matters)
+    except ImportError:
+        return False
+    return True
+
+
+class RunTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.TemporaryDirectory()
+        cls.json_path = os.path.join(cls.directory.name, "run.json")
+        cls.result = simulator(["run", "-n", "2", "--server", server_spec(),
+                                "--json", cls.json_path])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.directory.cleanup()
+
+    def test_run_succeeds_and_logs(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stdout + self.result.stderr)
+        self.assertIn("conn0 sent b'^abc$de^abte$f'", self.result.stdout)
+        self.assertIn("conn1 received b'", self.result.stdout)
+        self.assertIn("elapsed", self.result.stdout)
+
+    def test_json_times_are_sane(self):
+        with open(self.json_path, encoding="utf-8") as source:
+            report = json.load(source)
+        self.assertEqual(report["protocol"], "shift")
+        self.assertEqual(report["clients"], 2)
+        self.assertTrue(report["ok"])
+        for record in report["records"]:
+            times = [record[key] for key in ("connect_start", "connected", "first_byte",
+                                             "finished")]
+            self.assertEqual(times, sorted(times), record["name"])
+            self.assertGreaterEqual(times[0], 0)
+            self.assertLessEqual(times[-1], report["elapsed"])
+            # The script pauses 1.0 + 1.0 + 0.2 s while being served.
+            self.assertGreaterEqual(record["finished"] - record["first_byte"], 2.2)
+            event_times = [event["t"] for event in record["events"]]
+            self.assertEqual(event_times, sorted(event_times))
+            self.assertEqual(record["first_byte"], record["events"][0]["t"])
+            received = "".join(event["data"] for event in record["events"]
+                               if event["dir"] == "recv").encode("latin-1")
+            self.assertEqual(received, b"*bcdbcuf23436bc1111")
+
+    def test_timeline_writes_a_png(self):
+        if not have_matplotlib():
+            reason = "matplotlib is not installed for %s" % sys.executable
+            print("\nskipping the timeline picture test: " + reason, file=sys.stderr)
+            self.skipTest(reason)
+        picture = os.path.join(self.directory.name, "timeline.png")
+        result = simulator(["timeline", self.json_path, self.json_path, "--label", "first",
+                            "--label", "second", "--title", "self-test", "-o", picture])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(picture, "rb") as image:
+            self.assertEqual(image.read(len(PNG_SIGNATURE)), PNG_SIGNATURE)
+        self.assertGreater(os.path.getsize(picture), 1000)
+
+    def test_timeline_without_matplotlib_says_what_to_do(self):
+        # Make `import matplotlib` fail, as on an interpreter without it.
+        code = ("import runpy, sys; sys.modules['matplotlib'] = None; "
+                "sys.argv = ['simulator'] + sys.argv[1:]; "
+                "runpy.run_path(%r, run_name='__main__')" % str(SIMULATOR_DIR))
+        picture = os.path.join(self.directory.name, "never.png")
+        result = subprocess.run([sys.executable, "-c", code, "timeline", self.json_path,
+                                 "-o", picture], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(sys.executable, result.stderr)
+        self.assertIn("apt-get install python3-matplotlib", result.stderr)
+        self.assertIn("/usr/bin/python3", result.stderr)
+        self.assertFalse(os.path.exists(picture))
+
+
+class RunAgainstBrokenServer(unittest.TestCase):
+    def test_wrong_reply_fails_the_run(self):
+        with tempfile.TemporaryDirectory() as directory:
+            json_path = os.path.join(directory, "run.json")
+            result = simulator(["run", "-n", "1", "--server", server_spec("answers-outside"),
+                                "--json", json_path, "--step-delays", "0.1,0.1,0.1",
+                                "--timeout", "5", "--quiet"])
+            self.assertEqual(result.returncode, 1, result.stdout)
+            self.assertIn("wrong reply", result.stdout)
+            with open(json_path, encoding="utf-8") as source:
+                report = json.load(source)
+            self.assertFalse(report["ok"])
+            self.assertFalse(report["records"][0]["ok"])
+            self.assertIn("wrong reply", report["records"][0]["error"])
+
+
+if __name__ == "__main__":
+    unittest.main()
