@@ -6,50 +6,21 @@
 // listen backlog, connected but unanswered (they do not even get the shift
 // greeting). Its limit is the lesson of this chapter: one slow or silent
 // client stalls everyone behind it (--idle-timeout-ms bounds for how long).
-// The protocol lives in common/ (cs::Session), so this file is only the
-// concurrency model; the next chapters change run_server and little else.
+// The protocol (cs::Session) and the connection loop (cs::serve_connection)
+// live in common/, so this file is only the concurrency model; the next
+// chapters change run_server and nothing else.
 //
 // Run:  sequential-server 9090 --protocol shift
 //       python3 simulator run -n 3 --address 127.0.0.1:9090
-#include <array>
-
 #include "cs/acceptor.hpp"
 #include "cs/connection.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/serve_connection.hpp"
 #include "cs/stats.hpp"
 #include "cs/stop.hpp"
 
 namespace {
-
-// Big enough to take a typical kernel receive burst in one recv(); each
-// chunk's replies then go out with one send().
-constexpr std::size_t receive_buffer_size = 64 * 1024;
-
-// Serves one client until it leaves, misbehaves, idles out, or the shutdown
-// grace period ends. Every outcome closes this connection only.
-void serve_connection(cs::BlockingConnection& client, const cs::ServerOptions& options,
-                      cs::ServerStats& stats) {
-  auto session = cs::make_session(options.protocol, options.session_limits());
-  cs::Bytes replies;
-  session->greet(replies);
-  std::array<cs::Byte, receive_buffer_size> buffer;
-  cs::Verdict verdict;
-
-  while (!verdict.close && client.send(replies)) {
-    replies.clear();
-    const auto received = client.receive(buffer);
-    if (!received) break;
-    verdict = session->on_receive(*received, replies);
-  }
-  if (verdict.close) {
-    client.send(replies);  // the replies to the requests before the bad one
-    cs::log_warn("closing ", client.peer().to_string(), ": ", verdict.reason);
-  } else {
-    cs::log_info("closing ", client.peer().to_string(), ": ", client.end_description());
-  }
-  stats.add_connection(session->requests(), client.bytes_received(), client.bytes_sent());
-}
 
 // Accepts clients one after another until a stop is requested.
 void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop) {
@@ -61,7 +32,7 @@ void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop) {
     cs::log_info("accepted ", accepted->peer.to_string());
     cs::BlockingConnection client(std::move(accepted->fd), accepted->peer, stop,
                                   options.connection_policy());
-    serve_connection(client, options, stats);
+    cs::serve_connection(client, options, stats);
   }
 
   // Clients still waiting in the backlog were never accepted: closing the
