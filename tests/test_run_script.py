@@ -1,0 +1,48 @@
+"""Tests of ./run's own behaviour that a green build would not show: what
+it says on a machine without apt, and how it treats unknown commands."""
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RUN = ROOT / "run"
+# What ./run needs before it looks for apt; everything else is left out.
+TOOLS = ["bash", "dirname", "sed", "grep", "tr", "id", "cat"]
+
+
+class RunScriptTest(unittest.TestCase):
+    def run_script(self, *args, path=None):
+        env = dict(os.environ)
+        if path is not None:
+            env["PATH"] = path
+        return subprocess.run([str(RUN), *args], capture_output=True, text=True,
+                              timeout=60, env=env, stdin=subprocess.DEVNULL)
+
+    def test_without_apt_setup_lists_the_packages_and_fails(self):
+        with tempfile.TemporaryDirectory() as directory:
+            for tool in TOOLS:
+                os.symlink(shutil.which(tool), os.path.join(directory, tool))
+            result = self.run_script("setup", path=directory)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn("has no apt", result.stderr)
+        for package in ["g++", "cmake", "ninja-build", "libgtest-dev", "libcli11-dev",
+                        "python3-matplotlib"]:
+            self.assertIn(package, result.stderr)
+
+    def test_unknown_command_fails_with_usage(self):
+        result = self.run_script("frobnicate")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("unknown command 'frobnicate'", result.stderr)
+        self.assertIn("./run test", result.stderr)
+
+    def test_no_command_prints_usage(self):
+        result = self.run_script()
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("./run demo", result.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
