@@ -8,6 +8,7 @@ void FramedSession::greet(Bytes&) {}
 Verdict FramedSession::on_receive(ByteView in, Bytes& out) {
   decoder_.feed(in);
   while (const auto payload = decoder_.next()) {
+    out.reserve(out.size() + frame_header_length + payload->size());
     append_frame_header(static_cast<std::uint32_t>(payload->size()), out);
     for (const Byte b : *payload) out.push_back(static_cast<Byte>(b + 1));
     ++frames_;

@@ -12,6 +12,7 @@ constexpr Byte message_end = '$';
 void ShiftSession::greet(Bytes& out) { out.push_back(greeting); }
 
 Verdict ShiftSession::on_receive(ByteView in, Bytes& out) {
+  out.reserve(out.size() + in.size());  // a reply byte per input byte at most: one allocation
   for (const Byte b : in) {
     switch (state_) {
       case State::waiting_for_message:
