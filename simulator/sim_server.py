@@ -3,6 +3,7 @@
 # with SIGTERM. Readiness is that line, never a sleep.
 from __future__ import annotations
 
+import os
 import queue
 import re
 import shlex
@@ -59,13 +60,19 @@ def server_command(spec: str, protocol: str, max_frame: Optional[int] = None) ->
     BINARY --port 0 --protocol P [--max-frame N] [extra args...].
 
     As in the original series' test script, a BINARY ending in `.py` is run
-    with the interpreter running the simulator.
+    with the interpreter running the simulator; a BINARY ending in `.exe` is
+    a Windows build, run under wine when this is not Windows.
     """
     words = shlex.split(spec)
     if not words:
         raise ValueError("empty server command")
     binary, extra = words[0], words[1:]
-    argv = [sys.executable, "-u", binary] if binary.endswith(".py") else [binary]
+    if binary.endswith(".py"):
+        argv = [sys.executable, "-u", binary]
+    elif binary.endswith(".exe") and os.name != "nt":
+        argv = ["wine", binary]
+    else:
+        argv = [binary]
     argv += ["--port", "0", "--protocol", protocol]
     if max_frame is not None:
         argv += ["--max-frame", str(max_frame)]

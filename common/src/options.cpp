@@ -54,6 +54,20 @@ void CommandLine::add_max_clients_option() {
       ->capture_default_str();
 }
 
+void CommandLine::speak_only(const std::string& name) {
+  app_.remove_option(app_.get_option("--protocol"));
+  protocol_name_ = name;
+  const std::string program = app_.get_name();
+  app_.add_option("--protocol", protocol_name_, "Protocol to speak (this server speaks only " + name + ")")
+      ->check(CLI::Validator(
+          [name, program](std::string& value) -> std::string {
+            if (value == name) return {};
+            return program + " speaks only the " + name + " protocol, not '" + value + "'";
+          },
+          name, name))
+      ->capture_default_str();
+}
+
 ServerOptions CommandLine::parse(int argc, char** argv) {
   try {
     app_.parse(argc, argv);
@@ -62,6 +76,7 @@ ServerOptions CommandLine::parse(int argc, char** argv) {
     std::exit(status == 0 ? 0 : 2);
   }
   options_.protocol = protocol_name_ == "framed" ? Protocol::framed : Protocol::shift;
+  options_.protocol_name = protocol_name_;
   options_.idle_timeout = std::chrono::milliseconds(idle_timeout_ms_);
   options_.shutdown_grace = std::chrono::milliseconds(shutdown_grace_ms_);
   set_log_level(options_.quiet ? LogLevel::warn : LogLevel::info);

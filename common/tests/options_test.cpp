@@ -41,6 +41,7 @@ TEST(CommandLine, EveryCommonOption) {
              "1500", "--shutdown-grace-ms", "300", "--max-frame", "64", "--quiet"});
   EXPECT_EQ(options.host, "::1");
   EXPECT_EQ(options.protocol, Protocol::framed);
+  EXPECT_EQ(options.protocol_name, "framed");
   EXPECT_EQ(options.backlog, 10);
   EXPECT_EQ(options.idle_timeout.count(), 1500);
   EXPECT_EQ(options.shutdown_grace.count(), 300);
@@ -53,6 +54,22 @@ TEST(CommandLine, ThreadsOnlyWhereOffered) {
   EXPECT_EQ(parse({}, true).threads, 4u);
   EXPECT_EQ(parse({"--threads", "2"}, true).threads, 2u);
   EXPECT_EXIT(parse({"--threads", "2"}), ::testing::ExitedWithCode(2), "--threads");
+}
+
+ServerOptions parse_speaking_only(const std::string& name, std::vector<std::string> words) {
+  CommandLine command_line("packet-server", "a server with a protocol of its own");
+  command_line.speak_only(name);
+  words.insert(words.begin(), "packet-server");
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  return command_line.parse(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(CommandLine, ServerWithAProtocolOfItsOwnAcceptsOnlyThatOne) {
+  EXPECT_EQ(parse_speaking_only("packet", {}).protocol_name, "packet");
+  EXPECT_EQ(parse_speaking_only("packet", {"--protocol", "packet"}).protocol_name, "packet");
+  EXPECT_EXIT(parse_speaking_only("packet", {"--protocol", "shift"}),
+              ::testing::ExitedWithCode(2), "speaks only the packet protocol, not 'shift'");
 }
 
 TEST(CommandLine, BadArgumentsExitWithStatus2AndSayWhy) {

@@ -2,6 +2,7 @@
 # expected value here is written out by hand, not computed by the model.
 from __future__ import annotations
 
+import os
 import sys
 import unittest
 
@@ -147,6 +148,9 @@ class HelpersTest(unittest.TestCase):
                          ["srv", "--port", "0", "--protocol", "shift", "--max-frame", "64"])
         self.assertEqual(server_command("tests/x.py", "shift")[:3],
                          [sys.executable, "-u", "tests/x.py"])
+        if os.name != "nt":
+            self.assertEqual(server_command("build-win/srv.exe", "line")[:5],
+                             ["wine", "build-win/srv.exe", "--port", "0", "--protocol"])
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = default_port;
   Protocol protocol = Protocol::shift;
+  // The --protocol word as given; differs from `protocol` only in servers
+  // that speak a protocol of their own (see CommandLine::speak_only).
+  std::string protocol_name = "shift";
   int backlog = default_backlog;
   unsigned threads = 0;      // set by add_threads_option(); 0 = not offered
   unsigned max_clients = 0;  // set by add_max_clients_option(); 0 = no limit
@@ -55,6 +58,13 @@ class CommandLine {
   void add_threads_option(unsigned default_threads);
   // Offers --max-clients N (0 = no limit).
   void add_max_clients_option();
+
+  // For a server that speaks one protocol of its own instead of shift and
+  // framed (part 4's packet and line servers): --protocol then accepts only
+  // `name`, which is also its default, so the simulator's
+  // `--protocol NAME` works and any other value exits 2 naming the one
+  // this server speaks. Must be called before parse().
+  void speak_only(const std::string& name);
 
   // For a server's own options; register them before parse().
   CLI::App& app() { return app_; }
