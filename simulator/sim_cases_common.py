@@ -1,16 +1,18 @@
 # Case building blocks that do not depend on the protocol (many concurrent
-# clients, a misbehaving client, half-close), plus the cases every protocol
-# shares. Every helper here passes against a server that serves one client
+# clients, a misbehaving client, a protocol error that must close only its
+# own connection, input one byte per send, half-close), plus the cases every
+# protocol shares. Every helper here passes against a server that serves one client
 # at a time: a client that needs another to finish first waits for it with a
 # timeout scaled by the number of clients ahead of it.
 from __future__ import annotations
 
 import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from sim_net import CaseFailure, Client, abbreviate
-from sim_protocols import FRAMED, MODELS, SHIFT, encode_frame, shift_message
+from sim_protocols import (FRAMED, LINE, PACKET, SHIFT, encode_frame, encode_packet, new_model,
+                           shift_message)
 from sim_registry import ANY_PROTOCOL, Context, case, run_probe
 from sim_server import describe_status
 
@@ -21,11 +23,18 @@ GRACE_PROBE_DELAY = 0.5  # seconds into the shutdown grace period a request is s
 # server may crash a moment after a fresh client was already served.
 CRASH_GRACE = 0.25
 CLIENT_JOIN_MARGIN = 5.0  # extra seconds to wait for a client thread to end
+# How many round trips a bystander makes while waiting for a server to show
+# that it serves another client at the same time (see protocol_error_...).
+BYSTANDER_ROUNDS = 100
+# Pause after a byte sent alone that gets no reply, so that the server most
+# likely reads it alone too (see send_byte_by_byte). Pacing only: a correct
+# server passes whatever it reads together.
+BYTE_PACING = 0.002
 
 
 def model_for(ctx: Context):
     """A fresh reference model (see sim_protocols) of ctx.protocol."""
-    return MODELS[ctx.protocol]()
+    return new_model(ctx.protocol, ctx.max_line)
 
 
 def exchange(client: Client, model, request: bytes, what: str,
@@ -36,6 +45,26 @@ def exchange(client: Client, model, request: bytes, what: str,
     client.expect(reply, "the reply to %s (%s)" % (abbreviate(request), what), timeout)
 
 
+def send_byte_by_byte(client: Client, model, stream: bytes) -> None:
+    """Send `stream` one byte per send, requiring each reply as soon as the
+    byte that completes its request has gone.
+
+    A byte that completes nothing has no reply to wait for, and bytes sent
+    back to back may reach the server in one read; the short pause after
+    such a byte makes the server see the pieces one by one, which is what
+    this is meant to test.
+    """
+    for index in range(len(stream)):
+        byte = stream[index:index + 1]
+        reply = model.feed(byte)
+        client.send(byte, "byte %d of %s, sent alone" % (index, abbreviate(stream)))
+        if reply:
+            client.expect(reply, "the reply completed by byte %d of %s, sent alone"
+                          % (index, abbreviate(stream)))
+        else:
+            time.sleep(BYTE_PACING)
+
+
 def expect_greeting(client: Client, model, timeout: Optional[float] = None,
                     what: str = "the greeting") -> None:
     """Require the protocol's greeting (nothing, for protocols without one)."""
@@ -44,8 +73,10 @@ def expect_greeting(client: Client, model, timeout: Optional[float] = None,
 
 
 def sample_request(protocol: str, body: bytes) -> bytes:
-    """One complete request of `protocol` carrying `body`."""
-    builders = {SHIFT: shift_message, FRAMED: encode_frame}
+    """One complete request of `protocol` carrying `body` (short and
+    printable: it must fit a packet and a line)."""
+    builders = {SHIFT: shift_message, FRAMED: encode_frame, PACKET: encode_packet,
+                LINE: lambda text: b"ECHO " + text + b"\r\n"}
     return builders[protocol](body)
 
 
@@ -149,6 +180,51 @@ def bad_client_harms_nobody(ctx: Context, serving_request: bytes, partial: bytes
     require_server_survived(ctx, "a client %s mid-request" % (
         "reset its connection" if ending == "reset" else "closed its connection"))
     run_probe(ctx, "fresh-client-after-%s" % ("a-reset" if ending == "reset" else "a-close"))
+
+
+def protocol_error_closes_only_its_connection(ctx: Context, what: str,
+                                              start_bad: Callable[[Client], None],
+                                              finish_bad: Callable[[Client], None]) -> None:
+    """A client's protocol error (`what`) must close its connection only.
+
+    A bystander client is served first. Then the bad client connects and
+    `start_bad(bad)` sends its input (without waiting for anything);
+    `finish_bad(bad)` later requires the replies and the close it must get.
+
+    While the bystander stays open, a server that serves clients at the same
+    time answers the bad client: the bystander makes round trips until the
+    bad client has something to read, then `finish_bad` runs, and after the
+    bad connection was closed the bystander must still be served. A server
+    that serves one client at a time never answers the bad client while the
+    bystander is open; after BYSTANDER_ROUNDS round trips the bystander
+    leaves and `finish_bad` runs then. Either way the server must survive
+    and serve a fresh client afterwards.
+    """
+    model = model_for(ctx)
+    with ctx.client("bystander") as bystander:
+        expect_greeting(bystander, model)
+        exchange(bystander, model, sample_request(ctx.protocol, b"before"),
+                 "a client connected before the bad one")
+        with ctx.client("bad-client") as bad:
+            start_bad(bad)
+            served_at_once = False
+            for round_trip in range(BYSTANDER_ROUNDS):
+                exchange(bystander, model, sample_request(ctx.protocol, b"ping %d" % round_trip),
+                         "the bystander, while another client sends %s" % what)
+                if bad.has_data():
+                    served_at_once = True
+                    break
+            if served_at_once:
+                finish_bad(bad)
+                # A server that closed every connection would fail here.
+                exchange(bystander, model, sample_request(ctx.protocol, b"still here"),
+                         "the bystander, after the server closed the connection of a client "
+                         "that sent %s" % what)
+            else:
+                bystander.close()  # lets a server that serves one at a time get to it
+                finish_bad(bad)
+    require_server_survived(ctx, "a client sent %s" % what)
+    run_probe(ctx, "client-after")
 
 
 # ------------------------------------------------------ half-close

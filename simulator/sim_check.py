@@ -12,15 +12,18 @@ from typing import List, Optional
 # protocol adds its module here.
 import sim_cases_common  # noqa: F401  (cases for every protocol)
 import sim_cases_framed  # noqa: F401
+import sim_cases_line  # noqa: F401
+import sim_cases_packet  # noqa: F401
 import sim_cases_shift  # noqa: F401
 from sim_net import CaseFailure
-from sim_protocols import DEFAULT_MAX_FRAME, SHIFT
+from sim_protocols import DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, LINE, MAX_MAX_LINE, SHIFT
 from sim_registry import Case, Context, cases_for, protocols
 from sim_server import (ServerError, ServerProcess, describe_status, format_address,
                         parse_address, server_command)
 
 DEFAULT_TIMEOUT = 5.0  # seconds any single wait on a socket may take
 MIN_MAX_FRAME = 16  # the cases' own small frames must fit
+MIN_MAX_LINE = 32  # the cases' own short lines must fit
 # After a failure, how long a dying server gets to be seen dead, so that the
 # failure can say it crashed (the process may still be exiting).
 DEATH_GRACE = 0.25
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frame", type=int, metavar="BYTES",
                         help="the server's frame limit (passed to a --server); default %d"
                              % DEFAULT_MAX_FRAME)
+    parser.add_argument("--max-line", type=int, metavar="BYTES",
+                        help="line only: the server's line limit (passed to a --server); "
+                             "default %d" % DEFAULT_MAX_LINE)
     parser.add_argument("--only", nargs="+", metavar="CASE", help="run only these cases")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -62,6 +68,11 @@ def main(args: argparse.Namespace) -> int:
         return usage_error("give --server \"BINARY [ARGS]\" or --address HOST:PORT")
     if args.max_frame is not None and args.max_frame < MIN_MAX_FRAME:
         return usage_error("--max-frame must be at least %d" % MIN_MAX_FRAME)
+    if args.max_line is not None:
+        if args.protocol != LINE:
+            return usage_error("--max-line applies to --protocol line only")
+        if not MIN_MAX_LINE <= args.max_line <= MAX_MAX_LINE:
+            return usage_error("--max-line must be %d..%d" % (MIN_MAX_LINE, MAX_MAX_LINE))
     try:
         selected = select_cases(cases, args.only, have_server=bool(args.server))
     except ValueError as error:
@@ -70,7 +81,10 @@ def main(args: argparse.Namespace) -> int:
     server = None
     if args.server:
         try:
-            server = ServerProcess(server_command(args.server, args.protocol, args.max_frame))
+            argv = server_command(args.server, args.protocol, args.max_frame)
+            if args.max_line is not None:
+                argv += ["--max-line", str(args.max_line)]
+            server = ServerProcess(argv)
             address = server.start()
         except (ServerError, ValueError) as error:
             if server is not None:
@@ -83,7 +97,8 @@ def main(args: argparse.Namespace) -> int:
             return usage_error(str(error))
 
     ctx = Context(protocol=args.protocol, address=address, timeout=args.timeout,
-                  max_frame=args.max_frame or DEFAULT_MAX_FRAME, server=server,
+                  max_frame=args.max_frame or DEFAULT_MAX_FRAME,
+                  max_line=args.max_line or DEFAULT_MAX_LINE, server=server,
                   verbose=args.verbose)
     target = server.description if server else "the server at " + args.address
     print("checking %s on %s (%s), %d cases" % (args.protocol, format_address(*address), target,

@@ -3,6 +3,7 @@
 # message that says what was expected and what arrived instead.
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import sys
@@ -217,6 +218,12 @@ class Client:
             raise CaseFailure("%s: the server closed the connection while we waited for %s: %s"
                               % (self.name, what, progress))
         return chunk
+
+    def has_data(self) -> bool:
+        """Whether the server has sent something (bytes, EOF or a reset)
+        that a receive would return at once; never waits, consumes nothing."""
+        readable, _, _ = select.select([self._socket()], [], [], 0)
+        return bool(readable)
 
     def expect_eof(self, what: str, timeout: Optional[float] = None,
                    allow_reset: bool = False) -> None:

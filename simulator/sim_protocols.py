@@ -10,6 +10,8 @@ from typing import Iterable, List, Tuple
 
 SHIFT = "shift"
 FRAMED = "framed"
+PACKET = "packet"
+LINE = "line"
 
 SHIFT_GREETING = b"*"
 MESSAGE_START = ord("^")
@@ -34,6 +36,7 @@ class ShiftModel:
     """
 
     greeting = SHIFT_GREETING
+    closed = False  # shift has no error: the server never closes first
 
     def __init__(self) -> None:
         self.in_message = False
@@ -130,9 +133,11 @@ def decode_frames(data: bytes) -> Tuple[List[bytes], bytes]:
 class FramedModel:
     """Incremental model of one framed connection, with the same interface as
     ShiftModel: no greeting, and `feed(chunk)` returns the reply frames that
-    the completed request frames call for."""
+    the completed request frames call for. (A frame over --max-frame is
+    not modelled: the cases that send one check the close themselves.)"""
 
     greeting = b""
+    closed = False
 
     def __init__(self) -> None:
         self._decoder = FrameDecoder()
@@ -141,11 +146,152 @@ class FramedModel:
         return b"".join(frame_reply(payload) for payload in self._decoder.feed(chunk))
 
 
+# ---------------------------------------------------------------- packet
+
+MIN_PACKET = 2  # a header byte of 0 or 1 is a protocol error
+MAX_PACKET = 255  # the largest length one header byte can hold
+
+
+def encode_packet(body: bytes) -> bytes:
+    """One packet: the header byte (the length of the whole packet, header
+    included) then `body`, which must be 1..254 bytes long."""
+    length = len(body) + 1
+    if not MIN_PACKET <= length <= MAX_PACKET:
+        raise ValueError("a packet body must be %d..%d bytes, not %d"
+                         % (MIN_PACKET - 1, MAX_PACKET - 1, len(body)))
+    return bytes([length]) + body
+
+
+def encode_packets(bodies: Iterable[bytes]) -> bytes:
+    """Several packets back to back (pipelined)."""
+    return b"".join(encode_packet(body) for body in bodies)
+
+
+class PacketModel:
+    """Incremental model of one packet connection (interface as ShiftModel).
+
+    No greeting; every complete packet is echoed unchanged. A header byte of
+    0 or 1 ends the connection: `feed` returns the echoes of the packets
+    before it and sets `closed` (the server closes after sending them), and
+    everything fed after that gets no reply. An incomplete packet waits in
+    `pending`.
+    """
+
+    greeting = b""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.closed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.closed:
+            return b""
+        self.pending += chunk
+        reply = bytearray()
+        while self.pending:
+            length = self.pending[0]
+            if length < MIN_PACKET:
+                self.closed = True
+                self.pending.clear()
+                break
+            if len(self.pending) < length:
+                break
+            reply += self.pending[:length]
+            del self.pending[:length]
+        return bytes(reply)
+
+
+# ---------------------------------------------------------------- line
+
+LINE_GREETING = b"+OK ready\r\n"
+DEFAULT_MAX_LINE = 512  # the servers' --max-line default
+MIN_MAX_LINE = 16  # the servers' --max-line range
+MAX_MAX_LINE = 65536
+REPLY_OK = b"+OK\r\n"
+REPLY_BYE = b"+OK bye\r\n"
+REPLY_UNKNOWN = b"-ERR unknown command\r\n"
+REPLY_TOO_LONG = b"-ERR line too long\r\n"
+
+
+def line_text_too_long(unterminated: bytes, max_line: int) -> bool:
+    """Whether bytes buffered with no LF yet already make a line over
+    `max_line`. A trailing CR does not count yet: it may be the one CR
+    that the LF to come strips."""
+    text_length = len(unterminated) - (1 if unterminated.endswith(b"\r") else 0)
+    return text_length > max_line
+
+
+def line_reply(line: bytes) -> Tuple[bytes, bool]:
+    """(reply, close) for one line, its LF and the one CR before it removed.
+
+    The command word is the text up to the first space, any case. `ECHO`
+    answers `+OK` and everything after its four letters verbatim.
+    """
+    word = line.split(b" ", 1)[0].upper()
+    if word == b"ECHO":
+        return b"+OK" + line[4:] + b"\r\n", False
+    if word == b"NOOP":
+        return REPLY_OK, False
+    if word == b"QUIT":
+        return REPLY_BYE, True
+    return REPLY_UNKNOWN, False
+
+
+class LineModel:
+    """Incremental model of one line connection (interface as ShiftModel).
+
+    The greeting is `+OK ready\\r\\n`; each complete line gets one reply. After
+    QUIT or a line over `max_line` bytes, `closed` is set (the server closes
+    after sending the replies returned so far) and later input gets no reply.
+    """
+
+    greeting = LINE_GREETING
+
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+        self.max_line = max_line
+        self.pending = bytearray()
+        self.closed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.closed:
+            return b""
+        self.pending += chunk
+        reply = bytearray()
+        while not self.closed:
+            end = self.pending.find(b"\n")
+            if end < 0:
+                if line_text_too_long(self.pending, self.max_line):
+                    reply += self._too_long()
+                break
+            line = bytes(self.pending[:end])
+            del self.pending[:end + 1]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.max_line:
+                reply += self._too_long()
+                break
+            answer, self.closed = line_reply(line)
+            reply += answer
+        return bytes(reply)
+
+    def _too_long(self) -> bytes:
+        self.closed = True
+        self.pending.clear()
+        return REPLY_TOO_LONG
+
+
 # Protocol name -> model class, for code that works with any protocol.
-MODELS = {SHIFT: ShiftModel, FRAMED: FramedModel}
+MODELS = {SHIFT: ShiftModel, FRAMED: FramedModel, PACKET: PacketModel, LINE: LineModel}
 
 
-def expected_stream_reply(protocol: str, stream: bytes) -> bytes:
+def new_model(protocol: str, max_line: int = DEFAULT_MAX_LINE):
+    """A fresh model of `protocol`; `max_line` is the line server's limit."""
+    if protocol == LINE:
+        return LineModel(max_line)
+    return MODELS[protocol]()
+
+
+def expected_stream_reply(protocol: str, stream: bytes, max_line: int = DEFAULT_MAX_LINE) -> bytes:
     """Everything a correct server of `protocol` sends for client bytes `stream`."""
-    model = MODELS[protocol]()
+    model = new_model(protocol, max_line)
     return model.greeting + model.feed(stream)

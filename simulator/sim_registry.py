@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from sim_net import Client
+from sim_protocols import DEFAULT_MAX_LINE
 from sim_server import ServerProcess
 
 # Cases registered under this name run for every protocol.
@@ -21,13 +22,15 @@ class Context:
     """Everything a case needs: where the server is and how long to wait.
 
     `server` is the process under test when check started it (None with
-    --address); `timeout` bounds every wait for progress on a socket.
+    --address); `timeout` bounds every wait for progress on a socket;
+    `max_frame` and `max_line` are the server's limits (framed, line).
     """
 
     protocol: str
     address: Tuple[str, int]
     timeout: float
     max_frame: int
+    max_line: int = DEFAULT_MAX_LINE
     server: Optional[ServerProcess] = None
     verbose: bool = False
     _started: float = field(default_factory=time.monotonic, init=False, repr=False)

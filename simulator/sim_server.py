@@ -143,9 +143,16 @@ class ServerProcess:
         return None if self._process is None else self._process.poll()
 
     def terminate(self) -> None:
-        """Send SIGTERM (on Windows: TerminateProcess) without waiting."""
+        """Send SIGTERM (on Windows: TerminateProcess; to a Windows binary
+        under wine: SIGINT) without waiting."""
         if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+            if self.argv[0] == "wine":
+                # wine turns SIGINT into the CTRL_C_EVENT a Windows console
+                # program handles to stop gracefully, but SIGTERM ends the
+                # program at once (no handler runs, exit status -15).
+                self._process.send_signal(signal.SIGINT)
+            else:
+                self._process.terminate()
 
     def wait(self, timeout: float) -> Optional[int]:
         """Wait up to `timeout` seconds for the exit; the status, or None."""

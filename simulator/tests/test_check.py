@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import unittest
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Tuple
 
 from sim_server import ServerProcess, server_command
 
@@ -28,7 +30,50 @@ BROKEN_SERVERS = [
     ("close-after-first-reply", "framed", "header-split"),
     ("bad-exit-status", "shift", "graceful-shutdown"),
     ("no-grace", "framed", "graceful-shutdown"),
+    # packet
+    ("drop-byte", "packet", "round-trip"),
+    ("signed-header", "packet", "every-length"),
+    ("no-reassembly", "packet", "one-byte-at-a-time"),
+    ("no-reassembly", "packet", "split-every-position"),
+    ("one-per-read", "packet", "pipelined"),
+    ("echo-bad-header", "packet", "bad-header-0"),
+    ("echo-bad-header", "packet", "bad-header-1"),
+    ("error-closes-all", "packet", "bad-header-0"),
+    ("error-closes-all", "packet", "bad-header-1"),
+    ("merge-clients", "packet", "concurrent-clients"),
+    ("drop-on-half-close", "packet", "half-close"),
+    ("exit-on-unfinished", "packet", "close-mid-packet"),
+    ("exit-on-reset", "packet", "reset-mid-packet"),
+    ("no-grace", "packet", "graceful-shutdown"),
+    # line
+    ("no-greeting", "line", "greeting"),
+    ("echo-splits-words", "line", "echo-and-noop"),
+    ("crlf-only", "line", "line-endings"),
+    ("case-sensitive", "line", "case-insensitive"),
+    ("unknown-closes", "line", "unknown-command"),
+    ("no-reassembly", "line", "one-byte-at-a-time"),
+    ("no-reassembly", "line", "split-every-position"),
+    ("one-per-read", "line", "pipelined"),
+    ("max-line-off-by-one", "line", "max-line"),
+    ("counts-cr", "line", "max-line-cr-split"),
+    ("overlong-at-lf", "line", "line-too-long"),
+    ("error-closes-all", "line", "line-too-long"),
+    ("limit-partial-only", "line", "line-too-long-with-lf"),
+    ("error-closes-all", "line", "line-too-long-with-lf"),
+    ("quit-stays-open", "line", "quit"),
+    ("answers-after-quit", "line", "bytes-after-quit"),
+    ("merge-clients", "line", "concurrent-clients"),
+    ("drop-on-half-close", "line", "half-close"),
+    ("exit-on-unfinished", "line", "close-mid-line"),
+    ("exit-on-reset", "line", "reset-mid-line"),
+    ("bad-exit-status", "line", "graceful-shutdown"),
 ]
+# Checks run a few at a time: each run mostly waits (for a timeout, or a
+# grace period), so this saves time even on 2 cores.
+PARALLEL_CHECKS = 4
+# (protocol, flavour) of the full runs that must pass every case.
+CORRECT_SERVERS = [(protocol, flavour) for flavour in ("correct", "sequential")
+                   for protocol in ("shift", "framed", "packet", "line")]
 
 
 def check(protocol: str, flavour: str, *extra: str):
@@ -36,9 +81,23 @@ def check(protocol: str, flavour: str, *extra: str):
                      + list(extra))
 
 
+def check_all(runs: List[Tuple[str, str, Tuple[str, ...]]]):
+    """check(protocol, flavour, *extra) for each run, PARALLEL_CHECKS at a
+    time; the results in the same order."""
+    with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
+        return list(pool.map(lambda run: check(run[0], run[1], *run[2]), runs))
+
+
 class CorrectServersPass(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # All the full runs at once, whichever tests were selected; each
+        # test then judges its own.
+        results = check_all([(protocol, flavour, ()) for protocol, flavour in CORRECT_SERVERS])
+        cls.results = dict(zip(CORRECT_SERVERS, results))
+
     def assert_all_pass(self, protocol: str, flavour: str) -> None:
-        result = check(protocol, flavour)
+        result = self.results[(protocol, flavour)]
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertNotIn("FAIL", result.stdout)
         listed = simulator(["check", "--protocol", protocol, "--list"]).stdout.splitlines()
@@ -50,11 +109,30 @@ class CorrectServersPass(unittest.TestCase):
     def test_threaded_framed(self):
         self.assert_all_pass("framed", "correct")
 
+    def test_threaded_packet(self):
+        self.assert_all_pass("packet", "correct")
+
+    def test_threaded_line(self):
+        self.assert_all_pass("line", "correct")
+
     def test_sequential_shift(self):
         self.assert_all_pass("shift", "sequential")
 
     def test_sequential_framed(self):
         self.assert_all_pass("framed", "sequential")
+
+    def test_sequential_packet(self):
+        self.assert_all_pass("packet", "sequential")
+
+    def test_sequential_line(self):
+        self.assert_all_pass("line", "sequential")
+
+    def test_line_with_another_max_line(self):
+        result = check("line", "correct", "--max-line", "40", "--only", "max-line",
+                       "max-line-cr-split", "line-too-long", "line-too-long-with-lf", "pipelined")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("--max-line 40", result.stdout)  # passed to the server
+        self.assertEqual(last_line(result.stdout), "5 passed, 0 failed")
 
     def test_address_mode_runs_without_graceful_shutdown(self):
         server = ServerProcess(server_command(str(TEST_SERVER), "framed"))
@@ -70,9 +148,10 @@ class CorrectServersPass(unittest.TestCase):
 
 class BrokenServersFail(unittest.TestCase):
     def test_each_bug_is_caught_by_its_case(self):
-        for flavour, protocol, case in BROKEN_SERVERS:
+        results = check_all([(protocol, flavour, ("--only", case, "--timeout", BROKEN_TIMEOUT))
+                             for flavour, protocol, case in BROKEN_SERVERS])
+        for (flavour, protocol, case), result in zip(BROKEN_SERVERS, results):
             with self.subTest(flavour=flavour, protocol=protocol, case=case):
-                result = check(protocol, flavour, "--only", case, "--timeout", BROKEN_TIMEOUT)
                 self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
                 self.assertIn("FAIL %s: " % case, result.stdout)
                 self.assertEqual(last_line(result.stdout), "0 passed, 1 failed")
@@ -102,6 +181,23 @@ class CommandLine(unittest.TestCase):
                             "--only", "no-such-case"])
         self.assertEqual(result.returncode, 2)
         self.assertIn("unknown case(s) no-such-case", result.stdout)
+
+    def test_every_case_of_packet_and_line_has_a_bug_that_fails_it(self):
+        for protocol in ("packet", "line"):
+            listed = simulator(["check", "--protocol", protocol, "--list"]).stdout.splitlines()
+            caught = {case for _, broken_protocol, case in BROKEN_SERVERS
+                      if broken_protocol == protocol}
+            self.assertEqual({line.split()[0] for line in listed} - caught, set(), protocol)
+
+    def test_max_line_is_checked(self):
+        result = simulator(["check", "--protocol", "packet", "--server", server_spec(),
+                            "--max-line", "100"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--max-line applies to --protocol line only", result.stdout)
+        result = simulator(["check", "--protocol", "line", "--server", server_spec(),
+                            "--max-line", "8"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--max-line must be", result.stdout)
 
     def test_server_that_cannot_start_is_reported(self):
         result = simulator(["check", "--server", "/nonexistent/server-binary"])

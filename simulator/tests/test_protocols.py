@@ -7,10 +7,11 @@ import sys
 import unittest
 
 from sim_net import abbreviate, describe_mismatch, first_difference
-from sim_protocols import (FRAMED, SHIFT, FrameDecoder, FramedModel, ShiftModel, decode_frames,
-                           encode_frame, encode_frames, encode_header, expected_framed_reply,
-                           expected_reply, expected_stream_reply, frame_reply, shift_bytes,
-                           shift_message)
+from sim_protocols import (FRAMED, LINE, PACKET, SHIFT, FrameDecoder, FramedModel, LineModel,
+                           PacketModel, ShiftModel, decode_frames, encode_frame, encode_frames,
+                           encode_header, encode_packet, encode_packets, expected_framed_reply,
+                           expected_reply, expected_stream_reply, frame_reply,
+                           line_text_too_long, shift_bytes, shift_message)
 from sim_server import format_address, parse_address, parse_listening_line, server_command
 
 ORIGINAL_CLIENT_INPUT = b"^abc$de^abte$f" + b"xyz^123" + b"25$^ab0000$abab"
@@ -111,6 +112,100 @@ class FramedModelTest(unittest.TestCase):
     def test_protocol_table(self):
         self.assertEqual(expected_stream_reply(SHIFT, b"^a$"), b"*b")
         self.assertEqual(expected_stream_reply(FRAMED, encode_frame(b"a")), b"\x00\x00\x00\x01b")
+
+
+class PacketModelTest(unittest.TestCase):
+    def test_encode_packet_counts_the_header(self):
+        self.assertEqual(encode_packet(b"a"), b"\x02a")
+        self.assertEqual(encode_packet(b"hello"), b"\x06hello")
+        self.assertEqual(encode_packet(bytes(254))[:1], b"\xff")
+        self.assertEqual(encode_packets([b"a", b"bc"]), b"\x02a\x03bc")
+        for body in (b"", bytes(255)):
+            with self.assertRaises(ValueError):
+                encode_packet(body)
+
+    def test_echoes_complete_packets_only(self):
+        model = PacketModel()
+        self.assertEqual(model.greeting, b"")
+        self.assertEqual(model.feed(b"\x02a\x04b"), b"\x02a")
+        self.assertEqual(model.feed(b"c"), b"")
+        self.assertEqual(model.feed(b"d\x02"), b"\x04bcd")
+        self.assertEqual(model.feed(b"\x00"), b"\x02\x00")  # a body byte, not a header
+        self.assertFalse(model.closed)
+
+    def test_bad_header_closes_after_earlier_echoes(self):
+        for header in (0, 1):
+            model = PacketModel()
+            self.assertEqual(model.feed(b"\x02a" + bytes([header]) + b"\x02b"), b"\x02a")
+            self.assertTrue(model.closed)
+            self.assertEqual(model.feed(b"\x02c"), b"")
+
+    def test_header_ff_is_a_255_byte_packet(self):
+        packet = b"\xff" + bytes(range(254))
+        model = PacketModel()
+        self.assertEqual(model.feed(packet[:254]), b"")
+        self.assertEqual(model.feed(packet[254:]), packet)
+
+
+class LineModelTest(unittest.TestCase):
+    def test_greeting_and_commands(self):
+        model = LineModel()
+        self.assertEqual(model.greeting, b"+OK ready\r\n")
+        self.assertEqual(model.feed(b"ECHO hello world\r\n"), b"+OK hello world\r\n")
+        self.assertEqual(model.feed(b"ECHO\r\n"), b"+OK\r\n")
+        self.assertEqual(model.feed(b"ECHO  two \n"), b"+OK  two \r\n")
+        self.assertEqual(model.feed(b"NOOP\r\n"), b"+OK\r\n")
+        self.assertEqual(model.feed(b"eChO x\nnoop\n"), b"+OK x\r\n+OK\r\n")
+        self.assertFalse(model.closed)
+
+    def test_unknown_commands_keep_the_connection(self):
+        model = LineModel()
+        for line in (b"HELLO\r\n", b"\r\n", b"\n", b"ECHOX\r\n", b"ECHO\tx\n", b" ECHO x\n",
+                     b"QUITS\n"):
+            self.assertEqual(model.feed(line), b"-ERR unknown command\r\n", line)
+        self.assertFalse(model.closed)
+
+    def test_only_one_cr_is_stripped(self):
+        model = LineModel()
+        self.assertEqual(model.feed(b"ECHO a\r\r\n"), b"+OK a\r\r\n")
+        self.assertEqual(model.feed(b"ECHO a\rb\n"), b"+OK a\rb\r\n")
+
+    def test_quit_ignores_what_follows(self):
+        model = LineModel()
+        self.assertEqual(model.feed(b"ECHO a\r\nquit\r\nECHO b\r\n"),
+                         b"+OK a\r\n+OK bye\r\n")
+        self.assertTrue(model.closed)
+        self.assertEqual(model.feed(b"NOOP\r\n"), b"")
+
+    def test_line_of_exactly_max_line_is_answered(self):
+        line = b"ECHO " + b"x" * 11  # 16 bytes
+        self.assertEqual(LineModel(16).feed(line + b"\r\n"), b"+OK " + b"x" * 11 + b"\r\n")
+        model = LineModel(16)
+        self.assertEqual(model.feed(line + b"\r"), b"")  # the CR may be the stripped one
+        self.assertEqual(model.feed(b"\n"), b"+OK " + b"x" * 11 + b"\r\n")
+
+    def test_too_long_without_lf_is_detected_at_once(self):
+        model = LineModel(16)
+        self.assertEqual(model.feed(b"NOOP\n" + b"y" * 16), b"+OK\r\n")
+        self.assertEqual(model.feed(b"y"), b"-ERR line too long\r\n")
+        self.assertTrue(model.closed)
+        self.assertEqual(model.feed(b"\n"), b"")
+
+    def test_too_long_with_lf(self):
+        model = LineModel(16)
+        self.assertEqual(model.feed(b"x" * 17 + b"\r\nNOOP\r\n"), b"-ERR line too long\r\n")
+        self.assertTrue(model.closed)
+
+    def test_trailing_cr_rule(self):
+        self.assertFalse(line_text_too_long(b"x" * 16 + b"\r", 16))
+        self.assertTrue(line_text_too_long(b"x" * 16 + b"\r\r", 16))
+        self.assertTrue(line_text_too_long(b"x" * 17, 16))
+
+    def test_protocol_table(self):
+        self.assertEqual(expected_stream_reply(PACKET, b"\x02a\x01"), b"\x02a")
+        self.assertEqual(expected_stream_reply(LINE, b"NOOP\n"), b"+OK ready\r\n+OK\r\n")
+        self.assertEqual(expected_stream_reply(LINE, b"x" * 17, max_line=16),
+                         b"+OK ready\r\n-ERR line too long\r\n")
 
 
 class HelpersTest(unittest.TestCase):

@@ -18,6 +18,7 @@ import time
 
 RECV_SIZE = 64 * 1024
 DEFAULT_MAX_FRAME = 1024 * 1024
+DEFAULT_MAX_LINE = 512
 BACKLOG = 64
 SHUTDOWN_JOIN_SECONDS = 5.0  # how long shutdown waits for the accept loop to return
 DELAYED_REPLY_SECONDS = 0.05  # drop-on-half-close: replies lag behind reads
@@ -25,10 +26,10 @@ EXIT_ON_RESET_STATUS = 3
 PLUS_ONE = bytes((value + 1) % 256 for value in range(256))  # for bytes.translate
 
 FLAVOURS = {
-    "correct": "threaded, follows both protocols",
+    "correct": "threaded, follows every protocol",
     "sequential": "correct, but serves one client at a time",
     "drop-byte": "drops the last byte of every reply chunk longer than 3 bytes",
-    "no-greeting": "shift: never sends the '*' greeting",
+    "no-greeting": "shift, line: never sends the greeting",
     "answers-outside": "shift: answers bytes outside messages too",
     "merge-clients": "writes each reply to the most recently accepted connection",
     "no-frame-limit": "framed: answers frames over --max-frame",
@@ -37,6 +38,23 @@ FLAVOURS = {
     "close-after-first-reply": "closes every connection after its first reply",
     "bad-exit-status": "exits with status 1 on SIGTERM",
     "no-grace": "on SIGTERM closes open connections at once, with no grace period",
+    "no-reassembly": "packet, line: forgets an unfinished request at the end of each read",
+    "one-per-read": "packet, line: answers only the first request of each read, drops the rest",
+    "error-closes-all": "packet, line: a protocol error closes every open connection",
+    "exit-on-unfinished": "packet, line: the whole server exits when a client leaves "
+                          "mid-request",
+    "echo-bad-header": "packet: echoes a header byte 0 or 1 as a packet instead of closing",
+    "signed-header": "packet: reads the header as a signed byte, so 128..255 are bad headers",
+    "echo-splits-words": "line: ECHO rejoins the words of its text with single spaces",
+    "crlf-only": "line: only CRLF ends a line, a bare LF is an ordinary byte",
+    "case-sensitive": "line: command words match in upper case only",
+    "unknown-closes": "line: an unknown command or an empty line closes the connection",
+    "max-line-off-by-one": "line: a line of exactly --max-line bytes is already too long",
+    "counts-cr": "line: a CR still waiting for its LF counts towards --max-line",
+    "overlong-at-lf": "line: a line over --max-line is noticed only when its LF arrives",
+    "limit-partial-only": "line: only an unfinished line is checked against --max-line",
+    "quit-stays-open": "line: QUIT is answered but the connection stays open",
+    "answers-after-quit": "line: commands after QUIT in the same read are still answered",
 }
 
 
@@ -44,7 +62,9 @@ class ShiftSession:
     """shift: '*' on accept; '^' opens a message, '$' closes it, bytes inside
     are answered +1; bytes outside are ignored."""
 
-    def __init__(self, flavour: str, max_frame: int) -> None:
+    protocol_error = False
+
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
         self.greeting = b"" if flavour == "no-greeting" else b"*"
         self.answer_outside = flavour == "answers-outside"
         self.in_message = False
@@ -71,9 +91,10 @@ class FramedSession:
 
     greeting = b""
 
-    def __init__(self, flavour: str, max_frame: int) -> None:
-        self.max_frame = None if flavour == "no-frame-limit" else max_frame
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        self.max_frame = None if flavour == "no-frame-limit" else args.max_frame
         self.pending = bytearray()
+        self.protocol_error = False
 
     def feed(self, data: bytes):
         """Returns (reply bytes, whether to close the connection)."""
@@ -83,6 +104,7 @@ class FramedSession:
             (length,) = struct.unpack_from(">I", self.pending)
             if self.max_frame is not None and length > self.max_frame:
                 log("frame of %d bytes over the limit of %d: closing" % (length, self.max_frame))
+                self.protocol_error = True
                 return bytes(reply), True
             if len(self.pending) < 4 + length:
                 break
@@ -92,7 +114,111 @@ class FramedSession:
         return bytes(reply), False
 
 
-SESSIONS = {"shift": ShiftSession, "framed": FramedSession}
+class PacketSession:
+    """packet: byte 0 is the whole packet's length n, 2 <= n <= 255; every
+    packet is echoed; a header byte of 0 or 1 closes the connection."""
+
+    greeting = b""
+
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        self.flavour = flavour
+        self.pending = bytearray()
+        self.protocol_error = False
+
+    def feed(self, data: bytes):
+        """Returns (reply bytes, whether to close the connection)."""
+        self.pending += data
+        reply = bytearray()
+        while self.pending:
+            length = self.pending[0]
+            if self.flavour == "signed-header" and length >= 128:
+                length -= 256
+            if length < 2:
+                if self.flavour == "echo-bad-header" and length >= 0:
+                    reply += self.pending[:1]
+                    del self.pending[:1]
+                    continue
+                log("bad packet header %d: closing" % length)
+                self.protocol_error = True
+                return bytes(reply), True
+            if len(self.pending) < length:
+                break
+            reply += self.pending[:length]
+            del self.pending[:length]
+            if self.flavour == "one-per-read":
+                self.pending.clear()
+        if self.flavour == "no-reassembly":
+            self.pending.clear()
+        return bytes(reply), False
+
+
+class LineSession:
+    """line: '+OK ready' on accept; LF (after an optional CR) ends a line;
+    ECHO, NOOP, QUIT in any case; a line over max_line closes."""
+
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        self.flavour = flavour
+        self.greeting = b"" if flavour == "no-greeting" else b"+OK ready\r\n"
+        self.limit = args.max_line - (1 if flavour == "max-line-off-by-one" else 0)
+        self.ending = b"\r\n" if flavour == "crlf-only" else b"\n"
+        self.pending = bytearray()
+        self.protocol_error = False
+
+    def feed(self, data: bytes):
+        """Returns (reply bytes, whether to close the connection)."""
+        self.pending += data
+        reply = bytearray()
+        quitting = False
+        while True:
+            end = self.pending.find(self.ending)
+            if end < 0:
+                break
+            line = bytes(self.pending[:end])
+            del self.pending[:end + len(self.ending)]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.limit and self.flavour != "limit-partial-only":
+                return bytes(reply) + self.too_long(), True
+            answer, close = self.command(line)
+            reply += answer
+            if close:
+                quitting = True
+                if self.flavour != "answers-after-quit":
+                    return bytes(reply), True
+            if self.flavour == "one-per-read":
+                self.pending.clear()
+        unfinished = len(self.pending)
+        if self.pending.endswith(b"\r") and self.flavour != "counts-cr":
+            unfinished -= 1  # it may be the CR that the next LF strips
+        if unfinished > self.limit and self.flavour != "overlong-at-lf":
+            return bytes(reply) + self.too_long(), True
+        if self.flavour == "no-reassembly":
+            self.pending.clear()
+        return bytes(reply), quitting
+
+    def command(self, line: bytes):
+        word = line.split(b" ", 1)[0]
+        if self.flavour != "case-sensitive":
+            word = word.upper()
+        if word == b"ECHO":
+            text = line[4:]
+            if self.flavour == "echo-splits-words":
+                text = b"".join(b" " + part for part in text.split(b" ") if part)
+            return b"+OK" + text + b"\r\n", False
+        if word == b"NOOP":
+            return b"+OK\r\n", False
+        if word == b"QUIT":
+            return b"+OK bye\r\n", self.flavour != "quit-stays-open"
+        return b"-ERR unknown command\r\n", self.flavour == "unknown-closes"
+
+    def too_long(self) -> bytes:
+        log("line over %d bytes: closing" % self.limit)
+        self.protocol_error = True
+        return b"-ERR line too long\r\n"
+
+
+SESSIONS = {"shift": ShiftSession, "framed": FramedSession, "packet": PacketSession,
+            "line": LineSession}
 
 
 class Server:
@@ -119,7 +245,7 @@ class Server:
                 threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
 
     def serve(self, conn: socket.socket) -> None:
-        session = SESSIONS[self.args.protocol](self.flavour, self.args.max_frame)
+        session = SESSIONS[self.args.protocol](self.flavour, self.args)
         writer = DelayedWriter(conn) if self.flavour == "drop-on-half-close" else None
         replies_sent = 0
         try:
@@ -128,11 +254,16 @@ class Server:
             while True:
                 data = conn.recv(RECV_SIZE)
                 if not data:
+                    if self.flavour == "exit-on-unfinished" and getattr(session, "pending", b""):
+                        log("a client left mid-request: exiting (deliberate bug)")
+                        os._exit(EXIT_ON_RESET_STATUS)
                     break
                 reply, close = session.feed(data)
                 if reply:
                     self.write(conn, reply, writer)
                     replies_sent += 1
+                if close and session.protocol_error and self.flavour == "error-closes-all":
+                    self.close_all(sparing=conn)  # this one closes last, below
                 if close or (self.flavour == "close-after-first-reply" and replies_sent):
                     break
         except (ConnectionResetError, BrokenPipeError):
@@ -168,9 +299,11 @@ class Server:
         with self.lock:
             self.changed.wait_for(lambda: not self.connections, seconds)
 
-    def close_all(self) -> None:
+    def close_all(self, sparing=None) -> None:
         with self.lock:
             for conn in list(self.connections):
+                if conn is sparing:
+                    continue
                 try:
                     conn.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -211,6 +344,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--protocol", choices=sorted(SESSIONS), default="shift")
     parser.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME)
+    parser.add_argument("--max-line", type=int, default=DEFAULT_MAX_LINE)
     parser.add_argument("--flavour", choices=sorted(FLAVOURS), default="correct")
     parser.add_argument("--shutdown-grace-ms", type=int, default=2000)
     args = parser.parse_args()
