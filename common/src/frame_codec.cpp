@@ -1,22 +1,23 @@
 // Length-prefix frame codec; see frame_codec.hpp for the contract.
 #include "cs/frame_codec.hpp"
 
-#include <arpa/inet.h>  // ntohl, htonl
-
-#include <cstring>
-
 namespace cs {
 
+// Big-endian by shifts, one byte at a time: no cast into the buffer (an
+// unaligned read), no dependence on the host's byte order, and no socket
+// header (ntohl lives in <arpa/inet.h> on POSIX, <winsock2.h> on Windows).
 std::uint32_t read_frame_length(ByteView header) {
-  std::uint32_t network_order = 0;
-  std::memcpy(&network_order, header.data(), frame_header_length);
-  return ntohl(network_order);
+  std::uint32_t length = 0;
+  for (std::size_t i = 0; i < frame_header_length; ++i) {
+    length = (length << 8) | header[i];
+  }
+  return length;
 }
 
 void append_frame_header(std::uint32_t length, Bytes& out) {
-  const std::uint32_t network_order = htonl(length);
-  Byte header[frame_header_length];
-  std::memcpy(header, &network_order, frame_header_length);
+  const Byte header[frame_header_length] = {
+      static_cast<Byte>(length >> 24), static_cast<Byte>(length >> 16),
+      static_cast<Byte>(length >> 8), static_cast<Byte>(length)};
   out.insert(out.end(), header, header + frame_header_length);
 }
 

@@ -12,18 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 
 namespace cs {
 
 void FileDescriptor::reset(int fd) noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
-}
-
-std::string Endpoint::to_string() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 namespace {
@@ -95,10 +89,6 @@ Endpoint local_endpoint(int fd) {
   socklen_t length = sizeof address;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return {"?", 0};
   return endpoint_from(reinterpret_cast<sockaddr*>(&address), length);
-}
-
-void announce_listening(const Endpoint& endpoint) {
-  std::cout << "listening on " << endpoint.to_string() << std::endl;  // endl flushes
 }
 
 bool set_nodelay(int fd) {

@@ -2,9 +2,9 @@
 // many payload bytes. Used by the framed protocol, the chat room and the
 // benchmark clients.
 //
-// The header is read with memcpy and a byte-order conversion, never by
-// casting a pointer into the buffer (that cast is an unaligned read and
-// undefined behaviour).
+// The header is decoded byte by byte with shifts, never by casting a
+// pointer into the buffer (that cast is an unaligned read and undefined
+// behaviour), so it needs neither the host's byte order nor a socket header.
 #pragma once
 
 #include <cstddef>
