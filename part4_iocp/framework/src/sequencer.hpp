@@ -1,0 +1,84 @@
+// Per-connection ordering of notifications, shared by both backends.
+//
+// Completions of one connection may be harvested by different I/O threads
+// at nearly the same moment: thread A takes read 1, thread B read 2, and B
+// may reach the server's code first. The classic fix (JetByte's read and
+// write sequence numbers) is a ticket taken when the event is recorded,
+// under the connection's lock, so tickets follow the order in which the
+// connection's state changed; delivery then follows ticket order.
+//
+//   record (under the connection lock)     deliver (no connection lock held)
+//   ----------------------------------     ---------------------------------
+//   t = sequencer.take_ticket()            if (sequencer.offer(t, event))
+//                                            while (auto e = sequencer.next())
+//                                              notify(*e);
+//
+// offer() stores the event; the thread that finds the next ticket ready
+// and nobody delivering becomes the deliverer and drains every event that
+// is ready, in order. So one connection's notifications never overlap and
+// never reorder, while different connections' run in parallel. A
+// notification that triggers another event (close() inside
+// on_read_completed) only queues it: the running deliverer picks it up
+// when the current notification returns.
+//
+// Thread-safety: every method is thread-safe (one internal mutex, never
+// held while the caller's notification runs).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+namespace cpf::detail {
+
+template <typename Event>
+class Sequencer {
+ public:
+  // The next ticket. Take it while holding the lock that orders the events.
+  std::uint64_t take_ticket() {
+    std::lock_guard lock(mutex_);
+    return issued_++;
+  }
+
+  // Hands in the event for `ticket`. Returns true if the caller must now
+  // deliver: call next() until it returns nullopt.
+  bool offer(std::uint64_t ticket, Event event) {
+    std::lock_guard lock(mutex_);
+    waiting_.emplace(ticket, std::move(event));
+    if (delivering_ || waiting_.begin()->first != next_to_deliver_) return false;
+    delivering_ = true;
+    return true;
+  }
+
+  // For the deliverer: the next event in ticket order, or nullopt when the
+  // next one has not been offered yet (the caller then stops delivering;
+  // whoever offers it takes over).
+  std::optional<Event> next() {
+    std::lock_guard lock(mutex_);
+    if (waiting_.empty() || waiting_.begin()->first != next_to_deliver_) {
+      delivering_ = false;
+      return std::nullopt;
+    }
+    auto node = waiting_.extract(waiting_.begin());
+    ++next_to_deliver_;
+    return std::move(node.mapped());
+  }
+
+  // Events offered but not yet delivered (for tests and assertions).
+  std::size_t pending() const {
+    std::lock_guard lock(mutex_);
+    return waiting_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::uint64_t issued_ = 0;           // guarded by mutex_
+  std::uint64_t next_to_deliver_ = 0;  // guarded by mutex_
+  bool delivering_ = false;            // guarded by mutex_
+  std::map<std::uint64_t, Event> waiting_;  // guarded by mutex_
+};
+
+}  // namespace cpf::detail

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Behaviour tests of part 4's packet and line servers beyond the
+conformance suite: what the lingering close is for, a flood without a line
+end, and packets cut at every kind of boundary.
+
+    python3 test_part4_servers.py PATH/TO/SERVER [TestCase.test_name ...]
+
+The server is started on port 0 and read back from its "listening on" line.
+Every read has a deadline; nothing sleeps and hopes.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import unittest
+from pathlib import Path
+from typing import List
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
+from sim_server import parse_listening_line  # noqa: E402  (the repository's one parser)
+
+SERVER = ""  # set from the command line
+TIMEOUT = 10.0  # seconds: the longest any expected event may take
+
+
+class Server:
+    """A part 4 server on port 0, speaking `protocol`."""
+
+    def __init__(self, protocol: str, *args: str) -> None:
+        # A Windows build runs under wine, as in the simulator (sim_server.py).
+        self.under_wine = SERVER.endswith(".exe") and os.name != "nt"
+        argv = (["wine"] if self.under_wine else []) + [SERVER]
+        self.process = subprocess.Popen([*argv, "--port", "0", "--protocol", protocol, *args],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, universal_newlines=True)
+        ready: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=lambda: ready.put(self.process.stdout.readline()),
+                         daemon=True).start()
+        try:
+            self.host, self.port = parse_listening_line(ready.get(timeout=TIMEOUT))
+        except queue.Empty:
+            self.process.kill()
+            raise AssertionError("no 'listening on' line within %.0f s" % TIMEOUT) from None
+
+    def connect(self) -> socket.socket:
+        client = socket.create_connection((self.host, self.port), timeout=TIMEOUT)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client
+
+    def stop(self) -> int:
+        # wine turns SIGINT into the console's CTRL_C_EVENT; SIGTERM would end
+        # a Windows program at once, with no handler run.
+        self.process.send_signal(signal.SIGINT if self.under_wine else signal.SIGTERM)
+        status = self.process.wait(timeout=TIMEOUT)
+        self.process.stdout.close()
+        return status
+
+
+def read_to_eof(client: socket.socket) -> bytes:
+    """Everything the server sends until it closes; raises on a reset."""
+    received = b""
+    while True:
+        chunk = client.recv(65536)
+        if not chunk:
+            return received
+        received += chunk
+
+
+def read_exactly(client: socket.socket, n: int) -> bytes:
+    received = b""
+    while len(received) < n:
+        chunk = client.recv(n - len(received))
+        if not chunk:
+            raise AssertionError("the server closed after %r, expected %d bytes" % (received, n))
+        received += chunk
+    return received
+
+
+class ServerTest(unittest.TestCase):
+    PROTOCOL = ""
+    ARGS: List[str] = []
+
+    def setUp(self) -> None:
+        self.server = Server(self.PROTOCOL, *self.ARGS)
+
+    def tearDown(self) -> None:
+        self.assertEqual(self.server.stop(), 0, "the server must exit 0 on SIGTERM")
+
+
+class LineServer(ServerTest):
+    PROTOCOL = "line"
+    ARGS = ["--max-line", "64"]
+
+    def test_bye_arrives_intact_although_the_client_sent_more_after_quit(self):
+        # Closing a socket that still has unread bytes sends a reset, which
+        # makes the client's kernel drop replies it has not read yet. The
+        # lingering close (shutdown_send, drain, close) prevents exactly
+        # that: the client reads every reply, then a clean EOF.
+        with self.server.connect() as client:
+            junk = b"ECHO never answered\r\n" * 5000  # about 100 KB the server never reads as commands
+            client.sendall(b"ECHO a\r\nQUIT\r\n" + junk)
+            self.assertEqual(read_exactly(client, len(b"+OK ready\r\n+OK a\r\n+OK bye\r\n")),
+                             b"+OK ready\r\n+OK a\r\n+OK bye\r\n")
+            client.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_eof(client), b"", "EOF after the goodbye, nothing else")
+
+    def test_a_flood_without_a_line_end_is_refused_and_the_server_lives_on(self):
+        with self.server.connect() as flood:
+            self.assertEqual(read_exactly(flood, 11), b"+OK ready\r\n")
+            try:
+                flood.sendall(b"x" * 1_000_000)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may give up on the drain first: the reply is what matters
+            self.assertEqual(read_exactly(flood, 20), b"-ERR line too long\r\n")
+        with self.server.connect() as other:
+            other.sendall(b"NOOP\r\n")
+            self.assertEqual(read_exactly(other, 16), b"+OK ready\r\n+OK\r\n")
+
+
+class PacketEchoServer(ServerTest):
+    PROTOCOL = "packet"
+
+    def test_packets_cut_anywhere_come_back_whole_and_in_order(self):
+        rng = random.Random(2026)
+        stream = b"".join(bytes([n]) + bytes(rng.randrange(256) for _ in range(n - 1))
+                          for n in [rng.randrange(2, 256) for _ in range(300)])
+        with self.server.connect() as client:
+            position = 0
+            while position < len(stream):  # chunks from 1 byte to several packets
+                size = rng.choice([1, 2, 3, 100, 255, 256, 1000, 5000])
+                client.sendall(stream[position:position + size])
+                position += size
+            self.assertEqual(read_exactly(client, len(stream)), stream)
+            client.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_eof(client), b"")
+
+    def test_a_bad_header_closes_after_the_earlier_echoes(self):
+        with self.server.connect() as client:
+            client.sendall(b"\x03ab\x02z\x00\x05more")
+            self.assertEqual(read_to_eof(client), b"\x03ab\x02z")
+
+    def test_an_incomplete_packet_at_eof_is_dropped(self):
+        with self.server.connect() as client:
+            client.sendall(b"\x03ab\x09part")
+            client.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_eof(client), b"\x03ab")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        sys.exit("usage: test_part4_servers.py PATH/TO/SERVER [TestCase.test_name ...]")
+    SERVER = sys.argv[1]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
