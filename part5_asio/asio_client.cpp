@@ -1,0 +1,219 @@
+// asio-client - a closed-loop load tool over part5::Client (client/client.hpp).
+//
+// Each of --clients connections sends a request, waits for its reply, checks
+// it, and sends the next, for --seconds (default 10: the "requests in 10
+// seconds" measurement of the Asio/Qt benchmark of MhmRhm/asio-recipes) or
+// until --requests replies in all. All the I/O happens on the Clients' threads;
+// this thread only waits. The totals go to stdout as one JSON line, for
+// scripts; a human summary and any errors go to stderr. Exit status: 0 when
+// every request succeeded, 1 otherwise, 2 for a bad argument.
+//
+// Run:  asio-client 9090 --protocol framed --clients 4 --seconds 5
+//       asio-client 9090 --split-writes --clients 1 --seconds 3   # Nagle vs delayed ACK
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "client/client.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  part5::ClientOptions client;
+  std::string protocol = "shift";
+  unsigned clients = 1;
+  double seconds = 10;
+  std::uint64_t requests = 0;  // 0: run for `seconds` instead
+  std::size_t payload_bytes = 64;
+  long long connect_timeout_ms = 2000;
+  long long request_timeout_ms = 5000;
+};
+
+// What all the loops share. Counters are atomics (each loop runs on its own
+// Client's thread); the first error's text and the loop count sit under mutex.
+struct Totals {
+  std::atomic<std::uint64_t> ok{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> started{0};  // requests sent (count mode)
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::condition_variable loop_ended;
+  unsigned running = 0;                  // guarded by mutex
+  std::string first_error;               // guarded by mutex
+  Clock::time_point last_completion;     // guarded by mutex
+};
+
+// A payload of printable bytes other than '$' (shift ends a message there).
+cs::Bytes make_payload(std::size_t size) {
+  cs::Bytes payload(size);
+  for (std::size_t i = 0; i < size; ++i) payload[i] = static_cast<cs::Byte>('a' + i % 26);
+  return payload;
+}
+
+// One closed loop on one Client: each completion sends the next request
+// from the Client's own thread.
+class Loop {
+ public:
+  Loop(part5::Client& client, const cs::Bytes& payload, const Settings& settings, Totals& totals)
+      : client_(client), payload_(payload), settings_(settings), totals_(totals) {
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+      expected_.push_back(static_cast<cs::Byte>(payload[i] + 1));
+    }
+  }
+
+  void send_next() {
+    if (totals_.stop.load() || !claim_request()) return end();
+    client_.request(payload_, [this](part5::Result result) { on_result(std::move(result)); });
+  }
+
+ private:
+  bool claim_request() {
+    if (settings_.requests == 0) return true;
+    return totals_.started.fetch_add(1) < settings_.requests;
+  }
+
+  void on_result(part5::Result result) {
+    if (totals_.stop.load()) return end();  // finished after the clock ran out: not counted
+    if (result.ok() && result.reply != expected_) {
+      result = {part5::Status::protocol_error, {}, "the reply is not the request plus one"};
+    }
+    if (result.ok()) {
+      totals_.ok.fetch_add(1);
+    } else {
+      totals_.errors.fetch_add(1);
+      std::lock_guard lock(totals_.mutex);
+      if (totals_.first_error.empty()) totals_.first_error = result.describe();
+    }
+    {
+      std::lock_guard lock(totals_.mutex);
+      totals_.last_completion = Clock::now();
+    }
+    send_next();
+  }
+
+  void end() {
+    std::lock_guard lock(totals_.mutex);
+    --totals_.running;
+    totals_.loop_ended.notify_all();
+  }
+
+  part5::Client& client_;
+  const cs::Bytes& payload_;
+  const Settings& settings_;
+  Totals& totals_;
+  cs::Bytes expected_;
+};
+
+int run(Settings& settings) {
+  settings.client.protocol =
+      settings.protocol == "framed" ? cs::Protocol::framed : cs::Protocol::shift;
+  settings.client.connect_timeout = std::chrono::milliseconds(settings.connect_timeout_ms);
+  settings.client.request_timeout = std::chrono::milliseconds(settings.request_timeout_ms);
+  const cs::Bytes payload = make_payload(settings.payload_bytes);
+
+  Totals totals;
+  std::vector<std::unique_ptr<part5::Client>> clients;
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (unsigned i = 0; i < settings.clients; ++i) {
+    clients.push_back(std::make_unique<part5::Client>(settings.client));
+    loops.push_back(std::make_unique<Loop>(*clients.back(), payload, settings, totals));
+  }
+
+  const auto start = Clock::now();
+  const auto time_limit = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(settings.seconds));
+  totals.running = settings.clients;
+  totals.last_completion = start;
+  for (auto& loop : loops) loop->send_next();
+
+  std::unique_lock lock(totals.mutex);
+  if (settings.requests == 0) {
+    totals.loop_ended.wait_until(lock, time_limit, [&] { return totals.running == 0; });
+    totals.stop.store(true);
+  }
+  // Count mode: every loop ends by itself. Time mode: each ends at its next
+  // completion, within one request timeout.
+  totals.loop_ended.wait(lock, [&] { return totals.running == 0; });
+  const auto end =
+      settings.requests == 0 ? std::min(Clock::now(), time_limit) : totals.last_completion;
+  const std::string first_error = totals.first_error;
+  lock.unlock();
+  clients.clear();  // joins the Clients' threads before the loops go
+
+  const double seconds = std::chrono::duration<double>(end - start).count();
+  const std::uint64_t ok = totals.ok.load();
+  const std::uint64_t errors = totals.errors.load();
+  const double rate = seconds > 0 ? static_cast<double>(ok) / seconds : 0;
+
+  std::ostringstream json;
+  json.setf(std::ios::fixed);
+  json.precision(3);
+  json << "{\"requests\": " << ok << ", \"errors\": " << errors << ", \"seconds\": " << seconds
+       << ", \"requests_per_second\": " << rate << ", \"clients\": " << settings.clients
+       << ", \"protocol\": \"" << settings.protocol << "\", \"payload_bytes\": "
+       << settings.payload_bytes << ", \"split_writes\": "
+       << (settings.client.split_writes ? "true" : "false")
+       << ", \"nodelay\": " << (settings.client.nodelay ? "true" : "false") << "}";
+  std::cout << json.str() << std::endl;
+
+  std::cerr << "asio-client: " << ok << " requests in " << seconds << " s from "
+            << settings.clients << " connection(s): " << rate << " requests/s, " << errors
+            << " error(s)\n";
+  if (errors > 0) std::cerr << "asio-client: first error: " << first_error << "\n";
+  return errors == 0 && ok > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  CLI::App app("Closed-loop load client for the shift and framed protocols", "asio-client");
+  app.add_option("port,--port", settings.client.port, "Server port")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--host", settings.client.host, "Server host name or address")
+      ->capture_default_str();
+  app.add_option("--protocol", settings.protocol, "Protocol to speak")
+      ->check(CLI::IsMember({"shift", "framed"}))
+      ->capture_default_str();
+  app.add_option("--clients", settings.clients, "Connections, each with one request at a time")
+      ->check(CLI::Range(1u, 10'000u))
+      ->capture_default_str();
+  app.add_option("--seconds", settings.seconds, "How long to send requests")
+      ->check(CLI::Range(0.001, 86'400.0))
+      ->capture_default_str();
+  app.add_option("--requests", settings.requests,
+                 "Stop after this many requests in all instead of after --seconds");
+  app.add_option("--payload-bytes", settings.payload_bytes, "Bytes per request")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--connect-timeout-ms", settings.connect_timeout_ms, "Connect timeout")
+      ->check(CLI::Range(1LL, 600'000LL))
+      ->capture_default_str();
+  app.add_option("--request-timeout-ms", settings.request_timeout_ms, "Per-request timeout")
+      ->check(CLI::Range(1LL, 600'000LL))
+      ->capture_default_str();
+  app.add_flag("--split-writes", settings.client.split_writes,
+               "Send each request's header and body as two writes (to show Nagle + delayed ACK)");
+  app.add_flag("--nodelay", settings.client.nodelay, "Set TCP_NODELAY (turn Nagle's algorithm off)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int status = app.exit(error);
+    return status == 0 ? 0 : 2;
+  }
+  return run(settings);
+}

@@ -1,0 +1,488 @@
+// Asio callback server - one io_context run by a pool of threads; every
+// connection is a chain of completion handlers serialised by its own strand.
+//
+// How it works: each step of a connection starts one asynchronous operation
+// and names the handler that continues (do_read_header -> do_read_body ->
+// queue_reply -> do_read_header; do_write beside it, one write in flight).
+// --threads threads run whichever handler completes next; a strand per
+// session keeps its handlers from running at once. Its limit: the logic is
+// spread over many small functions, and a blocking handler stalls a thread
+// of the pool. New since part 4: Asio owns the loop and the completion queue.
+//
+// Run:  asio-server 9090 --threads 4 --protocol framed --idle-timeout-ms 30000
+#include "asio_headers.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cs/frame_codec.hpp"
+#include "cs/log.hpp"
+#include "cs/options.hpp"
+#include "cs/session.hpp"
+#include "cs/socket.hpp"
+#include "cs/stats.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// One read takes whatever the kernel has, up to this (shift protocol).
+constexpr std::size_t read_chunk_size = 64 * 1024;
+// Replies queued for a client that does not read them: past this many bytes
+// the session stops reading until the queue drains, so a client that only
+// sends cannot make the server buffer without bound (backpressure).
+constexpr std::size_t max_queued_reply_bytes = 1 << 20;
+// Accept failures such as EMFILE repeat at once if retried at once: wait,
+// doubling from the first to the last value, reset by the next success.
+constexpr auto first_accept_backoff = 10ms;
+constexpr auto last_accept_backoff = 1000ms;
+
+class Server;
+
+// One connection. Created by the acceptor, owned by the handlers it has
+// outstanding: each captures shared_from_this(), so the session lives exactly
+// as long as some operation of it can still complete. All its members are
+// touched only on its strand (the socket's executor), never by two threads
+// at once, so none needs a lock.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Server& server, std::uint64_t id);
+  ~Session();
+
+  // Starts the chain. Call once, after the server registered the session.
+  void start();
+  // Closes the connection now, from any thread (posted to the strand).
+  void stop(std::string why);
+
+ private:
+  void start_reading();
+  void do_read_some();                    // shift: whatever arrived
+  void do_read_header();                  // framed: exactly 4 bytes
+  void do_read_body(std::uint32_t length);  // framed: exactly `length` bytes
+  bool read_completed(const boost::system::error_code& error, std::size_t bytes);
+  void queue_reply(cs::Bytes reply);
+  void do_write();
+  void wait_for_idle_deadline();
+  void finish(std::string why);  // no more input: close once the replies are out
+  void close(const std::string& why);
+
+  tcp::socket socket_;
+  Server& server_;
+  const std::uint64_t id_;
+  const std::string peer_;
+  asio::steady_timer idle_timer_;
+  Clock::time_point last_activity_ = Clock::now();
+
+  std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
+  std::array<cs::Byte, cs::frame_header_length> header_{};  // framed only
+  cs::Bytes body_;                                          // framed only
+  std::vector<cs::Byte> read_buffer_;                        // shift only
+
+  std::deque<cs::Bytes> write_queue_;  // replies waiting for the next write
+  std::vector<cs::Bytes> writing_;     // replies of the write in flight
+  std::size_t queued_bytes_ = 0;       // in both of the above
+  bool reading_paused_ = false;        // backpressure: resumed by do_write's handler
+  std::optional<std::string> finish_reason_;  // set when input ended
+  bool closed_ = false;
+
+  std::uint64_t frames_ = 0;
+  std::uint64_t bytes_received_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+};
+
+// The listener, the registry of sessions and the shutdown sequence. The
+// acceptor, the timers and the signal set are used only on strand_; the
+// registry is shared with every session's strand and guarded by mutex_.
+class Server {
+ public:
+  Server(asio::io_context& io, const cs::ServerOptions& options);
+
+  // Binds, announces "listening on", starts accepting and waits for signals.
+  void start();
+
+  // Thread-safe: a session leaving the registry (from its destructor).
+  void remove(std::uint64_t id);
+
+  const cs::ServerOptions& options() const { return options_; }
+  cs::ServerStats& stats() { return stats_; }
+
+ private:
+  void do_accept();
+  void on_accept(const boost::system::error_code& error, tcp::socket socket);
+  void back_off_then_accept();
+  void on_signal(const boost::system::error_code& error, int signal_number);
+  void close_all_sessions(const std::string& why);
+
+  asio::io_context& io_;
+  const cs::ServerOptions& options_;
+  cs::ServerStats stats_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer backoff_timer_;
+  Clock::duration backoff_ = first_accept_backoff;
+  asio::steady_timer grace_timer_;
+  asio::signal_set signals_;
+
+  std::mutex mutex_;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
+  std::uint64_t next_id_ = 1;                                 // guarded by mutex_
+  bool stopping_ = false;                                     // guarded by mutex_
+};
+
+// --- Session -----------------------------------------------------------------
+
+Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
+    : socket_(std::move(socket)),
+      server_(server),
+      id_(id),
+      peer_([this] {
+        boost::system::error_code error;
+        const auto endpoint = socket_.remote_endpoint(error);
+        return error ? std::string("unknown peer")
+                     : cs::Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
+      }()),
+      idle_timer_(socket_.get_executor()) {
+  if (server_.options().protocol == cs::Protocol::shift) {
+    shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
+    read_buffer_.resize(read_chunk_size);
+  }
+  // Replies are built whole and written with one call: Nagle could only
+  // delay them (cs::set_nodelay says more).
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+}
+
+Session::~Session() {
+  const std::uint64_t requests = shift_ ? shift_->requests() : frames_;
+  server_.stats().add_connection(requests, bytes_received_, bytes_sent_);
+  server_.remove(id_);
+}
+
+void Session::start() {
+  // Hop onto the strand first: from here on every step of this session runs
+  // there, including this one.
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    cs::log_info("session ", self->id_, ": accepted ", self->peer_);
+    if (self->shift_) {
+      cs::Bytes greeting;
+      self->shift_->greet(greeting);
+      self->queue_reply(std::move(greeting));
+    }
+    self->wait_for_idle_deadline();
+    self->start_reading();
+  });
+}
+
+void Session::stop(std::string why) {
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), why = std::move(why)] { self->close(why); });
+}
+
+void Session::start_reading() {
+  if (server_.options().protocol == cs::Protocol::shift) {
+    do_read_some();
+  } else {
+    do_read_header();
+  }
+}
+
+void Session::do_read_some() {
+  socket_.async_read_some(
+      asio::buffer(read_buffer_),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+        if (!self->read_completed(error, bytes)) return;
+        cs::Bytes reply;
+        const cs::Verdict verdict =
+            self->shift_->on_receive(cs::ByteView(self->read_buffer_.data(), bytes), reply);
+        if (!reply.empty()) self->queue_reply(std::move(reply));
+        if (verdict.close) return self->finish(verdict.reason);
+        if (!self->reading_paused_) self->do_read_some();
+      });
+}
+
+void Session::do_read_header() {
+  asio::async_read(
+      socket_, asio::buffer(header_),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+        if (!self->read_completed(error, bytes)) return;
+        const std::uint32_t length = cs::read_frame_length(self->header_);
+        // Judged on the header alone, before a byte of the body is buffered.
+        if (length > self->server_.options().max_frame) {
+          cs::log_warn("session ", self->id_, ": frame of ", length, " bytes exceeds --max-frame ",
+                       self->server_.options().max_frame);
+          return self->finish("oversized frame");
+        }
+        self->do_read_body(length);
+      });
+}
+
+void Session::do_read_body(std::uint32_t length) {
+  body_.resize(length);
+  asio::async_read(
+      socket_, asio::buffer(body_),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+        if (!self->read_completed(error, bytes)) return;
+        // Header and payload in one buffer: one reply, one write.
+        cs::Bytes reply;
+        reply.reserve(cs::frame_header_length + self->body_.size());
+        cs::append_frame_header(static_cast<std::uint32_t>(self->body_.size()), reply);
+        for (const cs::Byte b : self->body_) reply.push_back(static_cast<cs::Byte>(b + 1));
+        ++self->frames_;
+        self->queue_reply(std::move(reply));
+        if (!self->reading_paused_) self->do_read_header();
+      });
+}
+
+// The common start of every read handler: false when the chain ends here.
+bool Session::read_completed(const boost::system::error_code& error, std::size_t bytes) {
+  if (closed_) return false;  // the socket was closed while the read was queued
+  bytes_received_ += bytes;
+  last_activity_ = Clock::now();
+  if (error == asio::error::eof) {
+    finish("client closed");  // a half-close: the replies still go out
+    return false;
+  }
+  if (error) {
+    close(error.message());
+    return false;
+  }
+  return true;
+}
+
+void Session::queue_reply(cs::Bytes reply) {
+  if (reply.empty() || closed_) return;
+  queued_bytes_ += reply.size();
+  write_queue_.push_back(std::move(reply));
+  if (queued_bytes_ > max_queued_reply_bytes) reading_paused_ = true;
+  if (writing_.empty()) do_write();
+}
+
+// Only one write may be in flight on a socket: async_write is a loop of
+// write_some calls, and two loops running at once could interleave their
+// pieces on the wire. So replies wait in write_queue_, and this handler takes
+// all of them at once: one gather write (a buffer sequence), each reply
+// whole and in order.
+void Session::do_write() {
+  writing_.assign(std::make_move_iterator(write_queue_.begin()),
+                  std::make_move_iterator(write_queue_.end()));
+  write_queue_.clear();
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(writing_.size());
+  for (const cs::Bytes& reply : writing_) buffers.push_back(asio::buffer(reply));
+  asio::async_write(
+      socket_, buffers,
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+        if (self->closed_) return;
+        self->bytes_sent_ += bytes;
+        self->last_activity_ = Clock::now();
+        if (error) return self->close(error.message());
+        self->queued_bytes_ -= bytes;
+        self->writing_.clear();
+        if (!self->write_queue_.empty()) {
+          self->do_write();
+        } else if (self->finish_reason_) {
+          return self->close(*self->finish_reason_);
+        }
+        if (self->reading_paused_ && self->queued_bytes_ <= max_queued_reply_bytes &&
+            !self->finish_reason_) {
+          self->reading_paused_ = false;
+          self->start_reading();
+        }
+      });
+}
+
+// The idle timeout, as in Asio's timeouts example: the timer sleeps until
+// the deadline the last activity set; if there was activity meanwhile it
+// sleeps again until the new one. Reads and writes only store a time, they
+// never touch the timer.
+void Session::wait_for_idle_deadline() {
+  const auto idle = server_.options().idle_timeout;
+  if (idle.count() == 0) return;
+  idle_timer_.expires_at(last_activity_ + idle);
+  idle_timer_.async_wait([self = shared_from_this(), idle](const boost::system::error_code&) {
+    if (self->closed_) return;
+    if (Clock::now() >= self->last_activity_ + idle) {
+      return self->close("idle for " + std::to_string(idle.count()) + " ms");
+    }
+    self->wait_for_idle_deadline();
+  });
+}
+
+void Session::finish(std::string why) {
+  if (writing_.empty()) return close(why);
+  finish_reason_ = std::move(why);  // do_write's handler closes when the queue is empty
+}
+
+void Session::close(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  cs::log_info("session ", id_, ": closing ", peer_, ": ", why);
+  // Closing cancels the outstanding read, write and wait: their handlers run
+  // with operation_aborted, see closed_, and drop the last shared_ptrs.
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  idle_timer_.cancel();
+}
+
+// --- Server ------------------------------------------------------------------
+
+Server::Server(asio::io_context& io, const cs::ServerOptions& options)
+    : io_(io),
+      options_(options),
+      strand_(asio::make_strand(io)),
+      acceptor_(strand_),
+      backoff_timer_(strand_),
+      grace_timer_(strand_),
+      signals_(strand_, SIGINT, SIGTERM) {}
+
+void Server::start() {
+  // Setup errors (a bad address, a port in use) throw SetupError: main exits 1.
+  boost::system::error_code error;
+  tcp::resolver resolver(io_);
+  const auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                        tcp::resolver::passive | tcp::resolver::numeric_service,
+                                        error);
+  if (error || results.empty()) {
+    throw cs::SetupError("cannot resolve --host " + options_.host + ": " + error.message() +
+                         " (give an IPv4 or IPv6 address, e.g. 127.0.0.1)");
+  }
+  const tcp::endpoint endpoint = *results.begin();
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(options_.backlog, error);
+  if (error) {
+    throw cs::SetupError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                         ": " + error.message() +
+                         " (is another server using the port? try --port 0)");
+  }
+  const tcp::endpoint bound = acceptor_.local_endpoint();
+  cs::announce_listening({bound.address().to_string(), bound.port()});
+
+  // No handler runs before io_context::run(), so these two are safe here.
+  signals_.async_wait([this](const boost::system::error_code& e, int n) { on_signal(e, n); });
+  do_accept();
+}
+
+void Server::do_accept() {
+  // Each connection gets a strand of its own: its handlers may run on any
+  // thread of the pool, but never two at once.
+  acceptor_.async_accept(asio::make_strand(io_),
+                         [this](const boost::system::error_code& error, tcp::socket socket) {
+                           on_accept(error, std::move(socket));
+                         });
+}
+
+void Server::on_accept(const boost::system::error_code& error, tcp::socket socket) {
+  if (error == asio::error::operation_aborted) return;  // the acceptor was closed
+  if (error == asio::error::connection_aborted || error == asio::error::interrupted ||
+      error == asio::error::try_again) {
+    return do_accept();  // the client gave up before accept(): nothing to wait for
+  }
+  if (error) {
+    cs::log_warn("accept failed: ", error.message(), "; retrying in ",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(backoff_).count(), " ms");
+    return back_off_then_accept();
+  }
+  backoff_ = first_accept_backoff;
+
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;  // accepted just before the stop: the socket closes here
+    const std::uint64_t id = next_id_++;
+    session = std::make_shared<Session>(std::move(socket), *this, id);
+    sessions_.emplace(id, session);
+  }
+  session->start();
+  do_accept();
+}
+
+void Server::back_off_then_accept() {
+  backoff_timer_.expires_after(backoff_);
+  backoff_ = std::min<Clock::duration>(backoff_ * 2, last_accept_backoff);
+  backoff_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) do_accept();  // cancelled: the server is stopping
+  });
+}
+
+void Server::remove(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(id);
+  if (stopping_ && sessions_.empty()) {
+    // The last session left within the grace period: nothing to wait for.
+    asio::post(strand_, [this] { grace_timer_.cancel(); });
+  }
+}
+
+// Graceful shutdown, in three steps:
+//   SIGTERM ──► stop accepting ──► sessions go on ─┬─► last one leaves: done
+//                                  (grace period)  └─► grace over: close the rest
+// run() returns in every thread once no handler is left, so when it does,
+// every session has been destroyed and counted.
+void Server::on_signal(const boost::system::error_code& error, int signal_number) {
+  if (error) return;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  backoff_timer_.cancel();
+  bool idle = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    idle = sessions_.empty();
+  }
+  cs::log_info("signal ", signal_number, ": no longer accepting; open sessions have ",
+               options_.shutdown_grace.count(), " ms to finish");
+  if (idle) return;
+  grace_timer_.expires_after(options_.shutdown_grace);
+  grace_timer_.async_wait([this](const boost::system::error_code& e) {
+    if (!e) close_all_sessions("shutdown grace period over");
+  });
+}
+
+void Server::close_all_sessions(const std::string& why) {
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  for (const auto& session : open) session->stop(why);
+}
+
+void run_server(const cs::ServerOptions& options) {
+  asio::io_context io(static_cast<int>(options.threads));  // a concurrency hint
+  Server server(io, options);
+  server.start();
+
+  // The pool: --threads threads, this one included, all running the same
+  // io_context. Each returns from run() when no work is left.
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (std::thread& thread : pool) thread.join();
+  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cs::CommandLine command_line("asio-server",
+                               "Boost.Asio callback server: one io_context, a pool of threads");
+  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
+  const cs::ServerOptions options = command_line.parse(argc, argv);
+  return cs::run_guarded("asio-server", [&] { run_server(options); });
+}

@@ -1,0 +1,462 @@
+// Asio coroutine server - the callback server (asio_server.cpp) again, each
+// chain of handlers written as one C++20 coroutine that reads top to bottom.
+//
+// How it works: the same io_context, thread pool, strand per session,
+// registry and shutdown. A session is three coroutines on its strand: reader
+// (read a request, queue its reply), writer (the only writer, so one write in
+// flight) and watchdog (the idle timeout). Each co_await is where the
+// callback version ended a handler; each frame holds the shared_ptr that
+// keeps the session alive. Its limit: the callback server's. New since
+// asio_server.cpp: co_spawn, awaitable, and timers used as wake-up signals.
+//
+// Run:  asio-server-coro 9090 --threads 4 --protocol framed
+#include "asio_headers.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cs/frame_codec.hpp"
+#include "cs/log.hpp"
+#include "cs/options.hpp"
+#include "cs/session.hpp"
+#include "cs/socket.hpp"
+#include "cs/stats.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+
+// The same constants as asio_server.cpp, for the same reasons.
+constexpr std::size_t read_chunk_size = 64 * 1024;
+constexpr std::size_t max_queued_reply_bytes = 1 << 20;
+constexpr auto first_accept_backoff = 10ms;
+constexpr auto last_accept_backoff = 1000ms;
+
+// A steady_timer that never expires is a one-bit signal between coroutines
+// on one strand: the waiter awaits it, the notifier cancels it. There is no
+// lost wake-up, because a coroutine checks its condition and starts the wait
+// without yielding the strand in between.
+void wake(asio::steady_timer& signal) { signal.cancel(); }
+awaitable<void> sleep_until_woken(asio::steady_timer& signal) {
+  signal.expires_at(Clock::time_point::max());
+  error_code ignored;  // operation_aborted is the wake-up
+  co_await signal.async_wait(asio::redirect_error(use_awaitable, ignored));
+}
+
+class Server;
+
+// One connection; see the callback server's Session for the ownership rule.
+// Here the shared_ptr lives in each coroutine's frame (the `self`
+// parameter), so the session ends when its last coroutine returns.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Server& server, std::uint64_t id);
+  ~Session();
+
+  void start();
+  void stop(std::string why);  // from any thread (posted to the strand)
+
+ private:
+  awaitable<void> reader(std::shared_ptr<Session> self);
+  awaitable<void> writer(std::shared_ptr<Session> self);
+  awaitable<void> watchdog(std::shared_ptr<Session> self);
+  // One request: read it, queue its reply. False when input ended.
+  awaitable<bool> serve_shift_chunk();
+  awaitable<bool> serve_frame();
+  bool read_completed(const error_code& error, std::size_t bytes);
+  void queue_reply(cs::Bytes reply);
+  void finish(std::string why);
+  void close(const std::string& why);
+
+  tcp::socket socket_;
+  Server& server_;
+  const std::uint64_t id_;
+  const std::string peer_;
+  asio::steady_timer idle_timer_;
+  asio::steady_timer reply_queued_;   // wakes the writer
+  asio::steady_timer queue_drained_;  // wakes a reader paused by backpressure
+  Clock::time_point last_activity_ = Clock::now();
+
+  std::unique_ptr<cs::Session> shift_;  // shift only
+  std::array<cs::Byte, cs::frame_header_length> header_{};
+  cs::Bytes body_;
+  std::vector<cs::Byte> read_buffer_;
+
+  std::deque<cs::Bytes> write_queue_;
+  std::size_t queued_bytes_ = 0;
+  std::optional<std::string> finish_reason_;
+  bool closed_ = false;
+
+  std::uint64_t frames_ = 0;
+  std::uint64_t bytes_received_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, const cs::ServerOptions& options);
+
+  // Binds, announces "listening on", and spawns the acceptor and the
+  // shutdown coroutines on strand_.
+  void start();
+  void remove(std::uint64_t id);  // thread-safe
+
+  const cs::ServerOptions& options() const { return options_; }
+  cs::ServerStats& stats() { return stats_; }
+
+ private:
+  awaitable<void> accept_loop();
+  awaitable<void> shut_down_on_signal();
+  void close_all_sessions(const std::string& why);
+
+  asio::io_context& io_;
+  const cs::ServerOptions& options_;
+  cs::ServerStats stats_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer backoff_timer_;
+  asio::steady_timer grace_timer_;
+  asio::signal_set signals_;
+
+  std::mutex mutex_;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
+  std::uint64_t next_id_ = 1;                                 // guarded by mutex_
+  bool stopping_ = false;                                     // guarded by mutex_
+};
+
+// --- Session -----------------------------------------------------------------
+
+Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
+    : socket_(std::move(socket)),
+      server_(server),
+      id_(id),
+      peer_([this] {
+        error_code error;
+        const auto endpoint = socket_.remote_endpoint(error);
+        return error ? std::string("unknown peer")
+                     : cs::Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
+      }()),
+      idle_timer_(socket_.get_executor()),
+      reply_queued_(socket_.get_executor()),
+      queue_drained_(socket_.get_executor()) {
+  if (server_.options().protocol == cs::Protocol::shift) {
+    shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
+    read_buffer_.resize(read_chunk_size);
+  }
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+}
+
+Session::~Session() {
+  const std::uint64_t requests = shift_ ? shift_->requests() : frames_;
+  server_.stats().add_connection(requests, bytes_received_, bytes_sent_);
+  server_.remove(id_);
+}
+
+void Session::start() {
+  // All three on the session's strand (the socket's executor).
+  const auto strand = socket_.get_executor();
+  asio::co_spawn(strand, reader(shared_from_this()), asio::detached);
+  asio::co_spawn(strand, writer(shared_from_this()), asio::detached);
+  if (server_.options().idle_timeout.count() > 0) {
+    asio::co_spawn(strand, watchdog(shared_from_this()), asio::detached);
+  }
+}
+
+void Session::stop(std::string why) {
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), why = std::move(why)] { self->close(why); });
+}
+
+awaitable<void> Session::reader([[maybe_unused]] std::shared_ptr<Session> self) {
+  cs::log_info("session ", id_, ": accepted ", peer_);
+  if (shift_) {
+    cs::Bytes greeting;
+    shift_->greet(greeting);
+    queue_reply(std::move(greeting));
+  }
+  for (;;) {
+    const bool more = shift_ ? co_await serve_shift_chunk() : co_await serve_frame();
+    if (!more) co_return;
+    // Backpressure: a client that does not read its replies stops being read.
+    while (queued_bytes_ > max_queued_reply_bytes && !closed_) {
+      co_await sleep_until_woken(queue_drained_);
+    }
+    if (closed_) co_return;
+  }
+}
+
+awaitable<bool> Session::serve_shift_chunk() {
+  error_code error;
+  const std::size_t bytes = co_await socket_.async_read_some(
+      asio::buffer(read_buffer_), asio::redirect_error(use_awaitable, error));
+  if (!read_completed(error, bytes)) co_return false;
+  cs::Bytes reply;
+  const cs::Verdict verdict = shift_->on_receive(cs::ByteView(read_buffer_.data(), bytes), reply);
+  queue_reply(std::move(reply));
+  if (verdict.close) {
+    finish(verdict.reason);
+    co_return false;
+  }
+  co_return true;
+}
+
+// The callback server's do_read_header and do_read_body, as one function.
+awaitable<bool> Session::serve_frame() {
+  error_code error;
+  std::size_t bytes = co_await asio::async_read(socket_, asio::buffer(header_),
+                                                asio::redirect_error(use_awaitable, error));
+  if (!read_completed(error, bytes)) co_return false;
+  const std::uint32_t length = cs::read_frame_length(header_);
+  if (length > server_.options().max_frame) {
+    cs::log_warn("session ", id_, ": frame of ", length, " bytes exceeds --max-frame ",
+                 server_.options().max_frame);
+    finish("oversized frame");
+    co_return false;
+  }
+  body_.resize(length);
+  bytes = co_await asio::async_read(socket_, asio::buffer(body_),
+                                    asio::redirect_error(use_awaitable, error));
+  if (!read_completed(error, bytes)) co_return false;
+  cs::Bytes reply;
+  reply.reserve(cs::frame_header_length + body_.size());
+  cs::append_frame_header(length, reply);
+  for (const cs::Byte b : body_) reply.push_back(static_cast<cs::Byte>(b + 1));
+  ++frames_;
+  queue_reply(std::move(reply));
+  co_return true;
+}
+
+bool Session::read_completed(const error_code& error, std::size_t bytes) {
+  if (closed_) return false;
+  bytes_received_ += bytes;
+  last_activity_ = Clock::now();
+  if (error == asio::error::eof) {
+    finish("client closed");
+    return false;
+  }
+  if (error) {
+    close(error.message());
+    return false;
+  }
+  return true;
+}
+
+void Session::queue_reply(cs::Bytes reply) {
+  if (reply.empty() || closed_) return;
+  queued_bytes_ += reply.size();
+  write_queue_.push_back(std::move(reply));
+  wake(reply_queued_);
+}
+
+// The one writer of this socket, so one write in flight by construction.
+awaitable<void> Session::writer([[maybe_unused]] std::shared_ptr<Session> self) {
+  std::vector<cs::Bytes> writing;
+  std::vector<asio::const_buffer> buffers;
+  while (!closed_) {
+    if (write_queue_.empty()) {
+      if (finish_reason_) {  // every reply is out
+        close(*finish_reason_);
+        co_return;
+      }
+      co_await sleep_until_woken(reply_queued_);
+      continue;
+    }
+    writing.assign(std::make_move_iterator(write_queue_.begin()),
+                   std::make_move_iterator(write_queue_.end()));
+    write_queue_.clear();
+    buffers.clear();
+    for (const cs::Bytes& reply : writing) buffers.push_back(asio::buffer(reply));
+    error_code error;
+    const std::size_t bytes =
+        co_await asio::async_write(socket_, buffers, asio::redirect_error(use_awaitable, error));
+    if (closed_) co_return;
+    bytes_sent_ += bytes;
+    last_activity_ = Clock::now();
+    if (error) {
+      close(error.message());
+      co_return;
+    }
+    queued_bytes_ -= bytes;
+    if (queued_bytes_ <= max_queued_reply_bytes) wake(queue_drained_);
+  }
+}
+
+awaitable<void> Session::watchdog([[maybe_unused]] std::shared_ptr<Session> self) {
+  const auto idle = server_.options().idle_timeout;
+  while (!closed_) {
+    idle_timer_.expires_at(last_activity_ + idle);
+    error_code ignored;
+    co_await idle_timer_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    if (!closed_ && Clock::now() >= last_activity_ + idle) {
+      close("idle for " + std::to_string(idle.count()) + " ms");
+    }
+  }
+}
+
+void Session::finish(std::string why) {
+  finish_reason_ = std::move(why);
+  wake(reply_queued_);  // the writer closes once the queue is empty
+}
+
+void Session::close(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  cs::log_info("session ", id_, ": closing ", peer_, ": ", why);
+  // Every coroutine of the session is suspended on one of these: each wakes
+  // with an error, sees closed_ and returns.
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  idle_timer_.cancel();
+  wake(reply_queued_);
+  wake(queue_drained_);
+}
+
+// --- Server ------------------------------------------------------------------
+
+Server::Server(asio::io_context& io, const cs::ServerOptions& options)
+    : io_(io),
+      options_(options),
+      strand_(asio::make_strand(io)),
+      acceptor_(strand_),
+      backoff_timer_(strand_),
+      grace_timer_(strand_),
+      signals_(strand_, SIGINT, SIGTERM) {}
+
+void Server::start() {
+  error_code error;
+  tcp::resolver resolver(io_);
+  const auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                        tcp::resolver::passive | tcp::resolver::numeric_service,
+                                        error);
+  if (error || results.empty()) {
+    throw cs::SetupError("cannot resolve --host " + options_.host + ": " + error.message() +
+                         " (give an IPv4 or IPv6 address, e.g. 127.0.0.1)");
+  }
+  const tcp::endpoint endpoint = *results.begin();
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(options_.backlog, error);
+  if (error) {
+    throw cs::SetupError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                         ": " + error.message() +
+                         " (is another server using the port? try --port 0)");
+  }
+  const tcp::endpoint bound = acceptor_.local_endpoint();
+  cs::announce_listening({bound.address().to_string(), bound.port()});
+
+  asio::co_spawn(strand_, shut_down_on_signal(), asio::detached);
+  asio::co_spawn(strand_, accept_loop(), asio::detached);
+}
+
+awaitable<void> Server::accept_loop() {
+  auto backoff = Clock::duration(first_accept_backoff);
+  for (;;) {
+    error_code error;
+    tcp::socket socket = co_await acceptor_.async_accept(
+        asio::make_strand(io_), asio::redirect_error(use_awaitable, error));
+    if (error == asio::error::operation_aborted) co_return;  // the acceptor was closed
+    if (error == asio::error::connection_aborted || error == asio::error::interrupted ||
+        error == asio::error::try_again) {
+      continue;
+    }
+    if (error) {
+      cs::log_warn("accept failed: ", error.message(), "; retrying in ",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count(), " ms");
+      backoff_timer_.expires_after(backoff);
+      backoff = std::min<Clock::duration>(backoff * 2, last_accept_backoff);
+      co_await backoff_timer_.async_wait(asio::redirect_error(use_awaitable, error));
+      if (error) co_return;  // cancelled: the server is stopping
+      continue;
+    }
+    backoff = first_accept_backoff;
+
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) co_return;
+      const std::uint64_t id = next_id_++;
+      session = std::make_shared<Session>(std::move(socket), *this, id);
+      sessions_.emplace(id, session);
+    }
+    session->start();
+  }
+}
+
+void Server::remove(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(id);
+  if (stopping_ && sessions_.empty()) {
+    asio::post(strand_, [this] { grace_timer_.cancel(); });
+  }
+}
+
+// The same three steps as the callback server's on_signal, in one function.
+awaitable<void> Server::shut_down_on_signal() {
+  error_code error;
+  const int signal_number =
+      co_await signals_.async_wait(asio::redirect_error(use_awaitable, error));
+  if (error) co_return;
+  acceptor_.close(error);
+  backoff_timer_.cancel();
+  bool idle = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    idle = sessions_.empty();
+  }
+  cs::log_info("signal ", signal_number, ": no longer accepting; open sessions have ",
+               options_.shutdown_grace.count(), " ms to finish");
+  if (idle) co_return;
+  grace_timer_.expires_after(options_.shutdown_grace);
+  co_await grace_timer_.async_wait(asio::redirect_error(use_awaitable, error));
+  if (!error) close_all_sessions("shutdown grace period over");
+}
+
+void Server::close_all_sessions(const std::string& why) {
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  for (const auto& session : open) session->stop(why);
+}
+
+void run_server(const cs::ServerOptions& options) {
+  asio::io_context io(static_cast<int>(options.threads));
+  Server server(io, options);
+  server.start();
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (std::thread& thread : pool) thread.join();
+  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cs::CommandLine command_line("asio-server-coro",
+                               "Boost.Asio coroutine server: one io_context, a pool of threads");
+  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
+  const cs::ServerOptions options = command_line.parse(argc, argv);
+  return cs::run_guarded("asio-server-coro", [&] { run_server(options); });
+}
