@@ -1,0 +1,865 @@
+#!/usr/bin/env python3
+"""bench.py - the benchmark runner behind `./run bench`.
+
+Starts every server of every chapter (from a release build) on an ephemeral
+port, drives it with loadgen (part7_benchmarks/loadgen), and writes, under
+build/bench/<timestamp>/: results.jsonl (every loadgen result, raw, plus what
+the runner measured around it), one CSV per experiment, PNG charts, and
+report.md with the machine's facts. Every ratio in the report is against a
+baseline measured in the same run, never against a number from elsewhere.
+
+The experiments (each a function below, run in this order):
+  1. throughput   requests in N seconds per design x {1, 10} connections x nodelay off/on
+  2. nagle        header and body in two writes vs one, x nodelay off/on (loopback)
+  3. backlog      bursts of clients x listen backlog -> share served; chat
+                  throughput per broadcast strategy
+  4. idle         memory (RSS) and threads per idle connection
+  5. scaling      --threads of the pool designs; server CPU per 10,000 requests
+
+A server joins the matrix by one entry in REGISTRY; an entry whose binary is
+not in the build is skipped, and the report says so.
+
+Run:  python3 part7_benchmarks/bench.py --build-dir build/release [--quick]
+      (--quick: a small subset in a few minutes; the full run well under an hour)
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import queue
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+SERVER_START_TIMEOUT = 10  # seconds for a server to print "listening on"
+IDLE_READY_TIMEOUT = 120   # seconds for loadgen idle to open every connection
+OPEN_FILES_WANTED = 65536  # RLIMIT_NOFILE asked for (capped at the hard limit)
+
+
+# --- the registry ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Server:
+    """One server binary of the tutorial, as the benchmarks start it.
+
+    name: the binary's name; chapter: 1-7; path: relative to the build dir;
+    kind: its concurrency model (sequential, threads, pool, event,
+    completion, coroutine, chat); protocols: what --protocol accepts
+    (("chat",) for the chat server, which takes no --protocol); args: extra
+    arguments always passed; threads_option: it takes --threads N.
+    """
+    name: str
+    chapter: int
+    path: str
+    kind: str
+    protocols: tuple = ("shift", "framed")
+    args: tuple = ()
+    threads_option: bool = False
+
+    @property
+    def label(self):
+        return f"{self.name}{' ' + ' '.join(self.args) if self.args else ''}"
+
+
+# Parts 4-6 are listed with the paths their chapters build; until a chapter
+# exists its entries are skipped (and named in the report).
+REGISTRY = [
+    Server("sequential-server", 1, "part1_sequential/sequential-server", "sequential"),
+    Server("threaded-server", 2, "part2_threads/threaded-server", "threads"),
+    Server("pthread-server", 2, "part2_threads/pthread-server", "threads"),
+    Server("threadpool-server", 3, "part3_threadpool/threadpool-server", "pool",
+           args=("--threads", "4"), threads_option=True),
+    Server("epoll-server", 4, "part4_iocp/epoll-server", "event"),
+    Server("completion-server", 4, "part4_iocp/completion-server", "completion"),
+    Server("asio-server", 5, "part5_asio/asio-server", "event"),
+    Server("asio-server-coro", 5, "part5_asio/asio-server-coro", "coroutine"),
+    Server("qt-server", 6, "part6_qt/qt-server", "event"),
+    Server("qt-server-threads", 6, "part6_qt/qt-server-threads", "threads"),
+    Server("qt-server-pool", 6, "part6_qt/qt-server-pool", "pool", threads_option=True),
+    Server("chat-server", 2, "part2_threads/chat/chat-server", "chat", protocols=("chat",)),
+]
+
+# The baseline of the throughput ratios: the simplest design, measured in
+# the same run.
+BASELINE_SERVER = "sequential-server"
+
+
+def split_available(registry, build_dir):
+    """Returns (present, skipped): the entries whose binary exists and is
+    executable, and (entry, reason) for the others."""
+    present, skipped = [], []
+    for server in registry:
+        path = os.path.join(build_dir, server.path)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            present.append(server)
+        else:
+            skipped.append((server, f"not built: no {server.path} in the build directory"))
+    return present, skipped
+
+
+def echo_servers(servers):
+    return [s for s in servers if s.kind != "chat"]
+
+
+# --- formatting (pure, unit-tested) ------------------------------------------
+
+def format_ratio(value, baseline):
+    """'x2.50' for value/baseline ('x0.0028' for tiny ratios, 'x250' for
+    large ones); 'n/a' when either is missing or the baseline is zero."""
+    if value is None or baseline is None or baseline == 0:
+        return "n/a"
+    ratio = value / baseline
+    if ratio == 0:
+        return "x0"
+    if ratio < 0.1:
+        return f"x{ratio:.2g}"
+    return f"x{ratio:.2f}" if ratio < 100 else f"x{ratio:.0f}"
+
+
+def format_number(value, digits=3):
+    """A compact human number: 12345.6 -> '12346', 0.01234 -> '0.0123'."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
+def markdown_table(rows, columns):
+    """A Markdown table. columns: list of (header, key or function of row)."""
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        cells = []
+        for _, key in columns:
+            value = key(row) if callable(key) else row.get(key)
+            cells.append(value if isinstance(value, str) else format_number(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cpu_per_10k(cpu_seconds, requests):
+    """Server CPU seconds per 10,000 requests, or None without requests."""
+    if not requests:
+        return None
+    return cpu_seconds * 10000.0 / requests
+
+
+# --- processes ---------------------------------------------------------------
+
+def raise_open_files():
+    """Raises RLIMIT_NOFILE toward OPEN_FILES_WANTED (the hard limit caps it);
+    used as preexec_fn, so servers and loadgen inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def line_reader(stream):
+    """Returns a queue fed with the stream's lines (None at EOF) by a thread."""
+    lines = queue.Queue()
+
+    def pump():
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+class RunningServer:
+    """A server started on port 0; stop() sends SIGTERM and waits."""
+
+    def __init__(self, build_dir, server, protocol, extra=(), prefix=()):
+        path = os.path.join(build_dir, server.path)
+        argv = [*prefix, path, "--port", "0", "--quiet", *server.args, *extra]
+        if protocol != "chat":
+            argv += ["--protocol", protocol]
+        self.argv = argv
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, preexec_fn=raise_open_files)
+        self.stderr_lines = line_reader(self.process.stderr)
+        lines = line_reader(self.process.stdout)
+        try:
+            first = lines.get(timeout=SERVER_START_TIMEOUT)
+        except queue.Empty:
+            first = None
+        if not first or not first.startswith("listening on "):
+            self.stop()
+            raise RuntimeError(f"{' '.join(argv)} did not print 'listening on' "
+                               f"within {SERVER_START_TIMEOUT} s")
+        self.port = int(first.strip().rsplit(":", 1)[1])
+        self.pid = self.process.pid
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process (all its threads), from
+    /proc/PID/stat (fields 14 and 15, in clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of the line)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def memory_and_threads(pid):
+    """(VmRSS in KiB, thread count) from /proc/PID/status."""
+    rss, threads = None, None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, threads
+
+
+class VethPair:
+    """Two network namespaces joined by a veth pair, created on entry and
+    removed on exit: a real (virtual) link between two hosts, where the
+    round trip is no longer a loopback shortcut. Needs root and iproute2;
+    raises CalledProcessError (with ip's message) when it cannot."""
+
+    server_address = "10.213.7.2"
+    client_address = "10.213.7.1"
+
+    def __init__(self):
+        tag = os.getpid()
+        self.server_ns = f"csbench-srv-{tag}"
+        self.client_ns = f"csbench-cli-{tag}"
+        self.link = f"csb{tag % 100000}"  # interface names are at most 15 bytes
+
+    @staticmethod
+    def ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
+
+    def __enter__(self):
+        try:
+            self.ip("netns", "add", self.server_ns)
+            self.ip("netns", "add", self.client_ns)
+            self.ip("link", "add", self.link + "c", "type", "veth", "peer", "name", self.link + "s")
+            self.ip("link", "set", self.link + "c", "netns", self.client_ns)
+            self.ip("link", "set", self.link + "s", "netns", self.server_ns)
+            self.ip("-n", self.client_ns, "addr", "add", self.client_address + "/24", "dev", self.link + "c")
+            self.ip("-n", self.server_ns, "addr", "add", self.server_address + "/24", "dev", self.link + "s")
+            for ns, dev in ((self.client_ns, self.link + "c"), (self.server_ns, self.link + "s")):
+                self.ip("-n", ns, "link", "set", dev, "up")
+                self.ip("-n", ns, "link", "set", "lo", "up")
+        except subprocess.CalledProcessError as error:
+            self.__exit__()
+            raise RuntimeError(f"ip {' '.join(error.cmd[1:])}: {error.stderr.strip()}") from None
+        except FileNotFoundError:
+            self.__exit__()
+            raise RuntimeError("the ip command (iproute2) is not installed") from None
+        return self
+
+    def __exit__(self, *exc):
+        # Deleting a namespace deletes the veth end inside it, and with it
+        # the pair.
+        for ns in (self.server_ns, self.client_ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+
+
+class Bench:
+    """Holds the run's settings and output; each experiment is a method."""
+
+    def __init__(self, build_dir, loadgen, out_dir, quick):
+        self.build_dir = build_dir
+        self.loadgen = loadgen
+        self.out_dir = out_dir
+        self.quick = quick
+        self.results = {}  # experiment -> list of rows
+        self.notes = {}    # experiment -> list of lines for the report
+        self.jsonl = open(os.path.join(out_dir, "results.jsonl"), "w")
+
+    def record(self, experiment, row):
+        row = {"experiment": experiment, **row}
+        self.results.setdefault(experiment, []).append(row)
+        self.jsonl.write(json.dumps(row) + "\n")
+        self.jsonl.flush()
+
+    def note(self, experiment, text):
+        self.notes.setdefault(experiment, []).append(text)
+        log(f"{experiment}: {text}")
+
+    def run_loadgen(self, args, timeout, prefix=()):
+        argv = [*prefix, self.loadgen, *map(str, args), "--quiet"]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                preexec_fn=raise_open_files)
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines:
+            raise RuntimeError(f"loadgen failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+        return json.loads(lines[-1])
+
+    def measured_pingpong(self, server, protocol, loadgen_args, seconds, warmup, extra=(),
+                          server_prefix=(), loadgen_prefix=()):
+        """Starts `server`, runs one pingpong against it, and returns the
+        loadgen result plus the server's CPU seconds during the run.
+        The prefixes run either under another command (ip netns exec NS)."""
+        with RunningServer(self.build_dir, server, protocol, extra, server_prefix) as running:
+            before = cpu_seconds(running.pid)
+            result = self.run_loadgen(
+                ["pingpong", "--port", running.port, "--protocol", protocol,
+                 "--seconds", seconds, "--warmup", warmup, *loadgen_args],
+                timeout=seconds + warmup + 60, prefix=loadgen_prefix)
+            result["server_cpu_s"] = cpu_seconds(running.pid) - before
+        result["server_cpu_per_10k_s"] = cpu_per_10k(result["server_cpu_s"], result["requests"])
+        return result
+
+    # --- experiment 1 ---------------------------------------------------------
+
+    def throughput(self, servers):
+        seconds, warmup = (1.0, 0.3) if self.quick else (5.0, 1.0)
+        protocols = ("shift",) if self.quick else ("shift", "framed")
+        for server in echo_servers(servers):
+            for protocol in protocols:
+                if protocol not in server.protocols:
+                    continue
+                for connections in (1, 10):
+                    for nodelay in (False, True):
+                        args = ["-c", connections, "--size", 64]
+                        if connections > 1:
+                            args += ["--threads", 2]
+                        if nodelay:
+                            args.append("--nodelay")
+                        try:
+                            r = self.measured_pingpong(server, protocol, args, seconds, warmup)
+                        except (RuntimeError, subprocess.TimeoutExpired) as error:
+                            self.note("throughput", f"{server.name} {protocol} c={connections}: {error}")
+                            continue
+                        self.record("throughput", {"server": server.name, "kind": server.kind,
+                                                   "chapter": server.chapter, **r})
+        self.note("throughput", f"each run: {warmup} s warm-up, then {seconds} s measured; "
+                  "64-byte payloads; loadgen with 2 threads for 10 connections")
+
+    # --- experiment 2 ---------------------------------------------------------
+
+    def nagle(self, servers):
+        seconds, warmup = (1.0, 0.2) if self.quick else (3.0, 0.5)
+        server = next((s for s in servers if s.name == "threaded-server"), None)
+        if server is None:
+            self.note("nagle", "skipped: threaded-server is not built")
+            return
+        self.nagle_matrix(server, "loopback", seconds, warmup)
+        try:
+            with VethPair() as veth:
+                self.nagle_matrix(server, "veth", seconds, warmup, veth)
+            self.note("nagle", f"veth: the server in network namespace {veth.server_ns} "
+                      f"({VethPair.server_address}), loadgen in {veth.client_ns}, joined by a veth "
+                      "pair; both namespaces were created for this run and removed after it")
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
+            self.note("nagle", f"the two-namespace (veth) variant could not run: {error}; "
+                      "only loopback was measured (it needs root and iproute2)")
+
+    def nagle_matrix(self, server, link, seconds, warmup, veth=None):
+        for protocol in ("shift", "framed"):
+            for split in (False, True):
+                for nodelay in (False, True):
+                    args = ["-c", 1, "--size", 64]
+                    if split:
+                        args.append("--split-writes")
+                    if nodelay:
+                        args.append("--nodelay")
+                    if veth is None:
+                        r = self.measured_pingpong(server, protocol, args, seconds, warmup)
+                    else:
+                        r = self.measured_pingpong(
+                            server, protocol, args + ["--host", VethPair.server_address], seconds, warmup,
+                            ("--host", VethPair.server_address),
+                            server_prefix=("ip", "netns", "exec", veth.server_ns),
+                            loadgen_prefix=("ip", "netns", "exec", veth.client_ns))
+                    self.record("nagle", {"server": server.name, "link": link, **r})
+
+    # --- experiment 3 ---------------------------------------------------------
+
+    def backlog(self, servers):
+        timeout = 3.0
+        if self.quick:
+            clients_list, backlogs = (200, 1000), (16, 1024)
+        else:
+            clients_list, backlogs = (100, 500, 1000, 2000), (16, 128, 1024)
+        for server in echo_servers(servers):
+            if server.kind not in ("sequential", "threads", "pool") and self.quick:
+                continue
+            if self.quick and server.name == "pthread-server":
+                continue
+            for backlog in backlogs:
+                for clients in clients_list:
+                    try:
+                        with RunningServer(self.build_dir, server, "shift",
+                                           ("--backlog", str(backlog))) as running:
+                            r = self.run_loadgen(["burst", "--port", running.port, "-c", clients,
+                                                  "--timeout", timeout], timeout=timeout + 60)
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("backlog", f"{server.name} backlog={backlog} clients={clients}: {error}")
+                        continue
+                    self.record("backlog", {"server": server.name, "backlog": backlog, **r})
+        self.note("backlog", f"each client: connect, wait for the greeting, one 64-byte request; "
+                  f"served within {timeout} s counts; the kernel caps the backlog at "
+                  f"net.core.somaxconn ({read_sysctl('net/core/somaxconn')})")
+        self.chat_strategies(servers)
+
+    def chat_strategies(self, servers):
+        server = next((s for s in servers if s.kind == "chat"), None)
+        if server is None:
+            self.note("chat", "skipped: chat-server is not built")
+            return
+        seconds, warmup = (1.0, 0.3) if self.quick else (4.0, 1.0)
+        shapes = [(20, 5, 200)] if self.quick else [(20, 5, 200), (50, 10, 200), (50, 50, 100)]
+        for clients, senders, rate in shapes:
+            for strategy in ("global-lock", "snapshot", "queue"):
+                with RunningServer(self.build_dir, server, "chat", ("--broadcast", strategy)) as running:
+                    before = cpu_seconds(running.pid)
+                    r = self.run_loadgen(["chat", "--port", running.port, "-c", clients,
+                                          "--senders", senders, "--rate", rate, "--size", 128,
+                                          "--seconds", seconds, "--warmup", warmup, "--drain", 2],
+                                         timeout=seconds + warmup + 90)
+                    r["server_cpu_s"] = cpu_seconds(running.pid) - before
+                self.record("chat", {"server": server.name, "broadcast": strategy, **r})
+
+    # --- experiment 4 ---------------------------------------------------------
+
+    def idle(self, servers):
+        counts = (1000,) if self.quick else (1000, 10000)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        for server in echo_servers(servers):
+            for count in counts:
+                if count + 100 > min(hard, OPEN_FILES_WANTED):
+                    self.note("idle", f"{count} connections skipped: the open-file hard limit is {hard}")
+                    continue
+                try:
+                    row = self.idle_one(server, count)
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    self.note("idle", f"{server.name} {count}: {error}")
+                    continue
+                self.record("idle", row)
+
+    def idle_one(self, server, count):
+        # The largest backlog the kernel allows, so that the clients the
+        # server is slow to accept wait in it instead of being lost.
+        backlog = read_sysctl("net/core/somaxconn")
+        extra = ("--backlog", backlog) if backlog.isdigit() else ()
+        with RunningServer(self.build_dir, server, "shift", extra) as running:
+            time.sleep(0.2)  # let it settle after start-up
+            rss0, threads0 = memory_and_threads(running.pid)
+            loadgen = subprocess.Popen(
+                [self.loadgen, "idle", "--port", str(running.port), "-c", str(count),
+                 "--seconds", "0", "--connect-timeout", "10"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                preexec_fn=raise_open_files)
+            stderr = line_reader(loadgen.stderr)
+            deadline = time.monotonic() + IDLE_READY_TIMEOUT
+            ready = False
+            while time.monotonic() < deadline:
+                try:
+                    line = stderr.get(timeout=max(0.1, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if line is None:
+                    break
+                if "ready: holding" in line:
+                    ready = True
+                    break
+            if ready:
+                time.sleep(0.5)  # threads started for the last clients reach their recv
+                rss, threads = memory_and_threads(running.pid)
+            loadgen.send_signal(signal.SIGTERM)
+            out, _ = loadgen.communicate(timeout=60)
+            if not ready:
+                raise RuntimeError("loadgen idle never reported ready")
+            result = json.loads(out.strip().splitlines()[-1])
+        held = result["held_at_end"]
+        return {"server": server.name, "kind": server.kind, "connections": count,
+                "held": held, "ready": result["ready"],
+                "connect_failures": result["connect_failures"],
+                "rss_kib_before": rss0, "rss_kib": rss, "threads_before": threads0,
+                "threads": threads,
+                "kib_per_connection": (rss - rss0) / held if held else None,
+                "threads_per_connection": (threads - threads0) / held if held else None}
+
+    # --- experiment 5 ---------------------------------------------------------
+
+    def scaling(self, servers):
+        seconds, warmup = (1.0, 0.3) if self.quick else (4.0, 1.0)
+        thread_counts = (1, 2, 4) if self.quick else (1, 2, 4, 8, 16)
+        for server in echo_servers(servers):
+            if not server.threads_option:
+                continue
+            base = [a for i, a in enumerate(server.args)
+                    if a != "--threads" and (i == 0 or server.args[i - 1] != "--threads")]
+            plain = Server(server.name, server.chapter, server.path, server.kind,
+                           server.protocols, tuple(base), True)
+            for threads in thread_counts:
+                r = self.measured_pingpong(plain, "shift", ["-c", 16, "--threads", 2, "--nodelay"],
+                                           seconds, warmup, ("--threads", str(threads)))
+                self.record("scaling", {"server": server.name, "server_threads": threads, **r})
+        self.note("scaling", "16 connections, nodelay, 64-byte shift requests; "
+                  "a pool of T threads serves T connections at a time, the rest wait in its queue")
+
+
+# --- machine facts -----------------------------------------------------------
+
+def read_sysctl(name):
+    try:
+        with open(f"/proc/sys/{name}") as f:
+            return f.read().strip().replace("\t", " ")
+    except OSError:
+        return "unknown"
+
+
+TCP_SETTINGS = [
+    "net/core/somaxconn", "net/ipv4/tcp_max_syn_backlog", "net/ipv4/tcp_syncookies",
+    "net/ipv4/tcp_abort_on_overflow", "net/ipv4/tcp_synack_retries", "net/ipv4/tcp_syn_retries",
+    "net/ipv4/tcp_rmem", "net/ipv4/tcp_wmem", "net/ipv4/tcp_congestion_control",
+    "net/ipv4/tcp_autocorking", "net/ipv4/tcp_fin_timeout", "net/ipv4/ip_local_port_range",
+    "net/ipv4/tcp_tw_reuse",
+]
+
+
+def machine_facts():
+    model, cpus = "unknown", os.cpu_count()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) // 1024} MiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    facts = {"CPU model": model, "CPUs": str(cpus), "memory": mem,
+             "kernel": f"{platform.system()} {platform.release()}",
+             "RLIMIT_NOFILE (runner)": f"{soft} soft, {hard} hard"}
+    for name in TCP_SETTINGS:
+        facts[name.replace("/", ".")] = read_sysctl(name)
+    return facts
+
+
+# --- output ------------------------------------------------------------------
+
+def log(text):
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def write_csvs(bench):
+    for experiment, rows in bench.results.items():
+        keys = []
+        for row in rows:
+            keys += [k for k in row if k not in keys]
+        with open(os.path.join(bench.out_dir, f"{experiment}.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def find(rows, **where):
+    return next((r for r in rows if all(r.get(k) == v for k, v in where.items())), None)
+
+
+def draw_charts(bench):
+    """One PNG per experiment; returns {experiment: file name}."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is missing: no charts (apt-get install python3-matplotlib)")
+        return {}
+    charts = {}
+
+    def save(fig, name, experiment):
+        fig.tight_layout()
+        fig.savefig(os.path.join(bench.out_dir, name), dpi=110)
+        plt.close(fig)
+        charts[experiment] = name
+
+    rows = [r for r in bench.results.get("throughput", []) if r["protocol"] == "shift"]
+    if rows:
+        servers = list(dict.fromkeys(r["server"] for r in rows))
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        combos = [(1, False), (1, True), (10, False), (10, True)]
+        width = 0.8 / len(combos)
+        for i, (c, nd) in enumerate(combos):
+            values = [(find(rows, server=s, connections=c, nodelay=nd) or {}).get("rps", 0) for s in servers]
+            ax.bar([x + i * width for x in range(len(servers))], values, width,
+                   label=f"{c} conn., nodelay {'on' if nd else 'off'}")
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=15)
+        ax.set_ylabel("requests per second")
+        ax.set_title("Throughput per design (shift, 64-byte requests)")
+        ax.legend(fontsize=8)
+        save(fig, "throughput.png", "throughput")
+
+    rows = bench.results.get("nagle", [])
+    if rows:
+        fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.7), 4))
+        labels = [f"{r['link']}\n{r['protocol']}\n{'split' if r['split_writes'] else 'one write'}\n"
+                  f"nodelay {'on' if r['nodelay'] else 'off'}" for r in rows]
+        ax.bar(range(len(rows)), [r["p50_us"] for r in rows], color="tab:orange")
+        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        ax.set_yscale("log")
+        ax.set_ylabel("median round trip (us, log scale)")
+        ax.set_title("Nagle x delayed ACK: one connection")
+        save(fig, "nagle.png", "nagle")
+
+    rows = bench.results.get("backlog", [])
+    if rows:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for (server, backlog) in dict.fromkeys((r["server"], r["backlog"]) for r in rows):
+            series = [r for r in rows if r["server"] == server and r["backlog"] == backlog]
+            ax.plot([r["connections"] for r in series], [100 * r["success_rate"] for r in series],
+                    marker="o", label=f"{server}, backlog {backlog}")
+        ax.set_xlabel("clients in the burst")
+        ax.set_ylabel("% served in time")
+        ax.set_ylim(0, 105)
+        ax.set_title("Bursts against the listen backlog")
+        ax.legend(fontsize=7)
+        save(fig, "backlog.png", "backlog")
+
+    rows = bench.results.get("chat", [])
+    if rows:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        labels = [f"{r['broadcast']}\n{r['connections']} clients, {r['senders']} send" for r in rows]
+        ax.bar(range(len(rows)), [r["p99_us"] / 1000 for r in rows], color="tab:green")
+        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        ax.set_ylabel("p99 delivery latency (ms)")
+        ax.set_title("Chat: delivery latency per broadcast strategy")
+        save(fig, "chat.png", "chat")
+
+    rows = bench.results.get("idle", [])
+    if rows:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        labels = [f"{r['server']}\n{r['connections']}" for r in rows]
+        ax.bar(range(len(rows)), [r["kib_per_connection"] or 0 for r in rows])
+        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        ax.set_ylabel("server RSS per idle connection (KiB)")
+        ax.set_title("Memory per idle connection")
+        save(fig, "idle.png", "idle")
+
+    rows = bench.results.get("scaling", [])
+    if rows:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for server in dict.fromkeys(r["server"] for r in rows):
+            series = [r for r in rows if r["server"] == server]
+            ax.plot([r["server_threads"] for r in series], [r["rps"] for r in series], marker="o",
+                    label=server)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("server --threads")
+        ax.set_ylabel("requests per second (16 connections)")
+        ax.set_title("Scaling the pool")
+        ax.legend(fontsize=8)
+        save(fig, "scaling.png", "scaling")
+    return charts
+
+
+def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, quick, command):
+    """The Markdown report (pure: everything it says comes in as arguments)."""
+    out = [f"# Benchmark report ({'quick' if quick else 'full'} run)", "",
+           f"Started {started} UTC, took {elapsed:.0f} s. Command: `{command}`.", "",
+           "Numbers from one run on one machine; a shared or virtual machine makes them noisy. "
+           "Every ratio below is against a baseline measured in this same run.", "",
+           "## Machine", "", markdown_table([{"k": k, "v": v} for k, v in facts.items()],
+                                            [("fact", "k"), ("value", "v")]), ""]
+    if skipped:
+        out += ["## Servers skipped", ""]
+        out += [f"- {s.name} (part {s.chapter}, {s.kind}): {reason}" for s, reason in skipped]
+        out.append("")
+
+    def section(title, experiment, body):
+        rows = bench_results.get(experiment, [])
+        out.extend([f"## {title}", ""])
+        for line in notes.get(experiment, []):
+            out.append(f"- {line}")
+        if notes.get(experiment):
+            out.append("")
+        if not rows:
+            out.extend(["No results.", ""])
+            return
+        out.extend([body(rows), ""])
+        if experiment in charts:
+            out.extend([f"![{title}]({charts[experiment]})", ""])
+
+    def throughput_body(rows):
+        text = []
+        for protocol in dict.fromkeys(r["protocol"] for r in rows):
+            base = find(rows, server=BASELINE_SERVER, protocol=protocol, connections=1, nodelay=False)
+            base_rps = base["rps"] if base else None
+            text.append(f"Protocol {protocol}; ratio against {BASELINE_SERVER}, 1 connection, "
+                        f"nodelay off ({format_number(base_rps)} requests/s).\n")
+            text.append(markdown_table([r for r in rows if r["protocol"] == protocol], [
+                ("server", "server"), ("kind", "kind"), ("conns", "connections"),
+                ("nodelay", "nodelay"), ("requests/s", "rps"),
+                ("vs baseline", lambda r, b=base_rps: format_ratio(r["rps"], b)),
+                ("p50 us", "p50_us"), ("p99 us", "p99_us"), ("max us", "max_us"),
+                ("served conns", "connections_served"), ("errors", "errors"),
+                ("server CPU s /10k req", "server_cpu_per_10k_s"),
+                ("loadgen CPU s", "loadgen_cpu_s")]))
+            text.append("")
+        return "\n".join(text)
+
+    def nagle_body(rows):
+        text = []
+        for link in dict.fromkeys(r["link"] for r in rows):
+            group = [r for r in rows if r["link"] == link]
+            base = find(group, protocol="shift", split_writes=False, nodelay=False)
+            base_rps = base["rps"] if base else None
+            text.append(f"{link}: ratio against one write, nodelay off, shift, on the same link "
+                        f"({format_number(base_rps)} requests/s).\n")
+            text.append(markdown_table(group, [
+                ("link", "link"), ("protocol", "protocol"),
+                ("writes", lambda r: "split" if r["split_writes"] else "one"),
+                ("nodelay", "nodelay"), ("requests/s", "rps"),
+                ("vs baseline", lambda r, b=base_rps: format_ratio(r["rps"], b)),
+                ("p50 us", "p50_us"), ("p99 us", "p99_us"), ("errors", "errors")]))
+            text.append("")
+        return "\n".join(text)
+
+    def backlog_body(rows):
+        return markdown_table(rows, [
+            ("server", "server"), ("backlog", "backlog"), ("clients", "connections"),
+            ("served", "served"), ("% served", lambda r: f"{100 * r['success_rate']:.1f}"),
+            ("refused", "refused"), ("timed out", "timed_out"), ("errors", "errors"),
+            ("p50 s to serve", lambda r: format_number(r["p50_us"] / 1e6)),
+            ("max s to serve", lambda r: format_number(r["max_us"] / 1e6))])
+
+    def chat_body(rows):
+        text = []
+        for shape in dict.fromkeys((r["connections"], r["senders"], r["rate"]) for r in rows):
+            group = [r for r in rows if (r["connections"], r["senders"], r["rate"]) == shape]
+            base = find(group, broadcast="global-lock")
+            base_rps = base["rps"] if base else None
+            text.append(f"{shape[0]} clients, {shape[1]} sending {format_number(shape[2])} msg/s each; "
+                        f"ratio against global-lock ({format_number(base_rps)} deliveries/s).\n")
+            text.append(markdown_table(group, [
+                ("broadcast", "broadcast"), ("deliveries/s", "rps"),
+                ("vs global-lock", lambda r, b=base_rps: format_ratio(r["rps"], b)),
+                ("p50 us", "p50_us"), ("p99 us", "p99_us"), ("max us", "max_us"),
+                ("lost", "lost"), ("corrupt", "corrupt"), ("dropped", "clients_dropped"),
+                ("server CPU s", "server_cpu_s")]))
+            text.append("")
+        return "\n".join(text)
+
+    def idle_body(rows):
+        return markdown_table(rows, [
+            ("server", "server"), ("kind", "kind"), ("connections", "connections"),
+            ("held", "held"), ("greeted", "ready"), ("RSS before KiB", "rss_kib_before"), ("RSS KiB", "rss_kib"),
+            ("KiB / conn", "kib_per_connection"), ("threads before", "threads_before"),
+            ("threads", "threads"), ("threads / conn", "threads_per_connection")])
+
+    def scaling_body(rows):
+        text = []
+        for server in dict.fromkeys(r["server"] for r in rows):
+            group = [r for r in rows if r["server"] == server]
+            base = find(group, server_threads=1)
+            base_rps = base["rps"] if base else None
+            text.append(f"{server}; ratio against --threads 1 ({format_number(base_rps)} requests/s).\n")
+            text.append(markdown_table(group, [
+                ("--threads", "server_threads"), ("requests/s", "rps"),
+                ("vs 1 thread", lambda r, b=base_rps: format_ratio(r["rps"], b)),
+                ("p50 us", "p50_us"), ("p99 us", "p99_us"), ("served conns", "connections_served"),
+                ("server CPU s /10k req", "server_cpu_per_10k_s")]))
+            text.append("")
+        return "\n".join(text)
+
+    section("1. Throughput per design", "throughput", throughput_body)
+    section("2. Nagle's algorithm and delayed ACKs", "nagle", nagle_body)
+    section("3a. Listen backlog under bursts", "backlog", backlog_body)
+    section("3b. Chat: broadcast strategies", "chat", chat_body)
+    section("4. Memory and threads per idle connection", "idle", idle_body)
+    section("5. Scaling the pool, and CPU per request", "scaling", scaling_body)
+    out.append("Raw results: results.jsonl (one loadgen result per line) and one CSV per experiment.")
+    return "\n".join(out) + "\n"
+
+
+EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build-dir", required=True, help="a release build of the whole tree")
+    parser.add_argument("--loadgen", help="loadgen binary (default: BUILD_DIR/part7_benchmarks/loadgen/loadgen)")
+    parser.add_argument("--out", help="output directory (default: build/bench/<timestamp> in the repository)")
+    parser.add_argument("--quick", action="store_true", help="a small subset, in a few minutes")
+    parser.add_argument("--only", action="append", choices=EXPERIMENTS,
+                        help="run only this experiment (repeatable)")
+    args = parser.parse_args(argv)
+
+    build_dir = os.path.abspath(args.build_dir)
+    loadgen = os.path.abspath(args.loadgen or os.path.join(build_dir, "part7_benchmarks/loadgen/loadgen"))
+    if not os.access(loadgen, os.X_OK):
+        sys.exit(f"bench: no loadgen at {loadgen}: build the release preset first "
+                 "(./run build release), or pass --loadgen PATH")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out_dir = args.out or os.path.join(repo, "build", "bench", started.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out_dir, exist_ok=True)
+    raise_open_files()
+
+    present, skipped = split_available(REGISTRY, build_dir)
+    for server, reason in skipped:
+        log(f"skipping {server.name}: {reason}")
+    if not echo_servers(present):
+        sys.exit(f"bench: no server binary found under {build_dir}: build the release preset first")
+
+    bench = Bench(build_dir, loadgen, out_dir, args.quick)
+    t0 = time.monotonic()
+    for name in args.only or EXPERIMENTS:
+        log(f"experiment {name}")
+        step = time.monotonic()
+        try:
+            getattr(bench, name)(present)
+        except (RuntimeError, subprocess.TimeoutExpired, OSError) as error:
+            bench.note(name, f"stopped by an error: {error}")
+        log(f"experiment {name} took {time.monotonic() - step:.0f} s")
+    bench.jsonl.close()
+    write_csvs(bench)
+    charts = draw_charts(bench)
+    command = " ".join(["bench.py", *(argv if argv is not None else sys.argv[1:])])
+    text = report_text(machine_facts(), bench.results, bench.notes, skipped, charts,
+                       started.strftime("%Y-%m-%d %H:%M:%S"), time.monotonic() - t0, args.quick, command)
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write(text)
+    log(f"done in {time.monotonic() - t0:.0f} s: {out_dir}/report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Integration tests of loadgen against real servers: part 1's sequential
+server, part 3's pool server, part 2's chat server, and a deliberately wrong
+server (wrong_reply_server.py). Each case runs a short load (a second or
+two) and checks the JSON loadgen prints.
+
+Run: test_loadgen.py --loadgen PATH --sequential-server PATH
+                     --threadpool-server PATH --chat-server PATH [Class.test_name]
+(ctest runs one case per test, so a hang names its case).
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PATHS = {}
+SERVER_START_TIMEOUT = 10
+
+
+class Server:
+    """Starts a server on port 0 and reads its "listening on" line."""
+
+    def __init__(self, argv):
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.port = None
+        done = threading.Event()
+
+        def read_first_line():
+            line = self.process.stdout.readline()
+            if line.startswith("listening on "):
+                self.port = int(line.rsplit(":", 1)[1])
+            done.set()
+
+        threading.Thread(target=read_first_line, daemon=True).start()
+        if not done.wait(SERVER_START_TIMEOUT) or self.port is None:
+            self.stop()
+            raise RuntimeError(f"{argv[0]} did not announce its port")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def server(name, *args):
+    return Server([PATHS[name], "--port", "0", "--quiet", *args])
+
+
+def loadgen(*args, timeout=30):
+    """Runs loadgen; returns (exit status, parsed JSON or None, stderr)."""
+    result = subprocess.run(
+        [PATHS["loadgen"], *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+    lines = result.stdout.strip().splitlines()
+    report = json.loads(lines[-1]) if lines else None
+    return result.returncode, report, result.stderr
+
+
+class PingPong(unittest.TestCase):
+    def test_shift_against_the_sequential_server_counts_requests_and_no_errors(self):
+        with server("sequential") as s:
+            status, report, err = loadgen("pingpong", "--port", s.port, "--protocol", "shift",
+                                          "--seconds", "0.5", "--warmup", "0.1", "--size", "32")
+        self.assertEqual(status, 0, err)
+        self.assertGreater(report["requests"], 0, report)
+        self.assertEqual(report["errors"], 0, report)
+        self.assertEqual(report["connect_failures"], 0, report)
+        self.assertGreater(report["rps"], 0)
+        self.assertLessEqual(report["p50_us"], report["p99_us"])
+        self.assertLessEqual(report["p99_us"], report["max_us"])
+
+    def test_framed_pipelined_split_writes_against_the_pool_server(self):
+        with server("threadpool", "--protocol", "framed", "--threads", "2") as s:
+            status, report, err = loadgen("pingpong", "--port", s.port, "--protocol", "framed",
+                                          "-c", "2", "--pipeline", "4", "--split-writes", "--nodelay",
+                                          "--size", "3000", "--seconds", "0.5", "--warmup", "0.1")
+        self.assertEqual(status, 0, err)
+        self.assertGreater(report["requests"], 0, report)
+        self.assertEqual(report["errors"], 0, report)
+        self.assertEqual(report["connections_served"], 2, report)
+
+    def test_threads_share_the_connections_and_merge_their_counts(self):
+        with server("threadpool", "--threads", "4") as s:
+            status, report, err = loadgen("pingpong", "--port", s.port, "-c", "4", "--threads", "2",
+                                          "--seconds", "0.5", "--warmup", "0.1")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(report["threads"], 2)
+        self.assertEqual(report["connections_served"], 4, report)
+        self.assertEqual(report["errors"], 0, report)
+
+    def test_a_wrong_reply_is_an_error_never_throughput(self):
+        for protocol in ("shift", "framed"):
+            with self.subTest(protocol=protocol):
+                with Server([sys.executable, os.path.join(HERE, "wrong_reply_server.py"),
+                             "--protocol", protocol]) as s:
+                    status, report, err = loadgen("pingpong", "--port", s.port, "--protocol", protocol,
+                                                  "--seconds", "0.5", "--warmup", "0")
+                self.assertEqual(status, 0, err)
+                self.assertGreater(report["errors"], 0, report)
+                self.assertGreater(report["wrong_replies"], 0, report)
+                self.assertEqual(report["requests"], 0, report)
+
+    def test_a_refused_port_is_a_connect_failure(self):
+        # A port nobody listens on: bind one, never listen, so it stays ours.
+        with socket.socket() as placeholder:
+            placeholder.bind(("127.0.0.1", 0))
+            port = placeholder.getsockname()[1]
+            status, report, err = loadgen("pingpong", "--port", port, "--seconds", "0.3", "--warmup", "0")
+        self.assertEqual(status, 0, err)
+        self.assertGreater(report["connect_failures"], 0, report)
+        self.assertEqual(report["requests"], 0, report)
+
+
+class Burst(unittest.TestCase):
+    def test_every_connection_of_a_small_burst_is_served(self):
+        with server("threadpool", "--threads", "4") as s:
+            status, report, err = loadgen("burst", "--port", s.port, "-c", "50", "--timeout", "10")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(report["served"], 50, report)
+        self.assertEqual(report["success_rate"], 1.0, report)
+        self.assertEqual(report["errors"], 0, report)
+
+    def test_a_server_that_never_accepts_times_the_burst_out(self):
+        # A listening socket nobody accepts from: handshakes complete into its
+        # backlog, but no greeting ever comes, so nothing is served.
+        with socket.create_server(("127.0.0.1", 0), backlog=4) as listener:
+            port = listener.getsockname()[1]
+            status, report, err = loadgen("burst", "--port", port, "-c", "20", "--timeout", "0.5")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(report["served"], 0, report)
+        self.assertEqual(report["timed_out"] + report["refused"], 20, report)
+
+
+class Chat(unittest.TestCase):
+    def test_every_message_reaches_every_other_client(self):
+        with Server([PATHS["chat"], "--port", "0", "--quiet"]) as s:
+            status, report, err = loadgen("chat", "--port", s.port, "-c", "5", "--senders", "2",
+                                          "--rate", "200", "--seconds", "0.5", "--warmup", "0.1",
+                                          "--size", "64")
+        self.assertEqual(status, 0, err)
+        self.assertTrue(report["joined"], report)
+        self.assertGreater(report["messages_sent"], 0, report)
+        self.assertEqual(report["deliveries_expected"], report["messages_sent"] * 4)
+        self.assertEqual(report["deliveries"], report["deliveries_expected"], report)
+        self.assertEqual(report["lost"], 0, report)
+        self.assertEqual(report["errors"], 0, report)
+        self.assertEqual(report["clients_dropped"], 0, report)
+
+
+class Idle(unittest.TestCase):
+    def test_idle_holds_connections_until_the_time_is_up(self):
+        with server("threadpool", "--threads", "2") as s:
+            started = time.monotonic()
+            status, report, err = loadgen("idle", "--port", s.port, "-c", "5", "--seconds", "0.5",
+                                          "--connect-timeout", "0.5")
+            elapsed = time.monotonic() - started
+        self.assertEqual(status, 0, err)
+        self.assertIn("ready: holding 5 connections", err)
+        # A pool of 2 greets 2 clients; the other 3 wait in its queue.
+        self.assertEqual(report["ready"], 2, report)
+        self.assertEqual(report["held_at_end"], 5, report)
+        self.assertGreaterEqual(elapsed, 0.5)
+
+
+class CommandLine(unittest.TestCase):
+    def test_a_bad_argument_exits_2_with_a_message(self):
+        result = subprocess.run([PATHS["loadgen"], "pingpong", "--port", "1", "--pipeline", "0"],
+                                capture_output=True, text=True, timeout=10)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--pipeline", result.stderr)
+        self.assertEqual(result.stdout, "")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--loadgen", required=True)
+    parser.add_argument("--sequential-server", required=True)
+    parser.add_argument("--threadpool-server", required=True)
+    parser.add_argument("--chat-server", required=True)
+    args, rest = parser.parse_known_args()
+    PATHS.update(loadgen=args.loadgen, sequential=args.sequential_server,
+                 threadpool=args.threadpool_server, chat=args.chat_server)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Unit tests of bench.py's pure parts: the registry and its skip logic,
+ratio and number formatting, Markdown tables, CPU per request, and the
+report's text (that it names skipped servers and states each baseline).
+No server and no loadgen run here.
+
+Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench.py
+"""
+
+import os
+import stat
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench  # noqa: E402
+
+
+def make_executable(root, relative):
+    path = os.path.join(root, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+
+
+class Registry(unittest.TestCase):
+    def test_names_are_unique_and_paths_relative(self):
+        names = [s.name for s in bench.REGISTRY]
+        self.assertEqual(len(names), len(set(names)))
+        for server in bench.REGISTRY:
+            self.assertFalse(os.path.isabs(server.path), server)
+            self.assertTrue(server.path.endswith(server.name), server)
+
+    def test_lists_parts_one_to_three_and_the_later_servers(self):
+        names = {s.name for s in bench.REGISTRY}
+        for expected in ("sequential-server", "threaded-server", "threadpool-server", "chat-server",
+                         "epoll-server", "completion-server", "asio-server", "asio-server-coro",
+                         "qt-server", "qt-server-threads", "qt-server-pool"):
+            self.assertIn(expected, names)
+        self.assertIn(bench.BASELINE_SERVER, names)
+
+    def test_a_missing_binary_is_skipped_with_its_reason(self):
+        with tempfile.TemporaryDirectory() as build:
+            make_executable(build, "part1_sequential/sequential-server")
+            present, skipped = bench.split_available(bench.REGISTRY, build)
+        self.assertEqual([s.name for s in present], ["sequential-server"])
+        self.assertEqual(len(skipped), len(bench.REGISTRY) - 1)
+        reasons = {s.name: reason for s, reason in skipped}
+        self.assertIn("part4_iocp/epoll-server", reasons["epoll-server"])
+
+    def test_a_file_that_is_not_executable_is_skipped(self):
+        with tempfile.TemporaryDirectory() as build:
+            path = os.path.join(build, "part1_sequential", "sequential-server")
+            os.makedirs(os.path.dirname(path))
+            open(path, "w").close()
+            present, _ = bench.split_available(bench.REGISTRY[:1], build)
+        self.assertEqual(present, [])
+
+    def test_echo_servers_leave_out_the_chat_server(self):
+        self.assertNotIn("chat", {s.kind for s in bench.echo_servers(bench.REGISTRY)})
+
+
+class Formatting(unittest.TestCase):
+    def test_ratios(self):
+        self.assertEqual(bench.format_ratio(250, 100), "x2.50")
+        self.assertEqual(bench.format_ratio(100, 100), "x1.00")
+        self.assertEqual(bench.format_ratio(22, 7977), "x0.0028")
+        self.assertEqual(bench.format_ratio(50000, 100), "x500")
+        self.assertEqual(bench.format_ratio(0, 100), "x0")
+        self.assertEqual(bench.format_ratio(5, 0), "n/a")
+        self.assertEqual(bench.format_ratio(None, 5), "n/a")
+        self.assertEqual(bench.format_ratio(5, None), "n/a")
+
+    def test_numbers(self):
+        self.assertEqual(bench.format_number(12345.6), "12346")
+        self.assertEqual(bench.format_number(0.012345), "0.0123")
+        self.assertEqual(bench.format_number(22.34), "22.3")
+        self.assertEqual(bench.format_number(7), "7")
+        self.assertEqual(bench.format_number(True), "yes")
+        self.assertEqual(bench.format_number(None), "n/a")
+        self.assertEqual(bench.format_number(0.0), "0")
+
+    def test_markdown_table(self):
+        table = bench.markdown_table([{"a": 1, "b": 2.5}, {"a": 3, "b": None}],
+                                     [("A", "a"), ("B", "b"), ("sum", lambda r: "s")])
+        self.assertEqual(table.splitlines(), ["| A | B | sum |", "|---|---|---|",
+                                              "| 1 | 2.5 | s |", "| 3 | n/a | s |"])
+
+    def test_cpu_per_10k(self):
+        self.assertAlmostEqual(bench.cpu_per_10k(0.5, 20000), 0.25)
+        self.assertIsNone(bench.cpu_per_10k(0.5, 0))
+
+
+def pingpong_row(server, rps, connections=1, nodelay=False):
+    return {"server": server, "kind": "k", "protocol": "shift", "connections": connections,
+            "nodelay": nodelay, "rps": rps, "p50_us": 20.0, "p99_us": 90.0, "max_us": 300.0,
+            "connections_served": connections, "errors": 0, "server_cpu_per_10k_s": 0.1,
+            "loadgen_cpu_s": 0.2}
+
+
+class Report(unittest.TestCase):
+    def render(self, results, skipped=(), notes=None):
+        return bench.report_text({"CPUs": "2", "net.core.somaxconn": "4096"}, results, notes or {},
+                                 list(skipped), {}, "2026-01-01 00:00:00", 12.0, True, "bench.py --quick")
+
+    def test_ratios_are_against_the_baseline_of_the_same_run(self):
+        text = self.render({"throughput": [pingpong_row("sequential-server", 1000.0),
+                                           pingpong_row("threaded-server", 2500.0)]})
+        self.assertIn("ratio against sequential-server, 1 connection, nodelay off (1000 requests/s)", text)
+        self.assertIn("| threaded-server | k | 1 | no | 2500 | x2.50 |", text)
+        self.assertIn("| sequential-server | k | 1 | no | 1000 | x1.00 |", text)
+
+    def test_without_its_baseline_a_ratio_says_so(self):
+        text = self.render({"throughput": [pingpong_row("threaded-server", 2500.0)]})
+        self.assertIn("| 2500 | n/a |", text)
+
+    def test_skipped_servers_and_machine_facts_are_listed(self):
+        epoll = next(s for s in bench.REGISTRY if s.name == "epoll-server")
+        text = self.render({}, skipped=[(epoll, "not built: no part4_iocp/epoll-server")])
+        self.assertIn("## Servers skipped", text)
+        self.assertIn("- epoll-server (part 4, event): not built: no part4_iocp/epoll-server", text)
+        self.assertIn("| net.core.somaxconn | 4096 |", text)
+        self.assertIn("quick run", text)
+
+    def test_an_experiment_without_results_says_so_and_keeps_its_notes(self):
+        text = self.render({}, notes={"nagle": ["the two-host variant was not run"]})
+        section = text.split("## 2.")[1].split("## 3a.")[0]
+        self.assertIn("- the two-host variant was not run", section)
+        self.assertIn("No results.", section)
+
+
+if __name__ == "__main__":
+    unittest.main()
