@@ -503,7 +503,12 @@ void IocpConnection::check_idle(Clock::time_point now, std::chrono::milliseconds
   Recorded out;
   {
     std::lock_guard lock(mutex_);
-    if (closed_ || close_requested_ || aborting_ || idle_reported_) return;
+    // A connection whose closing the server took over (a lingering close)
+    // still times out: that is how a client that never sends its EOF ends.
+    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_ ||
+        idle_reported_) {
+      return;
+    }
     const Clock::time_point last{Clock::duration(last_activity_.load(std::memory_order_relaxed))};
     if (now - last < limit) return;
     idle_reported_ = true;  // once per idle period: activity re-arms it
@@ -523,7 +528,15 @@ void IocpConnection::deliver(Recorded& events) {
   bool deliverer = false;
   for (auto& [ticket, event] : events) deliverer |= sequencer_.offer(ticket, std::move(event));
   events.clear();
-  if (deliverer) drain();
+  if (!deliverer) return;
+  if (on_io_thread) {
+    drain();
+  } else {
+    // Notifications run on the I/O threads only (server.hpp promises it),
+    // so a call from another thread (a close from on_server_stopping, the
+    // aborts of stop()) hands the delivering to one.
+    server_.post([connection = self()] { connection->drain(); });
+  }
 }
 
 void IocpConnection::drain() {
@@ -945,7 +958,6 @@ void IocpEngine::on_accept(Operation* op, int error) {
   delete op;
   {
     std::lock_guard lock(accept_mutex_);
-    --accepts_in_flight_;
     if (error == 0) {
       if (stopping_) {
         // Accepted as the stop began: closed unserved, like a client still
@@ -973,9 +985,22 @@ void IocpEngine::on_accept(Operation* op, int error) {
         accept_broken_ = true;
       }
     }
-    accept_changed_.notify_all();
+    if (!fresh) {
+      --accepts_in_flight_;
+      accept_changed_.notify_all();
+    }
   }
-  if (fresh) establish(fresh->first, std::move(fresh->second));
+  if (fresh) {
+    establish(fresh->first, std::move(fresh->second));
+    // The accept counts as in flight until its connection is registered:
+    // stop() and pause_accepting() wait for it, so a connection accepted
+    // as they begin is in the registry they then close or count.
+    std::lock_guard lock(accept_mutex_);
+    --accepts_in_flight_;
+    accept_changed_.notify_all();
+    arm_accept_locked();
+    return;
+  }
   std::lock_guard lock(accept_mutex_);
   arm_accept_locked();
 }

@@ -492,7 +492,12 @@ void UringConnection::check_idle(Clock::time_point now, std::chrono::millisecond
   Recorded out;
   {
     std::lock_guard lock(mutex_);
-    if (closed_ || close_requested_ || aborting_ || idle_reported_) return;
+    // A connection whose closing the server took over (a lingering close)
+    // still times out: that is how a client that never sends its EOF ends.
+    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_ ||
+        idle_reported_) {
+      return;
+    }
     const Clock::time_point last{Clock::duration(last_activity_.load(std::memory_order_relaxed))};
     if (now - last < limit) return;
     idle_reported_ = true;  // once per idle period: activity re-arms it
@@ -870,7 +875,6 @@ void UringEngine::on_accept(int result) {
   std::optional<cs::FileDescriptor> fresh;
   {
     std::lock_guard lock(accept_mutex_);
-    accept_in_flight_ = false;
     if (result >= 0) {
       cs::FileDescriptor fd(result);
       if (stopping_) {
@@ -919,9 +923,22 @@ void UringEngine::on_accept(int result) {
           break;
       }
     }
-    accept_changed_.notify_all();
+    if (!fresh) {
+      accept_in_flight_ = false;
+      accept_changed_.notify_all();
+    }
   }
-  if (fresh) establish(std::move(*fresh));
+  if (fresh) {
+    establish(std::move(*fresh));
+    // The accept counts as in flight until its connection is registered:
+    // stop() and pause_accepting() wait for it, so a connection accepted
+    // as they begin is in the registry they then close or count.
+    std::lock_guard lock(accept_mutex_);
+    accept_in_flight_ = false;
+    accept_changed_.notify_all();
+    arm_accept_locked();
+    return;
+  }
   std::lock_guard lock(accept_mutex_);
   arm_accept_locked();
 }

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import unittest
 from pathlib import Path
 from typing import List
@@ -38,7 +39,11 @@ class Server:
         argv = (["wine"] if self.under_wine else []) + [SERVER]
         self.process = subprocess.Popen([*argv, "--port", "0", "--protocol", protocol, *args],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, universal_newlines=True)
+                                        stderr=subprocess.PIPE, universal_newlines=True)
+        # The server's log lines, as events a test can wait for.
+        self.log: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=lambda: [self.log.put(line) for line in self.process.stderr],
+                         daemon=True).start()
         ready: "queue.Queue[str]" = queue.Queue()
         threading.Thread(target=lambda: ready.put(self.process.stdout.readline()),
                          daemon=True).start()
@@ -47,6 +52,17 @@ class Server:
         except queue.Empty:
             self.process.kill()
             raise AssertionError("no 'listening on' line within %.0f s" % TIMEOUT) from None
+
+    def wait_for_log(self, text: str) -> str:
+        """The first log line containing `text`, waiting at most TIMEOUT."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                line = self.log.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("no log line with %r within %.0f s" % (text, TIMEOUT)) from None
+            if text in line:
+                return line
 
     def connect(self) -> socket.socket:
         client = socket.create_connection((self.host, self.port), timeout=TIMEOUT)
@@ -121,6 +137,22 @@ class LineServer(ServerTest):
         with self.server.connect() as other:
             other.sendall(b"NOOP\r\n")
             self.assertEqual(read_exactly(other, 16), b"+OK ready\r\n+OK\r\n")
+
+
+class LingeringLineServer(ServerTest):
+    PROTOCOL = "line"
+    ARGS = ["--idle-timeout-ms", "300"]
+
+    def test_a_client_that_never_closes_after_the_goodbye_times_out(self):
+        # After QUIT the server shuts down its sending side and waits for the
+        # client's EOF (the lingering close). A client that never sends it
+        # must not hold the connection for ever: the idle timeout ends it.
+        with self.server.connect() as client:
+            client.sendall(b"QUIT\r\n")
+            self.assertEqual(read_to_eof(client), b"+OK ready\r\n+OK bye\r\n")
+            # The client keeps its side open and says nothing more: only the
+            # idle timeout can end the lingering close now.
+            self.server.wait_for_log("no EOF after goodbye")
 
 
 class PacketEchoServer(ServerTest):
