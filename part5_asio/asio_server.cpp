@@ -17,9 +17,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -228,7 +230,14 @@ void Session::do_read_header() {
 }
 
 void Session::do_read_body(std::uint32_t length) {
-  body_.resize(length);
+  try {
+    body_.resize(length);
+  } catch (const std::bad_alloc&) {
+    // No memory for this one frame (--max-frame may allow up to 1 GiB):
+    // this connection's error, not the server's.
+    cs::log_warn("session ", id_, ": no memory for a frame of ", length, " bytes");
+    return finish("out of memory");
+  }
   asio::async_read(
       socket_, asio::buffer(body_),
       [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
@@ -471,9 +480,25 @@ void run_server(const cs::ServerOptions& options) {
   // The pool: --threads threads, this one included, all running the same
   // io_context. Each returns from run() when no work is left.
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back([&io] { io.run(); });
-  io.run();
+  // Connections' errors are error codes handled in their chains. An
+  // exception that leaves run() is the server's own failure: the first one
+  // is kept, every thread stops, and it is reported (exit status 1) once
+  // all are joined, rather than std::terminate on a pool thread.
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const auto run = [&] {
+    try {
+      io.run();
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      io.stop();
+    }
+  };
+  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back(run);
+  run();
   for (std::thread& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
   cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
 }
 

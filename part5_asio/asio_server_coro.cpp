@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -168,12 +169,23 @@ Session::~Session() {
 }
 
 void Session::start() {
-  // All three on the session's strand (the socket's executor).
+  // All three on the session's strand (the socket's executor). asio::detached
+  // would swallow an exception (say bad_alloc for a frame near a large
+  // --max-frame) and leave the session half alive; instead a coroutine that
+  // throws is logged and closes its own session only.
   const auto strand = socket_.get_executor();
-  asio::co_spawn(strand, reader(shared_from_this()), asio::detached);
-  asio::co_spawn(strand, writer(shared_from_this()), asio::detached);
+  const auto on_end = [self = shared_from_this()](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& error) {
+      self->stop(std::string("internal error: ") + error.what());
+    }
+  };
+  asio::co_spawn(strand, reader(shared_from_this()), on_end);
+  asio::co_spawn(strand, writer(shared_from_this()), on_end);
   if (server_.options().idle_timeout.count() > 0) {
-    asio::co_spawn(strand, watchdog(shared_from_this()), asio::detached);
+    asio::co_spawn(strand, watchdog(shared_from_this()), on_end);
   }
 }
 
@@ -361,8 +373,14 @@ void Server::start() {
   const tcp::endpoint bound = acceptor_.local_endpoint();
   cs::announce_listening({bound.address().to_string(), bound.port()});
 
-  asio::co_spawn(strand_, shut_down_on_signal(), asio::detached);
-  asio::co_spawn(strand_, accept_loop(), asio::detached);
+  // The server's own coroutines must not fail quietly (a server that stops
+  // accepting but keeps listening would look alive): their exception leaves
+  // io_context::run() and ends the server with an error.
+  const auto rethrow = [](std::exception_ptr failure) {
+    if (failure) std::rethrow_exception(failure);
+  };
+  asio::co_spawn(strand_, shut_down_on_signal(), rethrow);
+  asio::co_spawn(strand_, accept_loop(), rethrow);
 }
 
 awaitable<void> Server::accept_loop() {
@@ -445,9 +463,25 @@ void run_server(const cs::ServerOptions& options) {
   Server server(io, options);
   server.start();
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back([&io] { io.run(); });
-  io.run();
+  // Connections' errors are error codes handled in their chains. An
+  // exception that leaves run() is the server's own failure: the first one
+  // is kept, every thread stops, and it is reported (exit status 1) once
+  // all are joined, rather than std::terminate on a pool thread.
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const auto run = [&] {
+    try {
+      io.run();
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      io.stop();
+    }
+  };
+  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back(run);
+  run();
   for (std::thread& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
   cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
 }
 

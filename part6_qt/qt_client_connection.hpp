@@ -11,8 +11,8 @@
 // refused or not made within connect_timeout (the timer covers the lookup
 // too), no complete reply within request_timeout, a wrong reply, and the
 // server closing or resetting the connection. After a failure it reconnects
-// after a back-off (100 ms, doubling up to 1 s) while fewer than
-// `reconnects` failures happened in a row; a completed request resets the
+// after a back-off (100 ms, doubling up to 1 s) while at most `reconnects`
+// failures happened in a row; a completed request resets the
 // count. A request lost with its connection is sent again.
 //
 // Lifecycle: start() once; it emits finished() once, after the shared

@@ -180,7 +180,9 @@ void Client::Impl::connect() {
   state_ = State::connecting;
   connect_timer_.expires_after(options_.connect_timeout);
   connect_timer_.async_wait([this, generation](const boost::system::error_code& error) {
-    if (error || generation != generation_) return;
+    // A timer that expired in the same pass as the connection became ready
+    // still runs after the cancel in on_ready(): the state says it lost.
+    if (error || generation != generation_ || state_ != State::connecting) return;
     connect_failed(Status::connect_timeout,
                    "no connection to " + address() + " within " +
                        std::to_string(options_.connect_timeout.count()) + " ms");
