@@ -110,6 +110,11 @@ class Client::Impl {
 
   std::deque<Pending> queue_;  // FIFO; the front is on the wire when in_flight_
   bool in_flight_ = false;
+  // A write is on the socket. A shift reply can complete before the last
+  // bytes of its request were written (the server answers byte by byte),
+  // so the next request waits for this, not only for the reply: one write
+  // in flight, and message_ untouched while it is.
+  bool writing_ = false;
   cs::Bytes message_;          // the request being written (must outlive the write)
   cs::Bytes shift_reply_;      // shift: reply bytes so far
   std::optional<cs::FrameDecoder> frame_decoder_;  // framed: the reply so far
@@ -178,6 +183,7 @@ void Client::Impl::enqueue(Pending pending) {
 void Client::Impl::connect() {
   const std::uint64_t generation = ++generation_;
   state_ = State::connecting;
+  writing_ = false;  // the old socket's write, if any, ended with it
   connect_timer_.expires_after(options_.connect_timeout);
   connect_timer_.async_wait([this, generation](const boost::system::error_code& error) {
     // A timer that expired in the same pass as the connection became ready
@@ -269,8 +275,9 @@ void Client::Impl::close_socket() {
 // --- Requests --------------------------------------------------------------------
 
 void Client::Impl::send_next() {
-  if (state_ != State::ready || in_flight_ || queue_.empty()) return;
+  if (state_ != State::ready || in_flight_ || writing_ || queue_.empty()) return;
   in_flight_ = true;
+  writing_ = true;
   const cs::Bytes& payload = queue_.front().payload;
   // The whole request in one buffer, so it leaves in one write (and, with
   // Nagle on, in one segment if it fits: nothing waits for an ACK).
@@ -292,7 +299,9 @@ void Client::Impl::send_next() {
                     [this, generation, first](const boost::system::error_code& error, std::size_t) {
                       if (generation != generation_) return;
                       if (error) return drop_connection(Status::connection_lost, error.message(), {});
-                      if (first < message_.size()) write_rest(generation, first);
+                      if (first < message_.size()) return write_rest(generation, first);
+                      writing_ = false;
+                      send_next();
                     });
 }
 
@@ -300,7 +309,9 @@ void Client::Impl::write_rest(std::uint64_t generation, std::size_t offset) {
   asio::async_write(socket_, asio::buffer(message_.data() + offset, message_.size() - offset),
                     [this, generation](const boost::system::error_code& error, std::size_t) {
                       if (generation != generation_) return;
-                      if (error) drop_connection(Status::connection_lost, error.message(), {});
+                      if (error) return drop_connection(Status::connection_lost, error.message(), {});
+                      writing_ = false;
+                      send_next();
                     });
 }
 
