@@ -11,13 +11,13 @@
 //
 // Run:  asio-server 9090 --threads 4 --protocol framed --idle-timeout-ms 30000
 #include "asio_headers.hpp"
+#include "run_pool.hpp"
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -478,27 +478,8 @@ void run_server(const cs::ServerOptions& options) {
   server.start();
 
   // The pool: --threads threads, this one included, all running the same
-  // io_context. Each returns from run() when no work is left.
-  std::vector<std::thread> pool;
-  // Connections' errors are error codes handled in their chains. An
-  // exception that leaves run() is the server's own failure: the first one
-  // is kept, every thread stops, and it is reported (exit status 1) once
-  // all are joined, rather than std::terminate on a pool thread.
-  std::mutex failure_mutex;
-  std::exception_ptr failure;
-  const auto run = [&] {
-    try {
-      io.run();
-    } catch (...) {
-      std::lock_guard lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      io.stop();
-    }
-  };
-  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back(run);
-  run();
-  for (std::thread& thread : pool) thread.join();
-  if (failure) std::rethrow_exception(failure);
+  // io_context; it returns when every handler has finished.
+  part5::run_on_pool(io, options.threads);
   cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
 }
 

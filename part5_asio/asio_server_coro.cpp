@@ -11,6 +11,7 @@
 //
 // Run:  asio-server-coro 9090 --threads 4 --protocol framed
 #include "asio_headers.hpp"
+#include "run_pool.hpp"
 
 #include <algorithm>
 #include <array>
@@ -462,26 +463,9 @@ void run_server(const cs::ServerOptions& options) {
   asio::io_context io(static_cast<int>(options.threads));
   Server server(io, options);
   server.start();
-  std::vector<std::thread> pool;
-  // Connections' errors are error codes handled in their chains. An
-  // exception that leaves run() is the server's own failure: the first one
-  // is kept, every thread stops, and it is reported (exit status 1) once
-  // all are joined, rather than std::terminate on a pool thread.
-  std::mutex failure_mutex;
-  std::exception_ptr failure;
-  const auto run = [&] {
-    try {
-      io.run();
-    } catch (...) {
-      std::lock_guard lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      io.stop();
-    }
-  };
-  for (unsigned i = 1; i < options.threads; ++i) pool.emplace_back(run);
-  run();
-  for (std::thread& thread : pool) thread.join();
-  if (failure) std::rethrow_exception(failure);
+  // The pool: --threads threads, this one included, all running the same
+  // io_context; it returns when every handler has finished.
+  part5::run_on_pool(io, options.threads);
   cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
 }
 
