@@ -11,7 +11,7 @@
 //
 // Run:  asio-server 9090 --threads 4 --protocol framed --idle-timeout-ms 30000
 #include "asio_headers.hpp"
-#include "run_pool.hpp"
+#include "server_setup.hpp"
 
 #include <algorithm>
 #include <array>
@@ -358,27 +358,7 @@ Server::Server(asio::io_context& io, const cs::ServerOptions& options)
 
 void Server::start() {
   // Setup errors (a bad address, a port in use) throw SetupError: main exits 1.
-  boost::system::error_code error;
-  tcp::resolver resolver(io_);
-  const auto results = resolver.resolve(options_.host, std::to_string(options_.port),
-                                        tcp::resolver::passive | tcp::resolver::numeric_service,
-                                        error);
-  if (error || results.empty()) {
-    throw cs::SetupError("cannot resolve --host " + options_.host + ": " + error.message() +
-                         " (give an IPv4 or IPv6 address, e.g. 127.0.0.1)");
-  }
-  const tcp::endpoint endpoint = *results.begin();
-  acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(options_.backlog, error);
-  if (error) {
-    throw cs::SetupError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                         ": " + error.message() +
-                         " (is another server using the port? try --port 0)");
-  }
-  const tcp::endpoint bound = acceptor_.local_endpoint();
-  cs::announce_listening({bound.address().to_string(), bound.port()});
+  part5::open_listener(acceptor_, options_);
 
   // No handler runs before io_context::run(), so these two are safe here.
   signals_.async_wait([this](const boost::system::error_code& e, int n) { on_signal(e, n); });
