@@ -159,8 +159,10 @@ class BrokenServersFail(unittest.TestCase):
     def test_a_crash_is_reported_and_the_suite_goes_on(self):
         result = check("shift", "exit-on-reset", "--timeout", BROKEN_TIMEOUT)
         self.assertEqual(result.returncode, 1, result.stdout)
-        self.assertIn("FAIL reset-mid-message: the server process exited with status 3",
-                      result.stdout)
+        # close-mid-message may already crash it: closing with the echo of
+        # the unfinished message still unread makes the kernel send RST.
+        self.assertRegex(result.stdout, r"FAIL (close|reset)-mid-message: "
+                                        r"the server process exited with status 3")
         self.assertIn("a client reset its connection: exiting", result.stdout)  # its stderr
         self.assertIn("FAIL graceful-shutdown: the server process is no longer running",
                       result.stdout)
