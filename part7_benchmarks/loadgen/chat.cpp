@@ -9,7 +9,12 @@
 // to be in the room once another client received its hello (a frame
 // "LGHI" + id); hellos are re-sent every 50 ms until every client's has
 // been seen. Only then does the measured traffic start, so a message is
-// never "lost" to a client that had not joined yet.
+// never "lost" to a client that had not joined yet. By default every client
+// must join; with --join-timeout S the clients still out of the room after
+// S seconds (refused, or waiting in a full listen queue) are closed and
+// counted as join failures, and the others chat: the listen-backlog
+// experiment measures both the success rate and the throughput that way.
+// The senders are then the first --senders clients in the room.
 //
 // Message layout (big-endian): "LGMW" (warm-up) or "LGMS" (measured), the
 // sender (4 bytes), the sequence number (8), the send time in ns of this
@@ -82,13 +87,16 @@ class ChatRun {
     if (joined) send_and_receive();
     JsonLine json;
     const double measured = std::chrono::duration<double>(measured_end_ - measure_from_).count();
-    const std::uint64_t expected = measured_sent_ * (o_.connections - 1);
+    const std::uint64_t expected = measured_sent_ * (in_room_ > 0 ? in_room_ - 1 : 0);
     json.add("mode", "chat")
         .add("connections", o_.connections)
         .add("senders", o_.senders)
         .add("rate", o_.rate)
         .add("size", std::uint64_t{o_.size})
         .add("joined", joined)
+        .add("clients_in_room", in_room_)
+        .add("join_failures", o_.connections - in_room_)
+        .add("join_success_rate", static_cast<double>(in_room_) / o_.connections)
         .add("seconds", joined ? measured : 0.0)
         .add("messages_sent", measured_sent_)
         .add("deliveries", measured_delivered_)
@@ -123,18 +131,31 @@ class ChatRun {
       c.fd = start_connect(address_, true);
       if (!c.fd) {
         ++connect_failures_;
+        if (o_.join_timeout > 0) {  // a join failure, counted at the end of join()
+          cs::log_warn("client ", id, " cannot connect: ", std::strerror(errno));
+          c.dropped = true;
+          continue;
+        }
         cs::log_error("client ", id, " cannot connect: ", std::strerror(errno));
         return false;
       }
       c.events = EPOLLOUT;
       epoll_.add(c.fd.get(), c.events, &c);
     }
-    const auto deadline = start_ + seconds_to_duration(o_.connect_timeout) + std::chrono::seconds(5);
+    const bool tolerant = o_.join_timeout > 0;
+    const auto deadline =
+        start_ + (tolerant ? seconds_to_duration(o_.join_timeout)
+                           : seconds_to_duration(o_.connect_timeout) + std::chrono::seconds(5));
     auto last_hellos = Clock::time_point{};
-    while (std::count(seen_.begin(), seen_.end(), true) < static_cast<long>(seen_.size())) {
+    auto someone_is_out = [this] {
+      return std::any_of(clients_.begin(), clients_.end(),
+                         [this](const ChatClient& c) { return !c.dropped && !seen_[c.id]; });
+    };
+    while (someone_is_out()) {
       const auto now = Clock::now();
       if (stop_.stop_requested()) return false;
       if (now >= deadline) {
+        if (tolerant) return close_the_room();
         cs::log_error("only ", std::count(seen_.begin(), seen_.end(), true), " of ",
                       o_.connections, " clients joined the room in time");
         return false;
@@ -146,14 +167,52 @@ class ChatRun {
         last_hellos = now;
       }
       poll_once(std::chrono::milliseconds(10));
-      if (dropped_ > 0) {
+      if (dropped_ > 0 && !tolerant) {
         cs::log_error("the server closed a client while clients were joining");
         return false;
       }
     }
+    if (tolerant) return close_the_room();
     cs::log_info("chat: ", o_.connections, " clients joined in ",
                  std::chrono::duration<double>(Clock::now() - start_).count(), " s");
+    choose_senders();
     return true;
+  }
+
+  // --join-timeout: the clients in the room (seen, still connected) chat;
+  // the others are closed. Failures before this point were join failures,
+  // so dropped_ restarts from zero.
+  bool close_the_room() {
+    for (ChatClient& c : clients_) {
+      if (!c.dropped && !seen_[c.id]) {
+        epoll_.remove(c.fd.get());
+        c.fd.reset();
+        c.dropped = true;
+      }
+    }
+    dropped_ = 0;
+    choose_senders();
+    cs::log_info("chat: ", in_room_, " of ", o_.connections, " clients joined in ",
+                 std::chrono::duration<double>(Clock::now() - start_).count(), " s");
+    if (in_room_ < 2 || senders_.size() < o_.senders) {
+      cs::log_error("only ", in_room_, " clients joined the room in time: too few to chat with ",
+                    o_.senders, " sender(s)");
+      return false;
+    }
+    return true;
+  }
+
+  void choose_senders() {
+    sender_slot_.assign(clients_.size(), -1);
+    in_room_ = 0;
+    for (ChatClient& c : clients_) {
+      if (c.dropped) continue;
+      ++in_room_;
+      if (senders_.size() < o_.senders) {
+        sender_slot_[c.id] = static_cast<int>(senders_.size());
+        senders_.push_back(c.id);
+      }
+    }
   }
 
   void send_and_receive() {
@@ -172,7 +231,7 @@ class ChatRun {
       if (now >= measured_end_ || stop_.stop_requested()) break;
       auto soonest = measured_end_;
       for (unsigned s = 0; s < o_.senders; ++s) {
-        ChatClient& c = clients_[s];
+        ChatClient& c = clients_[senders_[s]];
         // Catch up on a late wake-up, but never with more than a few at once.
         for (int burst = 0; next_send[s] <= now && burst < 4; ++burst) {
           if (!c.dropped) queue_message(c, seq[s]++, next_send[s] >= measure_from_, now);
@@ -187,11 +246,11 @@ class ChatRun {
     }
     measured_end_ = std::min(measured_end_, Clock::now());
     const auto drain_until = Clock::now() + seconds_to_duration(o_.drain);
-    const std::uint64_t expected = measured_sent_ * (o_.connections - 1);
+    const std::uint64_t expected = measured_sent_ * (in_room_ - 1);
     while (Clock::now() < drain_until && !stop_.stop_requested() &&
            measured_delivered_ < expected) {
-      for (unsigned s = 0; s < o_.senders; ++s) {
-        if (!clients_[s].dropped) flush(clients_[s]);
+      for (const std::uint32_t id : senders_) {
+        if (!clients_[id].dropped) flush(clients_[id]);
       }
       poll_once(std::chrono::milliseconds(10));
     }
@@ -304,17 +363,18 @@ class ChatRun {
     const auto sender = get_be(frame.data() + 4, 4);
     const auto seq = get_be(frame.data() + 8, 8);
     const auto sent_at = get_be(frame.data() + 16, 8);
-    bool intact = sender < o_.senders && sender != c.id;
+    const int slot = sender < sender_slot_.size() ? sender_slot_[sender] : -1;
+    bool intact = slot >= 0 && sender != c.id;
     for (std::size_t i = chat_header_size; intact && i < frame.size(); ++i) intact = frame[i] == filler(i);
     if (!intact) {
       ++corrupt_;
       return;
     }
-    if (seq < c.next_seq[sender]) {
+    if (seq < c.next_seq[slot]) {
       ++misordered_;
       return;
     }
-    c.next_seq[sender] = seq + 1;  // a jump over missing numbers shows as lost at the end
+    c.next_seq[slot] = seq + 1;  // a jump over missing numbers shows as lost at the end
     if (measured) {
       ++measured_delivered_;
       latency_.record(nanoseconds_between(epoch_ + std::chrono::nanoseconds(sent_at), now));
@@ -327,6 +387,9 @@ class ChatRun {
   Epoll epoll_;
   std::vector<ChatClient> clients_;
   std::vector<bool> seen_;  // clients whose hello reached someone
+  std::vector<std::uint32_t> senders_;  // client ids of the senders, in sender order
+  std::vector<int> sender_slot_;        // per client id: its index in senders_, or -1
+  std::uint32_t in_room_ = 0;           // clients that joined and chat
   const Clock::time_point epoch_ = Clock::now();
   Clock::time_point start_{}, measure_from_{}, measured_end_{};
   std::uint64_t measured_sent_ = 0, measured_delivered_ = 0;

@@ -112,6 +112,11 @@ ParseOutcome parse_arguments(int argc, const char* const* argv) {
   chat->add_option("--drain", o.drain, "Seconds to wait for deliveries after the last send")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  chat->add_option("--join-timeout", o.join_timeout,
+                   "Seconds the clients have to join; those still out are counted as failed "
+                   "and the rest chat (default 0: every client must join)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
 
   CLI::App* idle = app.add_subcommand(
       "idle", "Open connections and hold them, idle, so the server's cost per client shows");

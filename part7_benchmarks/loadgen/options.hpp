@@ -7,6 +7,7 @@
 //   loadgen burst    --port P [--protocol ...] [--connections N] [--timeout S]
 //   loadgen chat     --port P [--connections N] [--senders M] [--rate R]
 //                    [--size BYTES] [--seconds S] [--warmup S] [--drain S]
+//                    [--join-timeout S]
 //   loadgen idle     --port P [--protocol ...] [--connections N] [--seconds S]
 //
 // Parsing is separate from running so the tests can check every rule
@@ -42,6 +43,7 @@ struct LoadOptions {
   unsigned senders = 1;    // chat: how many of the clients send
   double rate = 100;       // chat: messages per second per sender
   double drain = 2;        // chat: seconds to wait for deliveries after the last send
+  double join_timeout = 0; // chat: >0: clients not in the room after S seconds are left out
   bool quiet = false;
 };
 

@@ -67,6 +67,10 @@ TEST(Options, TheOtherModes) {
   EXPECT_EQ(chat.options.senders, 3u);
   EXPECT_DOUBLE_EQ(chat.options.rate, 50.0);
   EXPECT_EQ(chat.options.size, 100u);
+  EXPECT_DOUBLE_EQ(chat.options.join_timeout, 0.0);  // by default every client must join
+  auto tolerant = parse({"chat", "--port", "5", "-c", "400", "--join-timeout", "1.5"});
+  ASSERT_TRUE(tolerant.run) << tolerant.message;
+  EXPECT_DOUBLE_EQ(tolerant.options.join_timeout, 1.5);
 
   auto idle = parse({"idle", "--port", "5", "-c", "10000", "--seconds", "0"});
   ASSERT_TRUE(idle.run) << idle.message;
@@ -105,6 +109,8 @@ TEST(Options, RulesAcrossOptions) {
   expect_refused({"chat", "--port", "1", "-c", "3", "--senders", "4"}, "--senders");
   expect_refused({"chat", "--port", "1", "-c", "1"}, "at least 2");
   expect_refused({"chat", "--port", "1", "-c", "3", "--size", "8"}, "--size");
+  expect_refused({"chat", "--port", "1", "-c", "3", "--join-timeout", "-1"}, "--join-timeout");
+  expect_refused({"pingpong", "--port", "1", "--join-timeout", "1"}, "--join-timeout");
   expect_refused({"pingpong", "--port", "1", "--size", "0"}, "--size 1");
   expect_refused({"pingpong", "--port", "1", "-c", "2", "--threads", "3"}, "--threads");
 }

@@ -170,6 +170,35 @@ class Chat(unittest.TestCase):
         self.assertEqual(report["clients_dropped"], 0, report)
 
 
+    def test_join_timeout_leaves_out_the_clients_never_accepted(self):
+        seats = os.path.join(HERE, "few_seats_chat_server.py")
+        with Server([sys.executable, seats, "--seats", "3"]) as s:
+            status, report, err = loadgen("chat", "--port", s.port, "-c", "6", "--senders", "2",
+                                          "--rate", "100", "--seconds", "0.5", "--warmup", "0.1",
+                                          "--size", "64", "--join-timeout", "1")
+        self.assertEqual(status, 0, err)
+        self.assertTrue(report["joined"], report)
+        self.assertEqual(report["clients_in_room"], 3, report)
+        self.assertEqual(report["join_failures"], 3, report)
+        self.assertAlmostEqual(report["join_success_rate"], 0.5)
+        self.assertGreater(report["messages_sent"], 0, report)
+        # Only the seated clients count: each message reaches the 2 others.
+        self.assertEqual(report["deliveries_expected"], report["messages_sent"] * 2)
+        self.assertEqual(report["lost"], 0, report)
+        self.assertEqual(report["errors"], 0, report)
+        self.assertEqual(report["clients_dropped"], 0, report)
+
+    def test_without_join_timeout_every_client_must_join(self):
+        seats = os.path.join(HERE, "few_seats_chat_server.py")
+        with Server([sys.executable, seats, "--seats", "3"]) as s:
+            status, report, err = loadgen("chat", "--port", s.port, "-c", "4", "--seconds", "0.2",
+                                          "--connect-timeout", "0.5")
+        self.assertEqual(status, 0, err)
+        self.assertFalse(report["joined"], report)
+        self.assertEqual(report["messages_sent"], 0, report)
+        self.assertIn("only 3 of 4 clients joined the room in time", err)
+
+
 class Idle(unittest.TestCase):
     def test_idle_holds_connections_until_the_time_is_up(self):
         with server("threadpool", "--threads", "2") as s:
