@@ -8,13 +8,18 @@ the runner measured around it), one CSV per experiment, PNG charts, and
 report.md with the machine's facts. Every ratio in the report is against a
 baseline measured in the same run, never against a number from elsewhere.
 
-The experiments (each a function below, run in this order):
-  1. throughput   requests in N seconds per design x {1, 10} connections x nodelay off/on
-  2. nagle        header and body in two writes vs one, x nodelay off/on (loopback)
-  3. backlog      bursts of clients x listen backlog -> share served; chat
-                  throughput per broadcast strategy
+The experiments (each a method of Bench, run in this order):
+  1. throughput   requests per second per design x {1, 10, 100} connections
+                  x nodelay off/on; clients: the Asio and Qt clients against
+                  the Asio and Qt servers ("requests in 10 seconds")
+  2. nagle        header and body in two writes vs one, x nodelay off/on,
+                  over loopback and over a veth pair between two namespaces
+  3. backlog      bursts of clients x listen backlog -> share served, for the
+                  echo servers and, with chat throughput, per broadcast strategy
   4. idle         memory (RSS) and threads per idle connection
   5. scaling      --threads of the pool designs; server CPU per 10,000 requests
+  goals           the round trip of one connection at 16 and 1024 bytes; the
+                  report then checks the performance goals against this run
 
 A server joins the matrix by one entry in REGISTRY; an entry whose binary is
 not in the build is skipped, and the report says so.
@@ -41,6 +46,9 @@ from dataclasses import dataclass, field
 SERVER_START_TIMEOUT = 10  # seconds for a server to print "listening on"
 IDLE_READY_TIMEOUT = 120   # seconds for loadgen idle to open every connection
 OPEN_FILES_WANTED = 65536  # RLIMIT_NOFILE asked for (capped at the hard limit)
+CHAT_SENDERS = 10          # chat grid: clients that send ...
+CHAT_RATE = 10             # ... this many messages per second each
+CHAT_JOIN_S = 1.0          # chat grid: seconds a client has to get into the room
 
 
 # --- the registry ------------------------------------------------------------
@@ -53,7 +61,8 @@ class Server:
     kind: its concurrency model (sequential, threads, pool, event,
     completion, coroutine, chat); protocols: what --protocol accepts
     (("chat",) for the chat server, which takes no --protocol); args: extra
-    arguments always passed; threads_option: it takes --threads N.
+    arguments always passed; threads_option: it takes --threads N
+    (experiment 5 varies it).
     """
     name: str
     chapter: int
@@ -77,9 +86,11 @@ REGISTRY = [
     Server("threadpool-server", 3, "part3_threadpool/threadpool-server", "pool",
            args=("--threads", "4"), threads_option=True),
     Server("epoll-server", 4, "part4_iocp/epoll-server", "event"),
-    Server("completion-server", 4, "part4_iocp/completion-server", "completion"),
-    Server("asio-server", 5, "part5_asio/asio-server", "event"),
-    Server("asio-server-coro", 5, "part5_asio/asio-server-coro", "coroutine"),
+    Server("completion-server", 4, "part4_iocp/completion-server", "completion",
+           threads_option=True),
+    Server("asio-server", 5, "part5_asio/asio-server", "event", threads_option=True),
+    Server("asio-server-coro", 5, "part5_asio/asio-server-coro", "coroutine",
+           threads_option=True),
     Server("qt-server", 6, "part6_qt/qt-server", "event"),
     Server("qt-server-threads", 6, "part6_qt/qt-server-threads", "threads"),
     Server("qt-server-pool", 6, "part6_qt/qt-server-pool", "pool", threads_option=True),
@@ -91,9 +102,32 @@ REGISTRY = [
 BASELINE_SERVER = "sequential-server"
 
 
+@dataclass(frozen=True)
+class Client:
+    """A chapter's own load client (asio-client, qt-client): it prints one
+    JSON line with "requests", "requests_per_second" and "errors"."""
+    name: str
+    chapter: int
+    path: str
+    kind: str = "client"
+
+
+CLIENTS = [
+    Client("asio-client", 5, "part5_asio/asio-client"),
+    Client("qt-client", 6, "part6_qt/qt-client"),
+]
+
+# The servers of the client x server matrix: the Asio and Qt ones.
+MATRIX_SERVERS = ("asio-server", "asio-server-coro", "qt-server", "qt-server-threads")
+
+# Kinds the performance goals group servers by.
+EVENT_DRIVEN_KINDS = ("event", "completion", "coroutine")
+THREADED_KINDS = ("threads", "pool")
+
+
 def split_available(registry, build_dir):
-    """Returns (present, skipped): the entries whose binary exists and is
-    executable, and (entry, reason) for the others."""
+    """Returns (present, skipped): the entries (servers or clients) whose
+    binary exists and is executable, and (entry, reason) for the others."""
     present, skipped = [], []
     for server in registry:
         path = os.path.join(build_dir, server.path)
@@ -296,8 +330,9 @@ class VethPair:
 class Bench:
     """Holds the run's settings and output; each experiment is a method."""
 
-    def __init__(self, build_dir, loadgen, out_dir, quick):
+    def __init__(self, build_dir, loadgen, out_dir, quick, clients=()):
         self.build_dir = build_dir
+        self.clients = list(clients)  # Client entries present in the build
         self.loadgen = loadgen
         self.out_dir = out_dir
         self.quick = quick
@@ -342,28 +377,80 @@ class Bench:
     # --- experiment 1 ---------------------------------------------------------
 
     def throughput(self, servers):
+        """Closed-loop pingpong, 64-byte requests: shift at 1, 10 and 100
+        connections with nodelay off and on, framed at 1 and 10 with nodelay
+        off; then the chapters' own clients against the Asio and Qt servers."""
         seconds, warmup = (1.0, 0.3) if self.quick else (5.0, 1.0)
-        protocols = ("shift",) if self.quick else ("shift", "framed")
+        shapes = [("shift", c, nd) for c in (1, 10, 100) for nd in (False, True)]
+        if self.quick:
+            shapes = [("shift", c, nd) for c in (1, 10) for nd in (False, True)]
+        else:
+            shapes += [("framed", c, False) for c in (1, 10)]
         for server in echo_servers(servers):
-            for protocol in protocols:
+            for protocol, connections, nodelay in shapes:
                 if protocol not in server.protocols:
                     continue
+                args = ["-c", connections, "--size", 64]
+                if connections > 1:
+                    args += ["--threads", 2]
+                if nodelay:
+                    args.append("--nodelay")
+                try:
+                    r = self.measured_pingpong(server, protocol, args, seconds, warmup)
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    self.note("throughput", f"{server.name} {protocol} c={connections}: {error}")
+                    continue
+                self.record("throughput", {"server": server.name, "kind": server.kind,
+                                           "chapter": server.chapter, **r})
+        self.note("throughput", f"each run: {warmup} s warm-up, then {seconds} s measured; "
+                  "64-byte payloads; loadgen with 2 threads from 10 connections on")
+        self.client_matrix(servers)
+
+    def client_matrix(self, servers):
+        """The chapters' own clients x the Asio and Qt servers, framed, in
+        the manner of the published "requests in 10 seconds" tables."""
+        seconds = 2.0 if self.quick else 10.0
+        targets = [s for s in servers if s.name in MATRIX_SERVERS]
+        if self.quick:
+            targets = [s for s in targets if s.name in ("asio-server", "qt-server")]
+        if not self.clients or not targets:
+            self.note("clients", "skipped: the Asio and Qt clients or servers are not built")
+            return
+        for client in self.clients:
+            for server in targets:
                 for connections in (1, 10):
                     for nodelay in (False, True):
-                        args = ["-c", connections, "--size", 64]
-                        if connections > 1:
-                            args += ["--threads", 2]
-                        if nodelay:
-                            args.append("--nodelay")
                         try:
-                            r = self.measured_pingpong(server, protocol, args, seconds, warmup)
+                            r = self.client_run(client, server, connections, nodelay, seconds)
                         except (RuntimeError, subprocess.TimeoutExpired) as error:
-                            self.note("throughput", f"{server.name} {protocol} c={connections}: {error}")
+                            self.note("clients", f"{client.name} -> {server.name} c={connections}: {error}")
                             continue
-                        self.record("throughput", {"server": server.name, "kind": server.kind,
-                                                   "chapter": server.chapter, **r})
-        self.note("throughput", f"each run: {warmup} s warm-up, then {seconds} s measured; "
-                  "64-byte payloads; loadgen with 2 threads for 10 connections")
+                        self.record("clients", {"client": client.name, "server": server.name,
+                                                "connections": connections, "nodelay": nodelay,
+                                                "requests": r["requests"],
+                                                "rps": r["requests_per_second"],
+                                                "errors": r["errors"], "seconds": r["seconds"],
+                                                "server_cpu_s": r["server_cpu_s"]})
+        self.note("clients", f"framed, 64-byte payloads, {seconds} s per run, no warm-up (as the "
+                  "published benchmark counts); each client process opens --clients connections")
+
+    def client_run(self, client, server, connections, nodelay, seconds):
+        with RunningServer(self.build_dir, server, "framed") as running:
+            before = cpu_seconds(running.pid)
+            argv = [os.path.join(self.build_dir, client.path), str(running.port),
+                    "--protocol", "framed", "--clients", str(connections), "--seconds", str(seconds),
+                    "--payload-bytes", "64"]
+            if nodelay:
+                argv.append("--nodelay")
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+            server_cpu = cpu_seconds(running.pid) - before
+        lines = result.stdout.strip().splitlines()
+        if not lines:
+            raise RuntimeError(f"{client.name} printed no result ({result.returncode}): "
+                               f"{result.stderr.strip()[-300:]}")
+        r = json.loads(lines[-1])
+        r["server_cpu_s"] = server_cpu
+        return r
 
     # --- experiment 2 ---------------------------------------------------------
 
@@ -408,9 +495,9 @@ class Bench:
     def backlog(self, servers):
         timeout = 3.0
         if self.quick:
-            clients_list, backlogs = (200, 1000), (16, 1024)
+            clients_list, backlogs = (200, 1000), (10, 128)
         else:
-            clients_list, backlogs = (100, 500, 1000, 2000), (16, 128, 1024)
+            clients_list, backlogs = (100, 400, 1000), (10, 128)
         for server in echo_servers(servers):
             if server.kind not in ("sequential", "threads", "pool") and self.quick:
                 continue
@@ -433,22 +520,43 @@ class Bench:
         self.chat_strategies(servers)
 
     def chat_strategies(self, servers):
+        """The chat grid: clients x listen backlog x broadcast strategy. All
+        clients connect at once; those not in the room within CHAT_JOIN_S
+        count as failed (the success rate), the others chat (the throughput:
+        deliveries per second, with CHAT_SENDERS sending CHAT_RATE msg/s each,
+        so the offered load grows with the room)."""
         server = next((s for s in servers if s.kind == "chat"), None)
         if server is None:
             self.note("chat", "skipped: chat-server is not built")
             return
-        seconds, warmup = (1.0, 0.3) if self.quick else (4.0, 1.0)
-        shapes = [(20, 5, 200)] if self.quick else [(20, 5, 200), (50, 10, 200), (50, 50, 100)]
-        for clients, senders, rate in shapes:
-            for strategy in ("global-lock", "snapshot", "queue"):
-                with RunningServer(self.build_dir, server, "chat", ("--broadcast", strategy)) as running:
-                    before = cpu_seconds(running.pid)
-                    r = self.run_loadgen(["chat", "--port", running.port, "-c", clients,
-                                          "--senders", senders, "--rate", rate, "--size", 128,
-                                          "--seconds", seconds, "--warmup", warmup, "--drain", 2],
-                                         timeout=seconds + warmup + 90)
-                    r["server_cpu_s"] = cpu_seconds(running.pid) - before
-                self.record("chat", {"server": server.name, "broadcast": strategy, **r})
+        if self.quick:
+            seconds, warmup, clients_list, backlogs = 1.0, 0.3, (50, 400), (10, 128)
+        else:
+            seconds, warmup = 3.0, 0.5
+            clients_list, backlogs = (50, 100, 200, 300, 400), (10, 50, 128, 300)
+        for strategy in ("global-lock", "snapshot", "queue"):
+            for backlog in backlogs:
+                for clients in clients_list:
+                    try:
+                        with RunningServer(self.build_dir, server, "chat",
+                                           ("--broadcast", strategy, "--backlog", str(backlog))) as running:
+                            before = cpu_seconds(running.pid)
+                            r = self.run_loadgen(
+                                ["chat", "--port", running.port, "-c", clients,
+                                 "--senders", CHAT_SENDERS, "--rate", CHAT_RATE, "--size", 128,
+                                 "--seconds", seconds, "--warmup", warmup, "--drain", 2,
+                                 "--join-timeout", CHAT_JOIN_S],
+                                timeout=seconds + warmup + CHAT_JOIN_S + 60)
+                            r["server_cpu_s"] = cpu_seconds(running.pid) - before
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("chat", f"{strategy} backlog={backlog} clients={clients}: {error}")
+                        continue
+                    self.record("chat", {"server": server.name, "broadcast": strategy,
+                                         "backlog": backlog, **r})
+        self.note("chat", f"{CHAT_SENDERS} senders x {CHAT_RATE} msg/s of 128 bytes, {warmup} s "
+                  f"warm-up + {seconds} s measured; a client not in the room {CHAT_JOIN_S} s after "
+                  "the burst began counts as failed (1 s is also Linux's first SYN retransmission, "
+                  "so a client whose SYN met a full queue misses it)")
 
     # --- experiment 4 ---------------------------------------------------------
 
@@ -528,6 +636,90 @@ class Bench:
                 self.record("scaling", {"server": server.name, "server_threads": threads, **r})
         self.note("scaling", "16 connections, nodelay, 64-byte shift requests; "
                   "a pool of T threads serves T connections at a time, the rest wait in its queue")
+
+
+    # --- the goals' own measurement --------------------------------------------
+
+    def goals(self, servers):
+        """One connection, nodelay off, default configuration, 16- and
+        1024-byte requests in both protocols: the delayed-ACK stall shows as
+        a p50 round trip of tens of milliseconds."""
+        seconds, warmup = (0.5, 0.2) if self.quick else (2.0, 0.5)
+        for server in echo_servers(servers):
+            for protocol in server.protocols:
+                for size in GOAL_SIZES:
+                    try:
+                        r = self.measured_pingpong(server, protocol, ["-c", 1, "--size", size],
+                                                   seconds, warmup)
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("goals", f"{server.name} {protocol} {size} B: {error}")
+                        continue
+                    self.record("goals", {"server": server.name, "kind": server.kind, **r})
+        self.note("goals", f"1 connection, nodelay off, {warmup} s warm-up + {seconds} s")
+
+
+# --- the performance goals (pure, unit-tested) -------------------------------
+
+GOAL_SIZES = (16, 1024)
+GOAL_P50_US = 1000          # no delayed-ACK stall: p50 round trip under 1 ms
+GOAL_EVENT_SHARE = 0.90     # event-driven designs vs the fastest, at 10 and 100 connections
+GOAL_THREADED_SHARE = 0.70  # thread-per-client and pool designs vs the fastest, at 10
+GOAL_CHAT_CLIENTS = (200, 400)
+GOAL_CHAT_BACKLOG = 128
+
+
+def evaluate_goals(results):
+    """Checks the performance goals against one run's results. Returns a
+    list of {"goal", "subject", "measured", "met"} (met: True, False, or
+    None when the run has no data for it)."""
+    verdicts = []
+
+    def verdict(goal, subject, measured, met):
+        verdicts.append({"goal": goal, "subject": subject, "measured": measured, "met": met})
+
+    for r in results.get("goals", []):
+        verdict(f"p50 < {GOAL_P50_US} us, 1 connection, nodelay off",
+                f"{r['server']} {r['protocol']} {r['size']} B",
+                f"p50 {format_number(r['p50_us'])} us",
+                r["requests"] > 0 and r["p50_us"] < GOAL_P50_US)
+
+    rows = [r for r in results.get("throughput", []) if r["protocol"] == "shift" and not r["nodelay"]]
+    for connections in (10, 100):
+        group = [r for r in rows if r["connections"] == connections]
+        if not group:
+            continue
+        fastest = max(group, key=lambda r: r["rps"])
+        for r in group:
+            if r["kind"] in EVENT_DRIVEN_KINDS:
+                share = GOAL_EVENT_SHARE
+            elif r["kind"] in THREADED_KINDS and connections == 10:
+                share = GOAL_THREADED_SHARE
+            else:
+                continue
+            ratio = r["rps"] / fastest["rps"] if fastest["rps"] else None
+            verdict(f">= {share:.0%} of the fastest at {connections} connections",
+                    f"{r['server']} ({r['kind']})",
+                    f"{format_number(r['rps'])}/s = {format_ratio(r['rps'], fastest['rps'])} "
+                    f"of {fastest['server']}",
+                    ratio is not None and ratio >= share)
+
+    chat = [r for r in results.get("chat", []) if r["broadcast"] == "queue"]
+    top = max(GOAL_CHAT_CLIENTS)
+    for backlog in sorted({r["backlog"] for r in chat if r["backlog"] >= GOAL_CHAT_BACKLOG}):
+        at_top = find(chat, backlog=backlog, connections=top)
+        if at_top is None:
+            continue
+        verdict(f"queue keeps 100% delivery at {top} clients",
+                f"backlog {backlog}",
+                f"{at_top['clients_in_room']}/{top} joined, {at_top['lost']} lost",
+                at_top["joined"] and at_top["clients_in_room"] == top and at_top["lost"] == 0)
+        low = find(chat, backlog=backlog, connections=min(GOAL_CHAT_CLIENTS))
+        if low is not None:
+            verdict(f"queue throughput does not fall from {min(GOAL_CHAT_CLIENTS)} to {top} clients",
+                    f"backlog {backlog}",
+                    f"{format_number(low['rps'])} -> {format_number(at_top['rps'])} deliveries/s",
+                    at_top["rps"] >= low["rps"])
+    return verdicts
 
 
 # --- machine facts -----------------------------------------------------------
@@ -615,14 +807,16 @@ def draw_charts(bench):
     rows = [r for r in bench.results.get("throughput", []) if r["protocol"] == "shift"]
     if rows:
         servers = list(dict.fromkeys(r["server"] for r in rows))
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-        combos = [(1, False), (1, True), (10, False), (10, True)]
+        fig, ax = plt.subplots(figsize=(11, 4.5))
+        combos = [(c, nd) for c in (1, 10, 100) for nd in (False, True)
+                  if find(rows, connections=c, nodelay=nd)]
         width = 0.8 / len(combos)
         for i, (c, nd) in enumerate(combos):
             values = [(find(rows, server=s, connections=c, nodelay=nd) or {}).get("rps", 0) for s in servers]
             ax.bar([x + i * width for x in range(len(servers))], values, width,
                    label=f"{c} conn., nodelay {'on' if nd else 'off'}")
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=15)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=20,
+                      fontsize=8)
         ax.set_ylabel("requests per second")
         ax.set_title("Throughput per design (shift, 64-byte requests)")
         ax.legend(fontsize=8)
@@ -654,14 +848,45 @@ def draw_charts(bench):
         ax.legend(fontsize=7)
         save(fig, "backlog.png", "backlog")
 
+    rows = bench.results.get("clients", [])
+    if rows:
+        pairs = list(dict.fromkeys((r["client"], r["server"]) for r in rows))
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        combos = [(c, nd) for c in (1, 10) for nd in (False, True)]
+        width = 0.8 / len(combos)
+        for i, (c, nd) in enumerate(combos):
+            values = [(find(rows, client=cl, server=sv, connections=c, nodelay=nd) or {}).get("requests", 0)
+                      for cl, sv in pairs]
+            ax.bar([x + i * width for x in range(len(pairs))], values, width,
+                   label=f"{c} conn., nodelay {'on' if nd else 'off'}")
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(pairs))],
+                      [f"{cl}\n-> {sv}" for cl, sv in pairs], fontsize=7)
+        ax.set_yscale("log")
+        ax.set_ylabel("requests in the run (log scale)")
+        ax.set_title("Client x server (framed, 64-byte requests)")
+        ax.legend(fontsize=8)
+        save(fig, "clients.png", "clients")
+
     rows = bench.results.get("chat", [])
     if rows:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        labels = [f"{r['broadcast']}\n{r['connections']} clients, {r['senders']} send" for r in rows]
-        ax.bar(range(len(rows)), [r["p99_us"] / 1000 for r in rows], color="tab:green")
-        ax.set_xticks(range(len(rows)), labels, fontsize=7)
-        ax.set_ylabel("p99 delivery latency (ms)")
-        ax.set_title("Chat: delivery latency per broadcast strategy")
+        strategies = list(dict.fromkeys(r["broadcast"] for r in rows))
+        backlogs = sorted({r["backlog"] for r in rows})
+        fig, axes = plt.subplots(2, len(strategies), figsize=(4 * len(strategies), 7), squeeze=False)
+        for col, strategy in enumerate(strategies):
+            for backlog in backlogs:
+                series = sorted((r for r in rows if r["broadcast"] == strategy and r["backlog"] == backlog),
+                                key=lambda r: r["connections"])
+                xs = [r["connections"] for r in series]
+                axes[0][col].plot(xs, [100 * r["join_success_rate"] for r in series], marker="o",
+                                  label=f"backlog {backlog}")
+                axes[1][col].plot(xs, [r["rps"] for r in series], marker="o", label=f"backlog {backlog}")
+            axes[0][col].set_title(strategy)
+            axes[0][col].set_ylim(0, 105)
+            axes[0][col].set_ylabel("% of clients in the room")
+            axes[1][col].set_ylabel("deliveries per second")
+            axes[1][col].set_xlabel("clients in the burst")
+            axes[0][col].legend(fontsize=7)
+        fig.suptitle("Chat: connection success and throughput, clients x backlog x strategy")
         save(fig, "chat.png", "chat")
 
     rows = bench.results.get("idle", [])
@@ -760,21 +985,51 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
             ("p50 s to serve", lambda r: format_number(r["p50_us"] / 1e6)),
             ("max s to serve", lambda r: format_number(r["max_us"] / 1e6))])
 
+    def clients_body(rows):
+        base = find(rows, client=rows[0]["client"], server=rows[0]["server"], connections=1, nodelay=False)
+        base_n = base["requests"] if base else None
+        return (f"Ratio against {rows[0]['client']} -> {rows[0]['server']}, 1 connection, nodelay off "
+                f"({format_number(base_n)} requests).\n\n" + markdown_table(rows, [
+                    ("client", "client"), ("server", "server"), ("conns", "connections"),
+                    ("nodelay", "nodelay"), ("requests", "requests"), ("seconds", "seconds"),
+                    ("requests/s", "rps"),
+                    ("vs baseline", lambda r, b=base_n: format_ratio(r["requests"], b)),
+                    ("errors", "errors"), ("server CPU s", "server_cpu_s")]))
+
     def chat_body(rows):
         text = []
-        for shape in dict.fromkeys((r["connections"], r["senders"], r["rate"]) for r in rows):
-            group = [r for r in rows if (r["connections"], r["senders"], r["rate"]) == shape]
-            base = find(group, broadcast="global-lock")
-            base_rps = base["rps"] if base else None
-            text.append(f"{shape[0]} clients, {shape[1]} sending {format_number(shape[2])} msg/s each; "
-                        f"ratio against global-lock ({format_number(base_rps)} deliveries/s).\n")
+        for strategy in dict.fromkeys(r["broadcast"] for r in rows):
+            group = [r for r in rows if r["broadcast"] == strategy]
+
+            def same_cell_global_lock(r):
+                base = find(rows, broadcast="global-lock", backlog=r["backlog"], connections=r["connections"])
+                return format_ratio(r["rps"], base["rps"] if base else None)
+
+            text.append(f"{strategy}; deliveries/s ratio against global-lock with the same backlog "
+                        "and clients.\n")
             text.append(markdown_table(group, [
-                ("broadcast", "broadcast"), ("deliveries/s", "rps"),
-                ("vs global-lock", lambda r, b=base_rps: format_ratio(r["rps"], b)),
-                ("p50 us", "p50_us"), ("p99 us", "p99_us"), ("max us", "max_us"),
+                ("backlog", "backlog"), ("clients", "connections"),
+                ("% joined", lambda r: f"{100 * r['join_success_rate']:.1f}"),
+                ("deliveries/s", "rps"),
+                ("vs global-lock", same_cell_global_lock),
+                ("p50 us", "p50_us"), ("p99 us", "p99_us"),
                 ("lost", "lost"), ("corrupt", "corrupt"), ("dropped", "clients_dropped"),
                 ("server CPU s", "server_cpu_s")]))
             text.append("")
+        return "\n".join(text)
+
+    def goals_body(rows):
+        verdicts = evaluate_goals(bench_results)
+        met = sum(1 for v in verdicts if v["met"])
+        text = [f"{met} of {len(verdicts)} checks met.\n",
+                markdown_table(verdicts, [
+                    ("goal", "goal"), ("subject", "subject"), ("measured", "measured"),
+                    ("met", lambda v: "n/a" if v["met"] is None else ("yes" if v["met"] else "**no**"))]),
+                "", "The round trips behind the first goal:\n",
+                markdown_table(rows, [
+                    ("server", "server"), ("protocol", "protocol"), ("bytes", "size"),
+                    ("requests/s", "rps"), ("p50 us", "p50_us"), ("p99 us", "p99_us"),
+                    ("errors", "errors")])]
         return "\n".join(text)
 
     def idle_body(rows):
@@ -786,6 +1041,16 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
 
     def scaling_body(rows):
         text = []
+        cpu_rows = [r for r in bench_results.get("throughput", [])
+                    if r["protocol"] == "shift" and r["connections"] == 10 and not r["nodelay"]]
+        if cpu_rows:
+            text.append("CPU time (user + sys) per 10,000 requests, per design: shift, 10 "
+                        "connections, nodelay off, from experiment 1.\n")
+            text.append(markdown_table(cpu_rows, [
+                ("server", "server"), ("kind", "kind"), ("requests/s", "rps"),
+                ("server CPU s /10k req", "server_cpu_per_10k_s"),
+                ("loadgen CPU s", "loadgen_cpu_s")]))
+            text.append("")
         for server in dict.fromkeys(r["server"] for r in rows):
             group = [r for r in rows if r["server"] == server]
             base = find(group, server_threads=1)
@@ -799,17 +1064,19 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
             text.append("")
         return "\n".join(text)
 
-    section("1. Throughput per design", "throughput", throughput_body)
+    section("Performance goals", "goals", goals_body)
+    section("1a. Throughput per design", "throughput", throughput_body)
+    section("1b. Client x server: requests per run", "clients", clients_body)
     section("2. Nagle's algorithm and delayed ACKs", "nagle", nagle_body)
     section("3a. Listen backlog under bursts", "backlog", backlog_body)
-    section("3b. Chat: broadcast strategies", "chat", chat_body)
+    section("3b. Chat: clients x backlog x broadcast strategy", "chat", chat_body)
     section("4. Memory and threads per idle connection", "idle", idle_body)
     section("5. Scaling the pool, and CPU per request", "scaling", scaling_body)
     out.append("Raw results: results.jsonl (one loadgen result per line) and one CSV per experiment.")
     return "\n".join(out) + "\n"
 
 
-EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling"]
+EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling", "goals"]
 
 
 def main(argv=None):
@@ -839,7 +1106,9 @@ def main(argv=None):
     if not echo_servers(present):
         sys.exit(f"bench: no server binary found under {build_dir}: build the release preset first")
 
-    bench = Bench(build_dir, loadgen, out_dir, args.quick)
+    clients, skipped_clients = split_available(CLIENTS, build_dir)
+    skipped += skipped_clients
+    bench = Bench(build_dir, loadgen, out_dir, args.quick, clients)
     t0 = time.monotonic()
     for name in args.only or EXPERIMENTS:
         log(f"experiment {name}")

@@ -1,6 +1,7 @@
 """Unit tests of bench.py's pure parts: the registry and its skip logic,
-ratio and number formatting, Markdown tables, CPU per request, and the
-report's text (that it names skipped servers and states each baseline).
+ratio and number formatting, Markdown tables, CPU per request, the
+performance goals' verdicts, and the report's text (that it names skipped
+servers and states each baseline).
 No server and no loadgen run here.
 
 Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench.py
@@ -57,6 +58,17 @@ class Registry(unittest.TestCase):
             present, _ = bench.split_available(bench.REGISTRY[:1], build)
         self.assertEqual(present, [])
 
+    def test_the_client_matrix_names_built_clients_and_servers(self):
+        names = {s.name for s in bench.REGISTRY}
+        for server in bench.MATRIX_SERVERS:
+            self.assertIn(server, names)
+        self.assertEqual([c.name for c in bench.CLIENTS], ["asio-client", "qt-client"])
+        with tempfile.TemporaryDirectory() as build:
+            make_executable(build, "part5_asio/asio-client")
+            present, skipped = bench.split_available(bench.CLIENTS, build)
+        self.assertEqual([c.name for c in present], ["asio-client"])
+        self.assertIn("part6_qt/qt-client", skipped[0][1])
+
     def test_echo_servers_leave_out_the_chat_server(self):
         self.assertNotIn("chat", {s.kind for s in bench.echo_servers(bench.REGISTRY)})
 
@@ -92,11 +104,70 @@ class Formatting(unittest.TestCase):
         self.assertIsNone(bench.cpu_per_10k(0.5, 0))
 
 
-def pingpong_row(server, rps, connections=1, nodelay=False):
-    return {"server": server, "kind": "k", "protocol": "shift", "connections": connections,
+def pingpong_row(server, rps, connections=1, nodelay=False, kind="k"):
+    return {"server": server, "kind": kind, "protocol": "shift", "connections": connections,
             "nodelay": nodelay, "rps": rps, "p50_us": 20.0, "p99_us": 90.0, "max_us": 300.0,
             "connections_served": connections, "errors": 0, "server_cpu_per_10k_s": 0.1,
             "loadgen_cpu_s": 0.2}
+
+
+def chat_row(strategy, backlog, clients, rps, in_room=None, lost=0):
+    in_room = clients if in_room is None else in_room
+    return {"server": "chat-server", "broadcast": strategy, "backlog": backlog, "connections": clients,
+            "joined": in_room >= 2, "clients_in_room": in_room, "join_success_rate": in_room / clients,
+            "rps": rps, "lost": lost, "p50_us": 500.0, "p99_us": 900.0, "corrupt": 0,
+            "clients_dropped": 0, "server_cpu_s": 1.0}
+
+
+class Goals(unittest.TestCase):
+    def verdicts(self, results):
+        return {(v["goal"], v["subject"]): v for v in bench.evaluate_goals(results)}
+
+    def test_a_delayed_ack_stall_misses_the_round_trip_goal(self):
+        rows = [dict(pingpong_row("threaded-server", 20000.0), size=16, p50_us=45.0, requests=40000),
+                dict(pingpong_row("epoll-server", 23.0), size=1024, p50_us=43900.0, requests=46)]
+        verdicts = self.verdicts({"goals": rows})
+        goal = "p50 < 1000 us, 1 connection, nodelay off"
+        self.assertTrue(verdicts[(goal, "threaded-server shift 16 B")]["met"])
+        self.assertFalse(verdicts[(goal, "epoll-server shift 1024 B")]["met"])
+        self.assertEqual(verdicts[(goal, "epoll-server shift 1024 B")]["measured"], "p50 43900 us")
+
+    def test_shares_are_of_the_fastest_server_at_the_same_connections(self):
+        rows = [pingpong_row("epoll-server", 100000.0, 10, kind="event"),
+                pingpong_row("asio-server", 89000.0, 10, kind="event"),
+                pingpong_row("threaded-server", 71000.0, 10, kind="threads"),
+                pingpong_row("threadpool-server", 69000.0, 10, kind="pool"),
+                pingpong_row("sequential-server", 10000.0, 10, kind="sequential"),
+                pingpong_row("threaded-server", 10.0, 100, kind="threads"),
+                pingpong_row("epoll-server", 50000.0, 100, kind="event"),
+                pingpong_row("qt-server", 45000.0, 100, kind="event"),
+                pingpong_row("qt-server", 1.0, 10, nodelay=True, kind="event")]
+        verdicts = self.verdicts({"throughput": rows})
+        event10, threads10 = ">= 90% of the fastest at 10 connections", ">= 70% of the fastest at 10 connections"
+        self.assertTrue(verdicts[(event10, "epoll-server (event)")]["met"])
+        self.assertFalse(verdicts[(event10, "asio-server (event)")]["met"])
+        self.assertTrue(verdicts[(threads10, "threaded-server (threads)")]["met"])
+        self.assertFalse(verdicts[(threads10, "threadpool-server (pool)")]["met"])
+        event100 = ">= 90% of the fastest at 100 connections"
+        self.assertTrue(verdicts[(event100, "qt-server (event)")]["met"])
+        # No goal for the sequential server, for threads at 100, or with nodelay on.
+        subjects = {subject for _, subject in verdicts}
+        self.assertNotIn("sequential-server (sequential)", subjects)
+        self.assertEqual(sum(1 for goal, _ in verdicts if goal.endswith("100 connections")), 2)
+
+    def test_the_queue_strategy_must_seat_and_serve_everyone_at_400(self):
+        rows = [chat_row("queue", 128, 200, 19000.0), chat_row("queue", 128, 400, 39000.0),
+                chat_row("queue", 300, 200, 19000.0), chat_row("queue", 300, 400, 15000.0, lost=3),
+                chat_row("queue", 10, 400, 5000.0, in_room=55),
+                chat_row("global-lock", 128, 400, 1.0, in_room=3)]
+        verdicts = self.verdicts({"chat": rows})
+        delivery, growth = "queue keeps 100% delivery at 400 clients", \
+            "queue throughput does not fall from 200 to 400 clients"
+        self.assertTrue(verdicts[(delivery, "backlog 128")]["met"])
+        self.assertTrue(verdicts[(growth, "backlog 128")]["met"])
+        self.assertFalse(verdicts[(delivery, "backlog 300")]["met"])
+        self.assertFalse(verdicts[(growth, "backlog 300")]["met"])
+        self.assertNotIn((delivery, "backlog 10"), verdicts)  # below the goal's backlog
 
 
 class Report(unittest.TestCase):
@@ -122,6 +193,20 @@ class Report(unittest.TestCase):
         self.assertIn("- epoll-server (part 4, event): not built: no part4_iocp/epoll-server", text)
         self.assertIn("| net.core.somaxconn | 4096 |", text)
         self.assertIn("quick run", text)
+
+    def test_chat_ratios_compare_the_same_cell_of_the_grid(self):
+        text = self.render({"chat": [chat_row("global-lock", 128, 400, 20000.0),
+                                     chat_row("queue", 128, 400, 30000.0),
+                                     chat_row("queue", 10, 50, 900.0, in_room=35)]})
+        self.assertIn("| 128 | 400 | 100.0 | 30000 | x1.50 |", text)
+        self.assertIn("| 10 | 50 | 70.0 | 900 | n/a |", text)
+
+    def test_the_goals_section_counts_the_checks_met(self):
+        rows = [dict(pingpong_row("threaded-server", 20000.0), size=16, p50_us=45.0, requests=40000),
+                dict(pingpong_row("epoll-server", 23.0), size=16, p50_us=43900.0, requests=46)]
+        text = self.render({"goals": rows})
+        self.assertIn("1 of 2 checks met.", text)
+        self.assertIn("| epoll-server shift 16 B | p50 43900 us | **no** |", text)
 
     def test_an_experiment_without_results_says_so_and_keeps_its_notes(self):
         text = self.render({}, notes={"nagle": ["the two-host variant was not run"]})
