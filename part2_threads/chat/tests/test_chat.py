@@ -339,10 +339,17 @@ class StressTests(unittest.TestCase):
 
 class QueueTests(unittest.TestCase):
     def test_client_that_never_reads_is_dropped_and_the_others_get_everything(self):
-        with Server(self, "--broadcast", "queue", "--queue-bytes", str(4 << 20)) as server:
+        # A reading client can have up to senders x window frames queued
+        # (the window bounds how far a sender may run ahead of the slowest
+        # reader), so the queue must hold more than that, or a reader that is
+        # merely descheduled gets dropped too; twice that is still far below
+        # the 40 MiB the client that never reads is sent.
+        senders, window = 4, 4
+        queue_bytes = 2 * senders * window * (LARGE + 4)
+        with Server(self, "--broadcast", "queue", "--queue-bytes", str(queue_bytes)) as server:
             status, summary, report = run_stress(
-                self, server, "--clients", "6", "--senders", "4", "--frames", "40",
-                "--size", str(LARGE), "--window", "4", "--slow", "--duration", str(PATIENCE))
+                self, server, "--clients", "6", "--senders", str(senders), "--frames", "40",
+                "--size", str(LARGE), "--window", str(window), "--slow", "--duration", str(PATIENCE))
             self.assertEqual(status, 0, report)
             self.assertTrue(summary["slow"]["closed_by_server"], report)
             server.log.wait_for(r"warn: dropping %s: outbound queue full"
