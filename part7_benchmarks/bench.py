@@ -77,16 +77,17 @@ class Server:
         return f"{self.name}{' ' + ' '.join(self.args) if self.args else ''}"
 
 
-# Parts 4-6 are listed with the paths their chapters build; until a chapter
-# exists its entries are skipped (and named in the report).
+# Every server with the path the whole tree's build gives it; an entry whose
+# binary is missing is skipped and named in the report, and `--check-registry`
+# (a test of the top-level build) fails on any missing one.
 REGISTRY = [
     Server("sequential-server", 1, "part1_sequential/sequential-server", "sequential"),
     Server("threaded-server", 2, "part2_threads/threaded-server", "threads"),
     Server("pthread-server", 2, "part2_threads/pthread-server", "threads"),
     Server("threadpool-server", 3, "part3_threadpool/threadpool-server", "pool",
            args=("--threads", "4"), threads_option=True),
-    Server("epoll-server", 4, "part4_iocp/epoll-server", "event"),
-    Server("completion-server", 4, "part4_iocp/completion-server", "completion",
+    Server("epoll-server", 4, "part4_iocp/epoll/epoll-server", "event"),
+    Server("completion-server", 4, "part4_iocp/servers/completion-server", "completion",
            threads_option=True),
     Server("asio-server", 5, "part5_asio/asio-server", "event", threads_option=True),
     Server("asio-server-coro", 5, "part5_asio/asio-server-coro", "coroutine",
@@ -1079,6 +1080,20 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
 EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling", "goals"]
 
 
+def check_registry(build_dir):
+    """Exit status 0 when every REGISTRY and CLIENTS binary and loadgen are
+    in `build_dir`, else 1 with the missing ones on stderr."""
+    _, skipped = split_available(REGISTRY + CLIENTS, build_dir)
+    missing = [f"{entry.name}: {reason}" for entry, reason in skipped]
+    if not os.access(os.path.join(build_dir, "part7_benchmarks/loadgen/loadgen"), os.X_OK):
+        missing.append("loadgen: not built: no part7_benchmarks/loadgen/loadgen in the build directory")
+    for line in missing:
+        log(line)
+    if not missing:
+        print(f"bench: all {len(REGISTRY)} servers, {len(CLIENTS)} clients and loadgen are in {build_dir}")
+    return 1 if missing else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build-dir", required=True, help="a release build of the whole tree")
@@ -1087,9 +1102,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a small subset, in a few minutes")
     parser.add_argument("--only", action="append", choices=EXPERIMENTS,
                         help="run only this experiment (repeatable)")
+    parser.add_argument("--check-registry", action="store_true",
+                        help="only check that every server, client and loadgen is in the build")
     args = parser.parse_args(argv)
 
     build_dir = os.path.abspath(args.build_dir)
+    if args.check_registry:
+        return check_registry(build_dir)
     loadgen = os.path.abspath(args.loadgen or os.path.join(build_dir, "part7_benchmarks/loadgen/loadgen"))
     if not os.access(loadgen, os.X_OK):
         sys.exit(f"bench: no loadgen at {loadgen}: build the release preset first "

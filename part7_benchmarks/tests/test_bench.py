@@ -48,7 +48,7 @@ class Registry(unittest.TestCase):
         self.assertEqual([s.name for s in present], ["sequential-server"])
         self.assertEqual(len(skipped), len(bench.REGISTRY) - 1)
         reasons = {s.name: reason for s, reason in skipped}
-        self.assertIn("part4_iocp/epoll-server", reasons["epoll-server"])
+        self.assertIn("part4_iocp/epoll/epoll-server", reasons["epoll-server"])
 
     def test_a_file_that_is_not_executable_is_skipped(self):
         with tempfile.TemporaryDirectory() as build:
@@ -68,6 +68,16 @@ class Registry(unittest.TestCase):
             present, skipped = bench.split_available(bench.CLIENTS, build)
         self.assertEqual([c.name for c in present], ["asio-client"])
         self.assertIn("part6_qt/qt-client", skipped[0][1])
+
+    def test_check_registry_fails_until_every_binary_is_built(self):
+        with tempfile.TemporaryDirectory() as build:
+            for entry in bench.REGISTRY + bench.CLIENTS:
+                make_executable(build, entry.path)
+            self.assertEqual(bench.check_registry(build), 1)  # loadgen is still missing
+            make_executable(build, "part7_benchmarks/loadgen/loadgen")
+            self.assertEqual(bench.check_registry(build), 0)
+            os.remove(os.path.join(build, "part6_qt/qt-client"))
+            self.assertEqual(bench.check_registry(build), 1)
 
     def test_echo_servers_leave_out_the_chat_server(self):
         self.assertNotIn("chat", {s.kind for s in bench.echo_servers(bench.REGISTRY)})
