@@ -185,13 +185,21 @@ cpf::ServerOptions small_options() {
 
 class Client {
  public:
-  explicit Client(std::uint16_t port, int receive_buffer = 0) {
+  // A socket not yet connected: connect_to() does that later.
+  struct Unconnected {};
+
+  explicit Client(Unconnected, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
+    if (fd_ < 0) throw std::runtime_error(std::string("socket failed: ") + std::strerror(errno));
     if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     const timeval timeout{static_cast<time_t>(deadline.count()), 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  }
+  explicit Client(std::uint16_t port, int receive_buffer = 0) : Client(Unconnected{}, receive_buffer) {
+    connect_to(port);
+  }
+  void connect_to(std::uint16_t port) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
@@ -649,20 +657,22 @@ TEST(FrameworkServer, OutOfDescriptorsBacksOffAndAcceptsOnceThereAreSome) {
   } restore_log_level;
   rlimit original{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
-  // Leave room for exactly one more descriptor: the client's socket. The
-  // server's accept (same process) then finds none.
+  // The client's socket exists first; then the limit is set to the lowest
+  // free descriptor, so that no descriptor at all is left to allocate, and
+  // the server's accept (same process) finds none when the client connects.
   {
-    std::unique_ptr<Client> client;
-    const int highest = [] {
-      int fd = ::dup(0);
-      ::close(fd);
+    auto client = std::make_unique<Client>(Client::Unconnected{});
+    const int lowest_free = [] {
+      const int fd = ::dup(2);
+      if (fd >= 0) ::close(fd);
       return fd;
     }();
+    ASSERT_GE(lowest_free, 0) << std::strerror(errno);
     rlimit tight = original;
-    tight.rlim_cur = static_cast<rlim_t>(highest) + 1;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
     try {
-      client = std::make_unique<Client>(server.local_port());
+      client->connect_to(server.local_port());
     } catch (...) {
       ::setrlimit(RLIMIT_NOFILE, &original);
       throw;
