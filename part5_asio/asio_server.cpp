@@ -39,8 +39,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// One read takes whatever the kernel has, up to this (shift protocol).
-constexpr std::size_t read_chunk_size = 64 * 1024;
 // Replies queued for a client that does not read them: past this many bytes
 // the session stops reading until the queue drains, so a client that only
 // sends cannot make the server buffer without bound (backpressure).
@@ -89,7 +87,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
   std::array<cs::Byte, cs::frame_header_length> header_{};  // framed only
   cs::Bytes body_;                                          // framed only
-  std::vector<cs::Byte> read_buffer_;                        // shift only
 
   std::deque<cs::Bytes> write_queue_;  // replies waiting for the next write
   std::vector<cs::Bytes> writing_;     // replies of the write in flight
@@ -157,12 +154,13 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
       idle_timer_(socket_.get_executor()) {
   if (server_.options().protocol == cs::Protocol::shift) {
     shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
-    read_buffer_.resize(read_chunk_size);
   }
   // Replies are built whole and written with one call: Nagle could only
   // delay them (cs::set_nodelay says more).
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  // do_read_some's read_some after a readiness wake-up must not block.
+  socket_.non_blocking(true, ignored);
 }
 
 Session::~Session() {
@@ -199,14 +197,19 @@ void Session::start_reading() {
   }
 }
 
+// Waits until the socket is readable, then reads into the I/O thread's
+// buffer (server_setup.hpp: an idle session holds no read buffer).
 void Session::do_read_some() {
-  socket_.async_read_some(
-      asio::buffer(read_buffer_),
-      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+  socket_.async_wait(
+      tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code error) {
+        std::size_t bytes = 0;
+        const asio::mutable_buffer buffer = part5::io_thread_read_buffer();
+        if (!error && !self->closed_) bytes = self->socket_.read_some(buffer, error);
+        if (error == asio::error::would_block) return self->do_read_some();  // nothing after all
         if (!self->read_completed(error, bytes)) return;
         cs::Bytes reply;
-        const cs::Verdict verdict =
-            self->shift_->on_receive(cs::ByteView(self->read_buffer_.data(), bytes), reply);
+        const cs::Verdict verdict = self->shift_->on_receive(
+            cs::ByteView(static_cast<const cs::Byte*>(buffer.data()), bytes), reply);
         if (!reply.empty()) self->queue_reply(std::move(reply));
         if (verdict.close) return self->finish(verdict.reason);
         if (!self->reading_paused_) self->do_read_some();

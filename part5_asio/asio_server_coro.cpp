@@ -43,7 +43,6 @@ using asio::use_awaitable;
 using boost::system::error_code;
 
 // The same constants as asio_server.cpp, for the same reasons.
-constexpr std::size_t read_chunk_size = 64 * 1024;
 constexpr std::size_t max_queued_reply_bytes = 1 << 20;
 constexpr auto first_accept_backoff = 10ms;
 constexpr auto last_accept_backoff = 1000ms;
@@ -96,7 +95,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<cs::Session> shift_;  // shift only
   std::array<cs::Byte, cs::frame_header_length> header_{};
   cs::Bytes body_;
-  std::vector<cs::Byte> read_buffer_;
 
   std::deque<cs::Bytes> write_queue_;
   std::size_t queued_bytes_ = 0;
@@ -157,10 +155,10 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
       queue_drained_(socket_.get_executor()) {
   if (server_.options().protocol == cs::Protocol::shift) {
     shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
-    read_buffer_.resize(read_chunk_size);
   }
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  socket_.non_blocking(true, ignored);  // serve_shift_chunk's read_some must not block
 }
 
 Session::~Session() {
@@ -213,13 +211,20 @@ awaitable<void> Session::reader([[maybe_unused]] std::shared_ptr<Session> self) 
   }
 }
 
+// Waits for readability, then reads into the I/O thread's buffer
+// (server_setup.hpp): no co_await between the read and on_receive, so the
+// buffer cannot change hands in between, and an idle session holds none.
 awaitable<bool> Session::serve_shift_chunk() {
   error_code error;
-  const std::size_t bytes = co_await socket_.async_read_some(
-      asio::buffer(read_buffer_), asio::redirect_error(use_awaitable, error));
+  co_await socket_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, error));
+  std::size_t bytes = 0;
+  const asio::mutable_buffer buffer = part5::io_thread_read_buffer();
+  if (!error && !closed_) bytes = socket_.read_some(buffer, error);
+  if (error == asio::error::would_block) co_return true;  // nothing after all: wait again
   if (!read_completed(error, bytes)) co_return false;
   cs::Bytes reply;
-  const cs::Verdict verdict = shift_->on_receive(cs::ByteView(read_buffer_.data(), bytes), reply);
+  const cs::Verdict verdict =
+      shift_->on_receive(cs::ByteView(static_cast<const cs::Byte*>(buffer.data()), bytes), reply);
   queue_reply(std::move(reply));
   if (verdict.close) {
     finish(verdict.reason);

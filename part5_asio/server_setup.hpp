@@ -1,5 +1,6 @@
-// What both Asio servers do the same way: open their listener, and run
-// their io_context on a pool of threads.
+// What both Asio servers do the same way: open their listener, run their
+// io_context on a pool of threads, and read the shift protocol's bytes
+// through a buffer that belongs to the I/O thread, not to the session.
 #pragma once
 
 #include <exception>
@@ -51,6 +52,18 @@ inline void open_listener(asio::ip::tcp::acceptor& acceptor, const cs::ServerOpt
 // kept, every thread is stopped and joined, and it is rethrown here (the
 // server then exits 1 through cs::run_guarded) instead of std::terminate on
 // a pool thread. Call from the thread that owns `io`.
+// The shift sessions' read buffer: one per I/O thread, never one per
+// session. A session waits for readability (async_wait), then reads what is
+// there into this buffer and hands it to its cs::Session within the same
+// handler, so nothing of it outlives the handler and another session on this
+// thread can use it next. An idle client therefore costs no read buffer: with
+// a 64 KiB buffer per session, 1,000 idle clients would pin 64 MiB.
+inline asio::mutable_buffer io_thread_read_buffer() {
+  constexpr std::size_t size = 64 * 1024;
+  thread_local std::vector<unsigned char> buffer(size);
+  return asio::buffer(buffer);
+}
+
 inline void run_on_pool(asio::io_context& io, unsigned threads) {
   std::mutex failure_mutex;
   std::exception_ptr failure;  // guarded by failure_mutex
