@@ -24,8 +24,12 @@ GRACE_PROBE_DELAY = 0.5  # seconds into the shutdown grace period a request is s
 CRASH_GRACE = 0.25
 CLIENT_JOIN_MARGIN = 5.0  # extra seconds to wait for a client thread to end
 # How many round trips a bystander makes while waiting for a server to show
-# that it serves another client at the same time (see protocol_error_...).
+# that it serves another client at the same time (see protocol_error_...),
+# and how long each round then waits for the other client's reply: together
+# about a second, so that a busy machine's scheduler cannot hide a server
+# that serves both at once (and the bug of one that then closes both).
 BYSTANDER_ROUNDS = 100
+BYSTANDER_ROUND_WAIT = 0.01  # seconds
 # Pause after a byte sent alone that gets no reply, so that the server most
 # likely reads it alone too (see send_byte_by_byte). Pacing only: a correct
 # server passes whatever it reads together.
@@ -211,7 +215,7 @@ def protocol_error_closes_only_its_connection(ctx: Context, what: str,
             for round_trip in range(BYSTANDER_ROUNDS):
                 exchange(bystander, model, sample_request(ctx.protocol, b"ping %d" % round_trip),
                          "the bystander, while another client sends %s" % what)
-                if bad.has_data():
+                if bad.has_data(BYSTANDER_ROUND_WAIT):
                     served_at_once = True
                     break
             if served_at_once:

@@ -219,10 +219,11 @@ class Client:
                               % (self.name, what, progress))
         return chunk
 
-    def has_data(self) -> bool:
+    def has_data(self, wait: float = 0.0) -> bool:
         """Whether the server has sent something (bytes, EOF or a reset)
-        that a receive would return at once; never waits, consumes nothing."""
-        readable, _, _ = select.select([self._socket()], [], [], 0)
+        that a receive would return at once, waiting up to `wait` seconds
+        for it; consumes nothing."""
+        readable, _, _ = select.select([self._socket()], [], [], wait)
         return bool(readable)
 
     def expect_eof(self, what: str, timeout: Optional[float] = None,
