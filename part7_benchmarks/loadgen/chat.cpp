@@ -7,8 +7,11 @@
 //
 // Joining: the chat protocol has no acknowledgement, so a client is known
 // to be in the room once another client received its hello (a frame
-// "LGHI" + id); hellos are re-sent every 50 ms until every client's has
-// been seen. Only then does the measured traffic start, so a message is
+// "LGHI" + id). A hello that reached nobody (its client was the first in
+// the room, say) is sent again, after 50 ms, then 100, 200, up to every
+// 800 ms: every hello goes to every client in the room, so re-sending all of
+// them every 50 ms would flood a room of hundreds (N hellos x N receivers,
+// 20 times a second) and measure the flood instead of the chat. Only then does the measured traffic start, so a message is
 // never "lost" to a client that had not joined yet. By default every client
 // must join; with --join-timeout S the clients still out of the room after
 // S seconds (refused, or waiting in a full listen queue) are closed and
@@ -45,7 +48,8 @@ constexpr std::array<cs::Byte, 4> hello_magic = {'L', 'G', 'H', 'I'};
 constexpr std::array<cs::Byte, 4> warmup_magic = {'L', 'G', 'M', 'W'};
 constexpr std::array<cs::Byte, 4> measured_magic = {'L', 'G', 'M', 'S'};
 constexpr std::size_t hello_size = 8;
-constexpr auto hello_resend = std::chrono::milliseconds(50);
+constexpr auto first_hello_resend = std::chrono::milliseconds(50);
+constexpr auto last_hello_resend = std::chrono::milliseconds(800);
 constexpr std::size_t receive_chunk = 64 * 1024;
 // Frames longer than this are not ours; a sane bound for the decoder.
 constexpr std::uint32_t max_frame = 1u << 20;
@@ -72,6 +76,8 @@ struct ChatClient {
   std::size_t out_pos = 0;
   std::uint32_t events = 0;
   std::vector<std::uint64_t> next_seq;  // per sender: the sequence number due next
+  Clock::time_point next_hello{};        // joining: when to send the hello (again)
+  Clock::duration hello_backoff = first_hello_resend;
 };
 
 class ChatRun {
@@ -146,7 +152,6 @@ class ChatRun {
     const auto deadline =
         start_ + (tolerant ? seconds_to_duration(o_.join_timeout)
                            : seconds_to_duration(o_.connect_timeout) + std::chrono::seconds(5));
-    auto last_hellos = Clock::time_point{};
     auto someone_is_out = [this] {
       return std::any_of(clients_.begin(), clients_.end(),
                          [this](const ChatClient& c) { return !c.dropped && !seen_[c.id]; });
@@ -160,11 +165,12 @@ class ChatRun {
                       o_.connections, " clients joined the room in time");
         return false;
       }
-      if (now - last_hellos >= hello_resend) {
-        for (ChatClient& c : clients_) {
-          if (c.connected && !seen_[c.id]) queue_hello(c);
+      for (ChatClient& c : clients_) {
+        if (c.connected && !c.dropped && !seen_[c.id] && now >= c.next_hello) {
+          queue_hello(c);
+          c.next_hello = now + c.hello_backoff;
+          c.hello_backoff = std::min<Clock::duration>(c.hello_backoff * 2, last_hello_resend);
         }
-        last_hellos = now;
       }
       poll_once(std::chrono::milliseconds(10));
       if (dropped_ > 0 && !tolerant) {
