@@ -109,6 +109,16 @@ class Formatting(unittest.TestCase):
         self.assertEqual(table.splitlines(), ["| A | B | sum |", "|---|---|---|",
                                               "| 1 | 2.5 | s |", "| 3 | n/a | s |"])
 
+    def test_median_round(self):
+        rows = [{"rps": 3.0, "round": 1, "p50_us": 30}, {"rps": 1.0, "round": 2, "p50_us": 10},
+                {"rps": 2.0, "round": 3, "p50_us": 20}]
+        median = bench.median_round(rows)
+        self.assertEqual((median["rps"], median["p50_us"]), (2.0, 20))  # one round's numbers, whole
+        self.assertEqual((median["rps_min"], median["rps_max"], median["rounds"]), (1.0, 3.0, 3))
+        self.assertNotIn("round", median)
+        self.assertEqual(bench.median_round(rows[:2])["rps"], 1.0)  # even: the lower middle
+        self.assertEqual(bench.median_round(rows[:1])["rounds"], 1)
+
     def test_cpu_per_10k(self):
         self.assertAlmostEqual(bench.cpu_per_10k(0.5, 20000), 0.25)
         self.assertIsNone(bench.cpu_per_10k(0.5, 0))
@@ -165,6 +175,16 @@ class Goals(unittest.TestCase):
         self.assertNotIn("sequential-server (sequential)", subjects)
         self.assertEqual(sum(1 for goal, _ in verdicts if goal.endswith("100 connections")), 2)
 
+    def test_the_fastest_is_the_fastest_that_served_every_connection(self):
+        pool = dict(pingpong_row("threadpool-server", 110000.0, 10, kind="pool"), connections_served=4)
+        rows = [pool, pingpong_row("asio-server", 95000.0, 10, kind="event"),
+                pingpong_row("epoll-server", 88000.0, 10, kind="event")]
+        verdicts = self.verdicts({"throughput": rows})
+        event10, threads10 = ">= 90% of the fastest at 10 connections", ">= 70% of the fastest at 10 connections"
+        self.assertTrue(verdicts[(event10, "epoll-server (event)")]["met"])  # 88,000 / 95,000
+        self.assertIn("of asio-server", verdicts[(event10, "epoll-server (event)")]["measured"])
+        self.assertIn("(served 4 of 10)", verdicts[(threads10, "threadpool-server (pool)")]["measured"])
+
     def test_the_queue_strategy_must_serve_everyone_in_the_room_at_400(self):
         rows = [chat_row("queue", 128, 200, 19000.0), chat_row("queue", 128, 400, 39000.0),
                 chat_row("queue", 300, 200, 19000.0), chat_row("queue", 300, 400, 15000.0, lost=3),
@@ -193,8 +213,14 @@ class Report(unittest.TestCase):
         text = self.render({"throughput": [pingpong_row("sequential-server", 1000.0),
                                            pingpong_row("threaded-server", 2500.0)]})
         self.assertIn("ratio against sequential-server, 1 connection, nodelay off (1000 requests/s)", text)
-        self.assertIn("| threaded-server | k | 1 | no | 2500 | x2.50 |", text)
-        self.assertIn("| sequential-server | k | 1 | no | 1000 | x1.00 |", text)
+        self.assertIn("| threaded-server | k | 1 | no | 2500 | n/a | x2.50 |", text)
+        self.assertIn("| sequential-server | k | 1 | no | 1000 | n/a | x1.00 |", text)
+
+    def test_the_median_round_is_shown_with_its_range(self):
+        rounds = [dict(pingpong_row("threaded-server", rps), round=n) for n, rps in
+                  enumerate((2600.0, 2400.0, 2500.0), 1)]
+        text = self.render({"throughput": [bench.median_round(rounds)]})
+        self.assertIn("| threaded-server | k | 1 | no | 2500 | 2400, 2600 | n/a |", text)
 
     def test_without_its_baseline_a_ratio_says_so(self):
         text = self.render({"throughput": [pingpong_row("threaded-server", 2500.0)]})
