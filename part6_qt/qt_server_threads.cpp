@@ -7,13 +7,23 @@
 // belong to the client's thread. When the client leaves, the thread's event
 // loop ends, the connection is deleted on its own thread, and the main
 // thread joins and deletes the QThread. Its limit: a thread (and its stack)
-// per client, as in part 2. New since qt-server: thread affinity and
-// moveToThread; the stop reaches each thread as a queued signal.
+// per client, as in part 2, and two descriptors per client: its socket and
+// the eventfd of its thread's event loop. Qt aborts the whole process when a
+// new thread's event loop finds no descriptor, so the server counts them and
+// refuses (closes) a client that would need more than RLIMIT_NOFILE allows.
+// New since qt-server: thread affinity and moveToThread; the stop reaches
+// each thread as a queued signal.
 //
 // Run:  qt-server-threads 9090 --protocol shift
 //       python3 simulator run -n 3 --address 127.0.0.1:9090
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <QCoreApplication>
 #include <QThread>
+
+#include <algorithm>
+#include <climits>
 
 #include "cs/log.hpp"
 #include "cs/options.hpp"
@@ -22,6 +32,20 @@
 #include "qt_support.hpp"
 
 namespace {
+
+// Descriptors each client costs (its socket, its thread's eventfd), and
+// those kept for everything else (stdio, the listener, the main loop's
+// eventfd, the stop pipe, whatever Qt opens).
+constexpr rlim_t descriptors_per_client = 2;
+constexpr rlim_t descriptors_reserved = 32;
+
+// How many clients may be served at once within RLIMIT_NOFILE.
+int client_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT_MAX;
+  const rlim_t usable = limit.rlim_cur > descriptors_reserved ? limit.rlim_cur - descriptors_reserved : 0;
+  return static_cast<int>(std::clamp<rlim_t>(usable / descriptors_per_client, 1, INT_MAX));
+}
 
 void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop, char* program) {
   int qt_argc = 1;  // see qt_server.cpp: Qt gets the program name only
@@ -33,9 +57,20 @@ void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop, ch
   part6::StopNotifier stop_notifier(stop);
   int active = 0;  // threads started and not yet joined; main thread only
   bool stopping = false;
+  const int most_clients = client_limit();
+  cs::log_info("at most ", most_clients, " clients at once: each needs ", descriptors_per_client,
+               " descriptors (its socket, its thread's eventfd) of RLIMIT_NOFILE");
 
   QObject::connect(&server, &part6::DescriptorServer::descriptorAccepted, &server,
                    [&](qintptr descriptor) {
+    if (active >= most_clients) {
+      // Closed before a byte is exchanged: the client sees the connection
+      // end at once, and nobody else is affected.
+      cs::log_warn("refusing a client: ", active,
+                   " clients is the most that RLIMIT_NOFILE allows (raise it with ulimit -n)");
+      ::close(static_cast<int>(descriptor));
+      return;
+    }
     auto* thread = new QThread;
     // No parent: an object with a parent cannot be moved to another thread
     // ("QObject::moveToThread: Cannot move objects with a parent").

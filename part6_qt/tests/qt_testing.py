@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -35,11 +36,18 @@ QT_THREAD_WARNINGS = re.compile(
 class Server:
     """A server binary started on port 0; stderr is collected as it comes."""
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], open_files: Optional[int] = None) -> None:
+        """open_files: the server's RLIMIT_NOFILE soft limit, when given."""
         self.argv = list(argv)
+
+        def limit_open_files() -> None:
+            if open_files is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
+
         self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        universal_newlines=True)
+                                        universal_newlines=True, preexec_fn=limit_open_files)
         self.lines: List[str] = []
         self._changed = threading.Condition()
         self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)

@@ -67,6 +67,38 @@ class PoolOfOne(unittest.TestCase):
         self.assertEqual(self.server.thread_warnings(), [])
 
 
+class DescriptorLimit(unittest.TestCase):
+    """qt-server-threads with RLIMIT_NOFILE 48: (48 - 32 reserved) / 2 = 8
+    clients at once. Without the limit, the thread of a client beyond it
+    finds no descriptor for its event loop and Qt aborts the process."""
+
+    def test_a_client_beyond_the_limit_is_refused_and_the_others_are_served(self) -> None:
+        server = Server([SERVER, "--port", "0"], open_files=48)
+        clients = []
+        try:
+            self.assertIsNotNone(server.wait_for_line(r"at most 8 clients at once"), server.log())
+            clients = [Client(server.host, server.port) for _ in range(8)]
+            for client in clients:
+                self.assertEqual(client.read(1), b"*")
+            # Enough more that, unrefused, their threads would run out of descriptors.
+            extra = [Client(server.host, server.port) for _ in range(12)]
+            for client in extra:
+                self.assertTrue(client.at_eof(), "a client beyond the limit was not closed")
+                client.close()
+            self.assertIsNotNone(server.wait_for_line(r"refusing a client: 8 clients"), server.log())
+            for client in clients:
+                exchange(client)  # the others never noticed
+            for client in clients:
+                client.close()
+            self.assertEqual(server.stop(), 0, server.log())
+            self.assertRegex(server.log(), r"stopped: connections=8 requests=8")
+            self.assertEqual(server.thread_warnings(), [], server.log())
+        finally:
+            for client in clients:
+                client.close()
+            server.kill()
+
+
 class ThreadAffinity(unittest.TestCase):
     """Many clients come and go, some are open at SIGTERM: the log must hold
     no Qt warning (a socket or timer used from a thread it does not belong
