@@ -646,6 +646,14 @@ TEST(FrameworkServer, StopGivesConnectionsTheGraceToFinish) {
 }
 
 TEST(FrameworkServer, OutOfDescriptorsBacksOffAndAcceptsOnceThereAreSome) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The address-sanitizer build also has UBSan (common/cmake/cs_settings.cmake),
+  // whose check of a virtual call probes memory through a pipe the first time
+  // it meets a class; with no descriptor free that fails, and it reports the
+  // object as bad. So this case runs in the debug and TSan builds only, like
+  // the epoll server's AcceptBackoff test.
+  GTEST_SKIP() << "UBSan cannot check virtual calls with no descriptor free";
+#endif
   TestServer server(small_options());
   server.start();
   // While descriptors are short, nothing else in this process may need
