@@ -874,16 +874,25 @@ def draw_charts(bench):
 
     rows = bench.results.get("backlog", [])
     if rows:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        for (server, backlog) in dict.fromkeys((r["server"], r["backlog"]) for r in rows):
-            series = [r for r in rows if r["server"] == server and r["backlog"] == backlog]
-            ax.plot([r["connections"] for r in series], [100 * r["success_rate"] for r in series],
-                    marker="o", label=f"{server}, backlog {backlog}")
-        ax.set_xlabel("clients in the burst")
-        ax.set_ylabel("% served in time")
-        ax.set_ylim(0, 105)
-        ax.set_title("Bursts against the listen backlog")
-        ax.legend(fontsize=7)
+        servers = list(dict.fromkeys(r["server"] for r in rows))
+        backlogs = sorted({r["backlog"] for r in rows})
+        bursts = sorted({r["connections"] for r in rows})
+        fig, axes = plt.subplots(len(backlogs), 1, figsize=(10, 3.2 * len(backlogs)), squeeze=False)
+        width = 0.8 / len(bursts)
+        for row, backlog in enumerate(backlogs):
+            ax = axes[row][0]
+            for i, clients in enumerate(bursts):
+                values = [100 * (find(rows, server=s, backlog=backlog, connections=clients) or {})
+                          .get("success_rate", 0) for s in servers]
+                ax.bar([x + i * width for x in range(len(servers))], values, width,
+                       label=f"burst of {clients}")
+            ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=20,
+                          fontsize=8)
+            ax.set_ylim(0, 105)
+            ax.set_ylabel("% served in time")
+            ax.set_title(f"--backlog {backlog}", fontsize=10)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.suptitle("Bursts against the listen backlog")
         save(fig, "backlog.png", "backlog")
 
     rows = bench.results.get("clients", [])
@@ -929,12 +938,20 @@ def draw_charts(bench):
 
     rows = bench.results.get("idle", [])
     if rows:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        labels = [f"{r['server']}\n{r['connections']}" for r in rows]
-        ax.bar(range(len(rows)), [r["kib_per_connection"] or 0 for r in rows])
-        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        servers = list(dict.fromkeys(r["server"] for r in rows))
+        counts = sorted({r["connections"] for r in rows})
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        width = 0.8 / len(counts)
+        for i, count in enumerate(counts):
+            values = [(find(rows, server=s, connections=count) or {}).get("kib_per_connection") or 0
+                      for s in servers]
+            ax.bar([x + i * width for x in range(len(servers))], values, width,
+                   label=f"{count:,} idle connections")
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=20,
+                      fontsize=8)
         ax.set_ylabel("server RSS per idle connection (KiB)")
         ax.set_title("Memory per idle connection")
+        ax.legend(fontsize=8)
         save(fig, "idle.png", "idle")
 
     rows = bench.results.get("scaling", [])
@@ -947,7 +964,7 @@ def draw_charts(bench):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("server --threads")
         ax.set_ylabel("requests per second (16 connections)")
-        ax.set_title("Scaling the pool")
+        ax.set_title("Scaling with --threads")
         ax.legend(fontsize=8)
         save(fig, "scaling.png", "scaling")
     return charts
