@@ -14,15 +14,7 @@ import struct
 import sys
 import threading
 
-
-def recv_exactly(conn, n):
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
+from wrong_reply_server import recv_exactly  # same folder: the tests' other server
 
 
 def main():
