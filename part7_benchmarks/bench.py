@@ -842,19 +842,26 @@ def draw_charts(bench):
         plt.close(fig)
         charts[experiment] = name
 
+    def grouped_bars(ax, groups, labels, series, fontsize=8, rotation=20):
+        """One group of bars per entry of `groups` (ticked with `labels`),
+        one bar per (legend label, value of a group) pair in `series`."""
+        width = 0.8 / len(series)
+        for i, (label, value) in enumerate(series):
+            ax.bar([x + i * width for x in range(len(groups))], [value(g) for g in groups], width,
+                   label=label)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(groups))], labels, rotation=rotation,
+                      fontsize=fontsize)
+
     rows = [r for r in bench.results.get("throughput", []) if r["protocol"] == "shift"]
     if rows:
         servers = list(dict.fromkeys(r["server"] for r in rows))
         fig, ax = plt.subplots(figsize=(11, 4.5))
         combos = [(c, nd) for c in (1, 10, 100) for nd in (False, True)
                   if find(rows, connections=c, nodelay=nd)]
-        width = 0.8 / len(combos)
-        for i, (c, nd) in enumerate(combos):
-            values = [(find(rows, server=s, connections=c, nodelay=nd) or {}).get("rps", 0) for s in servers]
-            ax.bar([x + i * width for x in range(len(servers))], values, width,
-                   label=f"{c} conn., nodelay {'on' if nd else 'off'}")
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=20,
-                      fontsize=8)
+        grouped_bars(ax, servers, servers, [
+            (f"{c} conn., nodelay {'on' if nd else 'off'}",
+             lambda s, c=c, nd=nd: (find(rows, server=s, connections=c, nodelay=nd) or {}).get("rps", 0))
+            for c, nd in combos])
         ax.set_ylabel("requests per second")
         ax.set_title("Throughput per design (shift, 64-byte requests)")
         ax.legend(fontsize=8)
@@ -878,16 +885,13 @@ def draw_charts(bench):
         backlogs = sorted({r["backlog"] for r in rows})
         bursts = sorted({r["connections"] for r in rows})
         fig, axes = plt.subplots(len(backlogs), 1, figsize=(10, 3.2 * len(backlogs)), squeeze=False)
-        width = 0.8 / len(bursts)
         for row, backlog in enumerate(backlogs):
             ax = axes[row][0]
-            for i, clients in enumerate(bursts):
-                values = [100 * (find(rows, server=s, backlog=backlog, connections=clients) or {})
-                          .get("success_rate", 0) for s in servers]
-                ax.bar([x + i * width for x in range(len(servers))], values, width,
-                       label=f"burst of {clients}")
-            ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=20,
-                          fontsize=8)
+            grouped_bars(ax, servers, servers, [
+                (f"burst of {clients}",
+                 lambda s, b=backlog, n=clients: 100 * (find(rows, server=s, backlog=b, connections=n)
+                                                        or {}).get("success_rate", 0))
+                for clients in bursts])
             ax.set_ylim(0, 105)
             ax.set_ylabel("% served in time")
             ax.set_title(f"--backlog {backlog}", fontsize=10)
@@ -900,14 +904,11 @@ def draw_charts(bench):
         pairs = list(dict.fromkeys((r["client"], r["server"]) for r in rows))
         fig, ax = plt.subplots(figsize=(10, 4.5))
         combos = [(c, nd) for c in (1, 10) for nd in (False, True)]
-        width = 0.8 / len(combos)
-        for i, (c, nd) in enumerate(combos):
-            values = [(find(rows, client=cl, server=sv, connections=c, nodelay=nd) or {}).get("requests", 0)
-                      for cl, sv in pairs]
-            ax.bar([x + i * width for x in range(len(pairs))], values, width,
-                   label=f"{c} conn., nodelay {'on' if nd else 'off'}")
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(pairs))],
-                      [f"{cl}\n-> {sv}" for cl, sv in pairs], fontsize=7)
+        grouped_bars(ax, pairs, [f"{cl}\n-> {sv}" for cl, sv in pairs], [
+            (f"{c} conn., nodelay {'on' if nd else 'off'}",
+             lambda p, c=c, nd=nd: (find(rows, client=p[0], server=p[1], connections=c, nodelay=nd)
+                                    or {}).get("requests", 0))
+            for c, nd in combos], fontsize=7, rotation=0)
         ax.set_yscale("log")
         ax.set_ylabel("requests in the run (log scale)")
         ax.set_title("Client x server (framed, 64-byte requests)")
@@ -941,14 +942,10 @@ def draw_charts(bench):
         servers = list(dict.fromkeys(r["server"] for r in rows))
         counts = sorted({r["connections"] for r in rows})
         fig, ax = plt.subplots(figsize=(10, 4.5))
-        width = 0.8 / len(counts)
-        for i, count in enumerate(counts):
-            values = [(find(rows, server=s, connections=count) or {}).get("kib_per_connection") or 0
-                      for s in servers]
-            ax.bar([x + i * width for x in range(len(servers))], values, width,
-                   label=f"{count:,} idle connections")
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(servers))], servers, rotation=20,
-                      fontsize=8)
+        grouped_bars(ax, servers, servers, [
+            (f"{count:,} idle connections",
+             lambda s, n=count: (find(rows, server=s, connections=n) or {}).get("kib_per_connection") or 0)
+            for count in counts])
         ax.set_ylabel("server RSS per idle connection (KiB)")
         ax.set_title("Memory per idle connection")
         ax.legend(fontsize=8)

@@ -11,7 +11,8 @@
 // the room, say) is sent again, after 50 ms, then 100, 200, up to every
 // 800 ms: every hello goes to every client in the room, so re-sending all of
 // them every 50 ms would flood a room of hundreds (N hellos x N receivers,
-// 20 times a second) and measure the flood instead of the chat. Only then does the measured traffic start, so a message is
+// 20 times a second) and measure the flood instead of the chat. Only once
+// every client was seen does the measured traffic start, so a message is
 // never "lost" to a client that had not joined yet. By default every client
 // must join; with --join-timeout S the clients still out of the room after
 // S seconds (refused, or waiting in a full listen queue) are closed and
@@ -93,7 +94,7 @@ class ChatRun {
     if (joined) send_and_receive();
     JsonLine json;
     const double measured = std::chrono::duration<double>(measured_end_ - measure_from_).count();
-    const std::uint64_t expected = measured_sent_ * (in_room_ > 0 ? in_room_ - 1 : 0);
+    const std::uint64_t expected = deliveries_expected();
     json.add("mode", "chat")
         .add("connections", o_.connections)
         .add("senders", o_.senders)
@@ -252,7 +253,7 @@ class ChatRun {
     }
     measured_end_ = std::min(measured_end_, Clock::now());
     const auto drain_until = Clock::now() + seconds_to_duration(o_.drain);
-    const std::uint64_t expected = measured_sent_ * (in_room_ - 1);
+    const std::uint64_t expected = deliveries_expected();
     while (Clock::now() < drain_until && !stop_.stop_requested() &&
            measured_delivered_ < expected) {
       for (const std::uint32_t id : senders_) {
@@ -260,6 +261,11 @@ class ChatRun {
       }
       poll_once(std::chrono::milliseconds(10));
     }
+  }
+
+  // Each measured message, to every client in the room but its sender.
+  std::uint64_t deliveries_expected() const {
+    return measured_sent_ * (in_room_ > 0 ? in_room_ - 1 : 0);
   }
 
   void queue_hello(ChatClient& c) {
