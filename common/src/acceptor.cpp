@@ -12,6 +12,9 @@
 namespace cs {
 
 std::optional<Client> accept_next(int listen_fd, const StopSignal& stop) {
+  // One limiter for every acceptor of the process: while descriptors are
+  // used up, every accepting thread fails the same way.
+  static RepeatLimiter exhausted_warnings;
   for (;;) {
     // Waiting in poll() rather than in accept() is what lets a stop request
     // wake an idle server: the stop pipe is in the same poll set.
@@ -26,8 +29,8 @@ std::optional<Client> accept_next(int listen_fd, const StopSignal& stop) {
       case Accepted::Kind::retry:
         continue;
       case Accepted::Kind::exhausted:
-        log_warn("accept: ", std::strerror(accepted.error), "; retrying in ",
-                 accept_backoff.count(), " ms");
+        log_warn_limited(exhausted_warnings, "accept: ", std::strerror(accepted.error),
+                         "; retrying in ", accept_backoff.count(), " ms");
         stop.wait(accept_backoff);
         continue;
       case Accepted::Kind::fatal:

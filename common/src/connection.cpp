@@ -21,6 +21,9 @@ std::optional<Clock::time_point> BlockingConnection::next_deadline() const {
     const auto idle_deadline = last_activity_ + policy_.idle_timeout;
     if (!deadline || idle_deadline < *deadline) deadline = idle_deadline;
   }
+  if (request_deadline_ && (!deadline || *request_deadline_ < *deadline)) {
+    deadline = request_deadline_;
+  }
   return deadline;
 }
 
@@ -35,10 +38,17 @@ bool BlockingConnection::wait(short events) {
       case WaitResult::stop_requested:
         grace_deadline_ = stop_.stop_time() + policy_.shutdown_grace;
         continue;
-      case WaitResult::timed_out:
-        end_ = (grace_deadline_ && Clock::now() >= *grace_deadline_) ? ConnectionEnd::shutdown
-                                                                      : ConnectionEnd::idle_timeout;
+      case WaitResult::timed_out: {
+        const auto now = Clock::now();
+        if (grace_deadline_ && now >= *grace_deadline_) {
+          end_ = ConnectionEnd::shutdown;
+        } else if (request_deadline_ && now >= *request_deadline_) {
+          end_ = ConnectionEnd::request_timeout;
+        } else {
+          end_ = ConnectionEnd::idle_timeout;
+        }
         return false;
+      }
     }
   }
 }
@@ -89,6 +99,9 @@ std::string BlockingConnection::end_description() const {
     case ConnectionEnd::peer_closed: return "client closed";
     case ConnectionEnd::idle_timeout:
       return "idle for " + std::to_string(policy_.idle_timeout.count()) + " ms";
+    case ConnectionEnd::request_timeout:
+      return "request not complete after " + std::to_string(policy_.request_timeout.count()) +
+             " ms";
     case ConnectionEnd::shutdown: return "shutdown grace period over";
     case ConnectionEnd::error: return std::strerror(error_);
   }

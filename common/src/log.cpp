@@ -124,4 +124,17 @@ void write_log_line(LogLevel level, std::string_view message) {
   errno = saved_errno;
 }
 
+std::optional<std::uint64_t> RepeatLimiter::admit() {
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(mutex_);
+  if (next_allowed_ && now < *next_allowed_) {
+    ++dropped_;
+    return std::nullopt;
+  }
+  next_allowed_ = now + interval_;
+  const std::uint64_t dropped = dropped_;
+  dropped_ = 0;
+  return dropped;
+}
+
 }  // namespace cs

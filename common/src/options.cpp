@@ -26,7 +26,12 @@ CommandLine::CommandLine(std::string name, std::string description)
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   app_.add_option("--idle-timeout-ms", idle_timeout_ms_,
-                  "Close a connection after this long without traffic; 0 = never")
+                  "Close a connection after this long without a byte received or sent; 0 = never")
+      ->check(CLI::Range(0LL, 86'400'000LL))
+      ->capture_default_str();
+  app_.add_option("--request-timeout-ms", request_timeout_ms_,
+                  "Close a connection whose request is not complete this long after its "
+                  "first byte arrived (bounds clients that trickle bytes); 0 = never")
       ->check(CLI::Range(0LL, 86'400'000LL))
       ->capture_default_str();
   app_.add_option("--shutdown-grace-ms", shutdown_grace_ms_,
@@ -78,6 +83,7 @@ ServerOptions CommandLine::parse(int argc, char** argv) {
   options_.protocol = protocol_name_ == "framed" ? Protocol::framed : Protocol::shift;
   options_.protocol_name = protocol_name_;
   options_.idle_timeout = std::chrono::milliseconds(idle_timeout_ms_);
+  options_.request_timeout = std::chrono::milliseconds(request_timeout_ms_);
   options_.shutdown_grace = std::chrono::milliseconds(shutdown_grace_ms_);
   set_log_level(options_.quiet ? LogLevel::warn : LogLevel::info);
   return options_;

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "cs/log.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/session.hpp"
 
 namespace cs {
@@ -21,6 +22,7 @@ void serve_connection(BlockingConnection& client, const ServerOptions& options,
   Bytes replies;
   session->greet(replies);
   std::array<Byte, receive_buffer_size> buffer;
+  RequestTimer request_timer(options.request_timeout);
   Verdict verdict;
 
   while (!verdict.close && client.send(replies)) {
@@ -28,6 +30,8 @@ void serve_connection(BlockingConnection& client, const ServerOptions& options,
     const auto received = client.receive(buffer);
     if (!received) break;
     verdict = session->on_receive(*received, replies);
+    request_timer.after_receive(*session, std::chrono::steady_clock::now());
+    client.set_request_deadline(request_timer.deadline());
   }
   if (verdict.close) {
     client.send(replies);  // the replies to the requests before the bad one

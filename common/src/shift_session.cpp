@@ -14,6 +14,7 @@ void ShiftSession::greet(Bytes& out) { out.push_back(greeting); }
 Verdict ShiftSession::on_receive(ByteView in, Bytes& out) {
   out.reserve(out.size() + in.size());  // a reply byte per input byte at most: one allocation
   for (const Byte b : in) {
+    pending_ = true;  // until a '$' below ends the message this byte belongs to
     switch (state_) {
       case State::waiting_for_message:
         if (b == message_start) state_ = State::in_message;
@@ -22,6 +23,7 @@ Verdict ShiftSession::on_receive(ByteView in, Bytes& out) {
         if (b == message_end) {
           state_ = State::waiting_for_message;
           ++messages_;
+          pending_ = false;
         } else {
           out.push_back(static_cast<Byte>(b + 1));  // 0xFF wraps to 0x00
         }

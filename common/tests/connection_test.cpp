@@ -126,5 +126,36 @@ TEST(BlockingConnection, GraceDeadlineCountsFromTheStopNotFromWhenItIsNoticed) {
   EXPECT_LT(Clock::now() - start, 100ms) << "the grace period had already run out";
 }
 
+TEST(BlockingConnection, RequestDeadlineEndsAReceiveEvenWithoutAnIdleTimeout) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  ConnectionPolicy policy;
+  policy.request_timeout = 100ms;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, policy);
+  Byte buffer[16];
+  const auto start = Clock::now();
+  connection.set_request_deadline(start + 100ms);
+  EXPECT_FALSE(connection.receive(buffer));
+  EXPECT_GE(Clock::now() - start, 100ms);
+  EXPECT_EQ(connection.end(), ConnectionEnd::request_timeout);
+  EXPECT_EQ(connection.end_description(), "request not complete after 100 ms");
+}
+
+TEST(BlockingConnection, ClearedRequestDeadlineNoLongerApplies) {
+  auto [server, client] = socket_pair();
+  StopSignal stop;
+  ConnectionPolicy policy;
+  policy.idle_timeout = 300ms;
+  policy.request_timeout = 50ms;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, policy);
+  connection.set_request_deadline(Clock::now() + 50ms);
+  connection.set_request_deadline(std::nullopt);  // the request completed
+  Byte buffer[16];
+  const auto start = Clock::now();
+  EXPECT_FALSE(connection.receive(buffer));
+  EXPECT_GE(Clock::now() - start, 300ms);
+  EXPECT_EQ(connection.end(), ConnectionEnd::idle_timeout);
+}
+
 }  // namespace
 }  // namespace cs

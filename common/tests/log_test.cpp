@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -79,6 +81,58 @@ TEST(Log, LinesFromManyThreadsNeverSplice) {
     ASSERT_NE(line.find(" " + payload), std::string::npos);
   }
   EXPECT_EQ(count, threads * lines_per_thread);
+}
+
+// Counts the lines of `text` that contain `needle`.
+int count_lines_with(const std::string& text, const std::string& needle) {
+  std::istringstream lines(text);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) count += line.find(needle) != std::string::npos ? 1 : 0;
+  return count;
+}
+
+TEST(RepeatLimiter, FirstGoesThroughTheRestOfTheIntervalIsCountedThenReported) {
+  set_log_level(LogLevel::warn);
+  RepeatLimiter limiter(std::chrono::milliseconds(300));
+  const std::string burst = capture_stderr([&] {
+    for (int i = 0; i < 50; ++i) log_warn_limited(limiter, "accept: out of descriptors");
+  });
+  EXPECT_EQ(count_lines_with(burst, "accept: out of descriptors"), 1) << burst;
+  EXPECT_EQ(burst.find(" more in the last "), std::string::npos) << burst;
+
+  // Once the interval is over, the next one goes through with the count.
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  const std::string next = capture_stderr([&] { log_warn_limited(limiter, "accept: out of descriptors"); });
+  set_log_level(LogLevel::info);
+  EXPECT_EQ(count_lines_with(next, "accept: out of descriptors (49 more in the last 300 ms)"), 1)
+      << next;
+}
+
+TEST(RepeatLimiter, ZeroIntervalLetsEveryOneThrough) {
+  set_log_level(LogLevel::warn);
+  RepeatLimiter limiter(std::chrono::milliseconds(0));  // every one goes through
+  const std::string text = capture_stderr([&] {
+    log_warn_limited(limiter, "x");
+    log_warn_limited(limiter, "y");
+  });
+  set_log_level(LogLevel::info);
+  EXPECT_EQ(count_lines_with(text, "warn: x"), 1) << text;
+  EXPECT_EQ(count_lines_with(text, "warn: y"), 1) << text;
+  EXPECT_EQ(RepeatLimiter().interval(), default_repeat_interval);
+}
+
+TEST(RepeatLimiter, ManyThreadsLetExactlyOneThrough) {
+  RepeatLimiter limiter(std::chrono::hours(1));
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) admitted += limiter.admit() ? 1 : 0;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(admitted.load(), 1);
 }
 
 }  // namespace

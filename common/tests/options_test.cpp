@@ -26,6 +26,7 @@ TEST(CommandLine, Defaults) {
   EXPECT_EQ(options.backlog, default_backlog);
   EXPECT_EQ(options.max_frame, 1u << 20);
   EXPECT_EQ(options.idle_timeout.count(), 0);
+  EXPECT_EQ(options.request_timeout.count(), 0);
   EXPECT_FALSE(options.quiet);
 }
 
@@ -38,13 +39,16 @@ TEST(CommandLine, PortAsOption) { EXPECT_EQ(parse({"--port", "0"}).port, 0); }
 TEST(CommandLine, EveryCommonOption) {
   const ServerOptions options =
       parse({"--host", "::1", "--protocol", "framed", "--backlog", "10", "--idle-timeout-ms",
-             "1500", "--shutdown-grace-ms", "300", "--max-frame", "64", "--quiet"});
+             "1500", "--request-timeout-ms", "700", "--shutdown-grace-ms", "300",
+             "--max-frame", "64", "--quiet"});
   EXPECT_EQ(options.host, "::1");
   EXPECT_EQ(options.protocol, Protocol::framed);
   EXPECT_EQ(options.protocol_name, "framed");
   EXPECT_EQ(options.backlog, 10);
   EXPECT_EQ(options.idle_timeout.count(), 1500);
   EXPECT_EQ(options.shutdown_grace.count(), 300);
+  EXPECT_EQ(options.request_timeout.count(), 700);
+  EXPECT_EQ(options.connection_policy().request_timeout.count(), 700);
   EXPECT_EQ(options.max_frame, 64u);
   EXPECT_EQ(options.session_limits().max_frame, 64u);
   EXPECT_TRUE(options.quiet);

@@ -37,6 +37,9 @@ void expect_split_invariant(Protocol protocol, const SessionLimits& limits, Byte
     ASSERT_EQ(split.output, whole.output) << how;
     ASSERT_EQ(split.verdict.close, whole.verdict.close) << how;
     ASSERT_EQ(split.verdict.reason, whole.verdict.reason) << how;
+    if (!whole.verdict.close) {
+      ASSERT_EQ(split.pending, whole.pending) << how;
+    }
   };
   for (std::size_t cut = 1; cut < input.size(); ++cut) {
     expect_same({cut}, "split once at " + std::to_string(cut));
@@ -198,6 +201,32 @@ TEST(FramedSession, EverySplitGivesTheSameReplies) {
   for (const auto& input : inputs) {
     expect_split_invariant(Protocol::framed, limits, input);
   }
+}
+
+// request_pending(): what --request-timeout-ms measures (cs/request_timer.hpp).
+bool pending_after(Protocol protocol, ByteView input) {
+  return feed_in_chunks(protocol, default_limits, input, {}).pending;
+}
+
+TEST(ShiftSession, RequestPendingFromAnyByteUntilAMessageEnds) {
+  EXPECT_FALSE(pending_after(Protocol::shift, as_bytes("")));
+  EXPECT_TRUE(pending_after(Protocol::shift, as_bytes("x")));  // bytes outside a message count:
+  EXPECT_TRUE(pending_after(Protocol::shift, as_bytes("$")));  // a trickle of them is no escape
+  EXPECT_TRUE(pending_after(Protocol::shift, as_bytes("^ab")));
+  EXPECT_FALSE(pending_after(Protocol::shift, as_bytes("^ab$")));
+  EXPECT_FALSE(pending_after(Protocol::shift, as_bytes("noise^ab$")));
+  EXPECT_TRUE(pending_after(Protocol::shift, as_bytes("^ab$c")));
+  EXPECT_TRUE(pending_after(Protocol::shift, as_bytes("^ab$^")));
+}
+
+TEST(FramedSession, RequestPendingWhilePartOfAFrameIsBuffered) {
+  const Bytes two = concat({frame_of("ab"), frame_of("cd")});
+  EXPECT_FALSE(pending_after(Protocol::framed, {}));
+  EXPECT_TRUE(pending_after(Protocol::framed, ByteView(two).first(1)));  // a header byte
+  EXPECT_TRUE(pending_after(Protocol::framed, ByteView(two).first(5)));  // header and a body byte
+  EXPECT_FALSE(pending_after(Protocol::framed, ByteView(two).first(6)));
+  EXPECT_TRUE(pending_after(Protocol::framed, ByteView(two).first(7)));
+  EXPECT_FALSE(pending_after(Protocol::framed, two));
 }
 
 TEST(FramedSession, CountsFrames) {

@@ -13,6 +13,7 @@ namespace cs::testing {
 struct Run {
   Bytes output;
   Verdict verdict;  // the first closing verdict, or keep_open
+  bool pending = false;  // request_pending() after the last chunk
 };
 
 // Feeds `input` to a fresh session in the chunks given by `cuts` (sorted
@@ -31,6 +32,7 @@ inline Run feed_in_chunks(Protocol protocol, const SessionLimits& limits, ByteVi
   };
   for (const std::size_t cut : cuts) feed(cut);
   feed(input.size());
+  run.pending = session->request_pending();
   return run;
 }
 

@@ -54,6 +54,7 @@ class BoundedShiftSession final : public cs::Session {
   void greet(cs::Bytes& out) override;
   cs::Verdict on_receive(cs::ByteView in, cs::Bytes& out) override;
   std::uint64_t requests() const override;
+  bool request_pending() const override { return shift_.request_pending(); }
 
   std::size_t max_message() const { return max_message_; }
 

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -30,6 +31,7 @@
 #include "cs/frame_codec.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/stop.hpp"
 
 namespace {
@@ -99,6 +101,8 @@ void serve_connection(cs::BlockingConnection& client, const chat::Member& me, ch
   const std::size_t members = room.join(me);
   cs::log_info("joined: ", me.peer.to_string(), " (", members, " in the room)");
   cs::FrameDecoder decoder(options.server.max_frame);
+  cs::RequestTimer request_timer(options.server.request_timeout);
+  std::uint64_t frames = 0;
   std::array<cs::Byte, receive_buffer_size> buffer;
   std::string protocol_error;
 
@@ -112,7 +116,12 @@ void serve_connection(cs::BlockingConnection& client, const chat::Member& me, ch
       while (const auto payload = decoder.next()) {
         stats.messages_in.fetch_add(1, std::memory_order_relaxed);
         room.broadcast(me, chat::make_frame(*payload));
+        ++frames;
       }
+      // A frame trickled in byte by byte must still arrive in time
+      // (--request-timeout-ms; the idle timeout cannot see a trickle).
+      request_timer.after_receive(decoder.buffered() > 0, frames, std::chrono::steady_clock::now());
+      client.set_request_deadline(request_timer.deadline());
       if (decoder.error()) {
         protocol_error = *decoder.error();
         break;
@@ -159,7 +168,8 @@ void run_server(const ChatOptions& options, cs::StopSignal& stop) {
   // Readers stop at the stop request (no grace for reading): the grace
   // period is spent delivering what was already received.
   const cs::ConnectionPolicy reader_policy{options.server.idle_timeout,
-                                           std::chrono::milliseconds(0)};
+                                           std::chrono::milliseconds(0),
+                                           options.server.request_timeout};
   std::uint64_t next_id = 1;
 
   {

@@ -48,6 +48,7 @@ class LineSession final : public cs::Session {
 
   // Lines answered (every command, unknown ones included).
   std::uint64_t requests() const override { return lines_; }
+  bool request_pending() const override { return !pending_.empty(); }
 
   // True once QUIT was answered: the close it asks for is the normal end of
   // the conversation, not an error.

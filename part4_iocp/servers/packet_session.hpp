@@ -79,6 +79,7 @@ class PacketSession final : public cs::Session {
   cs::Verdict on_receive(cs::ByteView in, cs::Bytes& out) override;
 
   std::uint64_t requests() const override { return packets_; }
+  bool request_pending() const override { return framer_.partial() > 0; }
 
   // Bytes of an incomplete packet held back (dropped if EOF comes now).
   std::size_t partial() const { return framer_.partial(); }

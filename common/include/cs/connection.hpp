@@ -8,7 +8,8 @@
 //
 //   serving --(stop requested)--> grace period --(client done)--> closed
 //      |                              |
-//      | idle timeout                 | grace deadline passes
+//      | idle timeout,                | grace deadline passes
+//      | request deadline             |
 //      v                              v
 //    closed                         closed ("shutdown")
 //
@@ -36,10 +37,14 @@ struct ConnectionPolicy {
   // After a stop request, how long open connections may go on (counted from
   // the request, the same deadline for every connection).
   std::chrono::milliseconds shutdown_grace{2000};
+  // How long a request may take to arrive once its first byte has; zero:
+  // no limit. The deadline itself comes from a RequestTimer
+  // (cs/request_timer.hpp), through set_request_deadline().
+  std::chrono::milliseconds request_timeout{0};
 };
 
 // Why a connection ended.
-enum class ConnectionEnd { open, peer_closed, idle_timeout, shutdown, error };
+enum class ConnectionEnd { open, peer_closed, idle_timeout, request_timeout, shutdown, error };
 
 class BlockingConnection {
  public:
@@ -54,6 +59,12 @@ class BlockingConnection {
   // Sends all of `data`, waiting while the kernel's send buffer is full.
   // Returns false once the connection is over (end() says why).
   bool send(ByteView data);
+
+  // The deadline of the request under way (nullopt: none is), after which
+  // receive() and send() give up with ConnectionEnd::request_timeout.
+  void set_request_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+    request_deadline_ = deadline;
+  }
 
   ConnectionEnd end() const { return end_; }
   // The end as a phrase for a log line: "client closed", "idle for 2000 ms",
@@ -77,6 +88,7 @@ class BlockingConnection {
   ConnectionPolicy policy_;
   std::chrono::steady_clock::time_point last_activity_;
   std::optional<std::chrono::steady_clock::time_point> grace_deadline_;  // set once stop seen
+  std::optional<std::chrono::steady_clock::time_point> request_deadline_;
   ConnectionEnd end_ = ConnectionEnd::open;
   int error_ = 0;
   std::uint64_t bytes_received_ = 0;

@@ -22,6 +22,7 @@ class FramedSession final : public Session {
   Verdict on_receive(ByteView in, Bytes& out) override;
 
   std::uint64_t requests() const override { return frames_; }
+  bool request_pending() const override { return decoder_.buffered() > 0; }
 
  private:
   FrameDecoder decoder_;

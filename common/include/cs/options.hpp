@@ -1,8 +1,8 @@
 // The command line every server shares (DESIGN.md, "Conventions"):
 //
 //   NAME [PORT] [--port N] [--host ADDR] [--protocol shift|framed]
-//        [--backlog N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
-//        [--max-frame BYTES] [--quiet]
+//        [--backlog N] [--idle-timeout-ms N] [--request-timeout-ms N]
+//        [--shutdown-grace-ms N] [--max-frame BYTES] [--quiet]
 //   plus [--threads N] and [--max-clients N] for the servers that use them.
 //
 // Parsing is CLI11's (Debian's libcli11-dev): --help, range checks and clear
@@ -41,12 +41,15 @@ struct ServerOptions {
   unsigned threads = 0;      // set by add_threads_option(); 0 = not offered
   unsigned max_clients = 0;  // set by add_max_clients_option(); 0 = no limit
   std::chrono::milliseconds idle_timeout{0};      // 0 = never
+  std::chrono::milliseconds request_timeout{0};   // 0 = never; see cs/request_timer.hpp
   std::chrono::milliseconds shutdown_grace{2000};
   std::uint32_t max_frame = default_max_frame;
   bool quiet = false;
 
   SessionLimits session_limits() const { return {max_frame}; }
-  ConnectionPolicy connection_policy() const { return {idle_timeout, shutdown_grace}; }
+  ConnectionPolicy connection_policy() const {
+    return {idle_timeout, shutdown_grace, request_timeout};
+  }
 };
 
 class CommandLine {
@@ -79,6 +82,7 @@ class CommandLine {
   ServerOptions options_;
   std::string protocol_name_ = "shift";
   long long idle_timeout_ms_ = 0;
+  long long request_timeout_ms_ = 0;
   long long shutdown_grace_ms_ = 2000;
 };
 

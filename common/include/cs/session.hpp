@@ -59,6 +59,14 @@ class Session {
   // Requests completed so far (shift: messages ended by '$'; framed: frames).
   // For the summary line servers print on shutdown.
   virtual std::uint64_t requests() const = 0;
+
+  // True while a request is under way: bytes have arrived since the last
+  // completed request (shift: any byte after the '$' that ended the last
+  // message, even one outside a message; framed: part of a header or a
+  // body). What --request-timeout-ms measures (cs/request_timer.hpp): a
+  // client that trickles a request one byte at a time is never idle, but
+  // its request still has to finish in time.
+  virtual bool request_pending() const = 0;
 };
 
 std::unique_ptr<Session> make_session(Protocol protocol, const SessionLimits& limits);

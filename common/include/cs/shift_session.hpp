@@ -28,11 +28,13 @@ class ShiftSession final : public Session {
   Verdict on_receive(ByteView in, Bytes& out) override;
 
   std::uint64_t requests() const override { return messages_; }
+  bool request_pending() const override { return pending_; }
 
  private:
   enum class State { waiting_for_message, in_message };
   State state_ = State::waiting_for_message;
   std::uint64_t messages_ = 0;
+  bool pending_ = false;  // a byte arrived after the last '$' that ended a message
 };
 
 }  // namespace cs

@@ -54,6 +54,8 @@ class BoundedShiftSession final : public cs::Session {
   void greet(cs::Bytes& out) override;
   cs::Verdict on_receive(cs::ByteView in, cs::Bytes& out) override;
   std::uint64_t requests() const override;
+  // A message under way (bytes outside messages are not counted here).
+  bool request_pending() const override { return state_ == State::in_message; }
 
   std::size_t max_message() const { return max_message_; }
 

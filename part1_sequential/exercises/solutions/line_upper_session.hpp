@@ -56,6 +56,7 @@ class LineUpperSession final : public cs::Session {
   void greet(cs::Bytes& out) override;  // no greeting
   cs::Verdict on_receive(cs::ByteView in, cs::Bytes& out) override;
   std::uint64_t requests() const override { return lines_; }
+  bool request_pending() const override { return !partial_line_.empty(); }
 
   std::size_t max_line() const { return max_line_; }
 
