@@ -6,7 +6,8 @@
 // the one step that cannot block: accept what is pending, recv one chunk and
 // feed it to the connection's cs::Session, or send what its output buffer
 // holds. A client that does not read its replies has its reads paused
-// (backpressure); idle clients are closed by deadlines the loop computes.
+// (backpressure); idle clients, and requests that take too long to arrive,
+// are closed by deadlines the loop computes.
 // Its limit: one thread, so one core. New since part 3: no threads at all,
 // so an idle client costs a small struct instead of a blocked thread.
 //
@@ -37,6 +38,7 @@
 #include "cs/acceptor.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/session.hpp"
 #include "cs/socket.hpp"
 #include "cs/stats.hpp"
@@ -86,6 +88,10 @@ struct Connection {
   std::uint32_t watched = 0;  // the events registered with epoll right now
   Clock::time_point last_activity;
   std::list<Connection*>::iterator idle_position;  // its place in idle_order_
+  // --request-timeout-ms: the deadline of the request under way, if any, and
+  // then the connection's place in request_order_.
+  cs::RequestTimer request_timer{std::chrono::milliseconds(0)};
+  std::optional<std::list<Connection*>::iterator> request_position;
   // Why a draining connection will close once its output is sent.
   cs::LogLevel end_level = cs::LogLevel::info;
   std::string end_reason;
@@ -177,6 +183,7 @@ class EpollServer {
   void update_listener(Clock::time_point now);
 
   void touch(Connection& connection, Clock::time_point now);
+  void track_request(Connection& connection, Clock::time_point now);
   bool has_room() const;
   void control(int op, int fd, std::uint32_t events) const;
 
@@ -200,7 +207,14 @@ class EpollServer {
   // activity is O(1). With a timeout per connection this would have to be a
   // heap or a timer wheel (docs/part4_epoll.md, "Idle timeouts").
   std::list<Connection*> idle_order_;
+  // The connections with a request under way, oldest request first. Every
+  // request gets the same --request-timeout-ms from its first byte, so this
+  // is also the order of their request deadlines, for the same reason.
+  std::list<Connection*> request_order_;
   std::array<cs::Byte, receive_buffer_size> receive_buffer_{};
+  // accept() failing for lack of descriptors repeats every back-off period
+  // for as long as they are used up: one log line per interval says so.
+  cs::RepeatLimiter accept_warnings_;
   cs::ServerStats stats_;
 };
 
@@ -301,8 +315,8 @@ void EpollServer::accept_clients(Clock::time_point now) {
         // The pending client stays in the backlog, so the listener stays
         // readable and a level-triggered loop would wake at once, again and
         // again, at 100% CPU. Unwatch it for a while instead.
-        cs::log_warn("accept: ", std::strerror(accepted.error), "; retrying in ",
-                     cs::accept_backoff.count(), " ms");
+        cs::log_warn_limited(accept_warnings_, "accept: ", std::strerror(accepted.error),
+                             "; retrying in ", cs::accept_backoff.count(), " ms");
         accept_paused_until_ = now + cs::accept_backoff;
         return;
       case cs::Accepted::Kind::fatal:
@@ -327,6 +341,7 @@ void EpollServer::add_connection(cs::FileDescriptor fd, cs::Endpoint peer,
   connection.fd = std::move(fd);
   connection.peer = std::move(peer);
   connection.session = cs::make_session(options_.protocol, options_.session_limits());
+  connection.request_timer = cs::RequestTimer(options_.request_timeout);
   connection.last_activity = now;
   connection.idle_position = idle_order_.insert(idle_order_.end(), &connection);
   connections_.emplace(connection.fd.get(), std::move(owned));
@@ -388,6 +403,7 @@ bool EpollServer::read_chunk(Connection& connection, Clock::time_point now) {
   const bool was_waiting_for_room = connection.unsent() > 0;
   const cs::Verdict verdict = connection.session->on_receive(
       cs::ByteView(receive_buffer_.data(), static_cast<std::size_t>(n)), connection.output);
+  track_request(connection, now);
   if (verdict.close) {
     connection.state = State::draining;
     connection.end_level = cs::LogLevel::warn;
@@ -459,12 +475,27 @@ void EpollServer::touch(Connection& connection, Clock::time_point now) {
   idle_order_.splice(idle_order_.end(), idle_order_, connection.idle_position);
 }
 
+// After the session took a chunk: a request that began in it joins the back
+// of request_order_ (its deadline is the latest of all), one that completed
+// leaves it.
+void EpollServer::track_request(Connection& connection, Clock::time_point now) {
+  const auto before = connection.request_timer.deadline();
+  connection.request_timer.after_receive(*connection.session, now);
+  if (connection.request_timer.deadline() == before) return;
+  if (connection.request_position) request_order_.erase(*connection.request_position);
+  connection.request_position.reset();
+  if (connection.request_timer.deadline()) {
+    connection.request_position = request_order_.insert(request_order_.end(), &connection);
+  }
+}
+
 void EpollServer::close_connection(Connection& connection, cs::LogLevel level,
                                    const std::string& why) {
   cs::log(level, "closing ", connection.peer.to_string(), ": ", why);
   stats_.add_connection(connection.session->requests(), connection.bytes_received,
                         connection.bytes_sent);
   idle_order_.erase(connection.idle_position);
+  if (connection.request_position) request_order_.erase(*connection.request_position);
   // Destroys the connection; closing its socket also removes it from epoll.
   connections_.erase(connection.fd.get());
 }
@@ -492,6 +523,11 @@ void EpollServer::expire_deadlines(Clock::time_point now) {
     }
     return;
   }
+  while (!request_order_.empty() && request_order_.front()->request_timer.expired(now)) {
+    close_connection(*request_order_.front(), cs::LogLevel::info,
+                     "request not complete after " +
+                         std::to_string(options_.request_timeout.count()) + " ms");
+  }
   if (options_.idle_timeout.count() <= 0) return;
   while (!idle_order_.empty() &&
          idle_order_.front()->last_activity + options_.idle_timeout <= now) {
@@ -501,7 +537,8 @@ void EpollServer::expire_deadlines(Clock::time_point now) {
 }
 
 // How long epoll_wait may sleep: until the earliest deadline (grace, the
-// oldest connection's idle deadline, the end of an accept back-off), or for
+// oldest connection's idle deadline, the oldest request's deadline, the end
+// of an accept back-off), or for
 // ever if there is none. Rounded up, so the loop never wakes just before a
 // deadline only to sleep again for 0 ms.
 int EpollServer::next_timeout_ms() const {
@@ -512,6 +549,7 @@ int EpollServer::next_timeout_ms() const {
   if (options_.idle_timeout.count() > 0 && !idle_order_.empty()) {
     consider(idle_order_.front()->last_activity + options_.idle_timeout);
   }
+  if (!request_order_.empty()) consider(*request_order_.front()->request_timer.deadline());
   if (accept_paused_until_) consider(*accept_paused_until_);
   if (!earliest) return -1;
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(*earliest - Clock::now()).count();
