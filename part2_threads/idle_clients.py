@@ -12,7 +12,15 @@ greeted (that is, accepted and serves: the shift protocol's `*`), then
 holds them open until --hold seconds pass or it is interrupted (Ctrl-C,
 SIGTERM).
 
+With --trickle SECONDS the clients are not silent: from the start, each one
+that is connected sends one byte every SECONDS, the bytes of a shift message
+that never ends (`^` then `a`, `a`, ...). No idle timeout can close such a
+client, since a byte arrived a moment ago; only a limit on how long a request
+may take does (--request-timeout-ms). After --hold it says how many of its
+connections the server has closed.
+
 Run:  python3 part2_threads/idle_clients.py -n 2000 --address 127.0.0.1:9090
+      python3 part2_threads/idle_clients.py -n 150 --trickle 1 --hold 10
 
 Standard library only; Linux (it raises its own descriptor limit if needed).
 """
@@ -25,6 +33,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 from typing import Dict, List
 
@@ -86,6 +95,36 @@ def survey(sockets: List[socket.socket], settle: float) -> Dict[str, int]:
             "waiting": connected - greeted, "connecting": connecting, "failed": failed}
 
 
+def trickle(sockets: List[socket.socket], period: float, stop: threading.Event) -> None:
+    """Every `period` seconds, one more byte of an unfinished shift message
+    from each connected client, until `stop` is set. A send that fails
+    (not connected yet, or closed by the server) is simply skipped."""
+    started = set()
+    while not stop.wait(period):
+        for sock in sockets:
+            try:
+                sock.send(b"a" if sock.fileno() in started else b"^")
+                started.add(sock.fileno())
+            except OSError:
+                pass
+
+
+def closed_by_server(sockets: List[socket.socket]) -> int:
+    """How many connections the server has closed (EOF or reset), reading
+    and discarding whatever replies wait on the others."""
+    closed = 0
+    for sock in sockets:
+        try:
+            while sock.recv(65536):
+                pass
+            closed += 1  # b"": EOF
+        except BlockingIOError:
+            pass  # open: nothing more to read now
+        except OSError:
+            closed += 1  # reset, or never connected
+    return closed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--clients", type=int, default=100,
@@ -96,7 +135,12 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=None,
                         help="seconds to hold the connections after counting (default: until "
                              "interrupted)")
+    parser.add_argument("--trickle", type=float, default=None, metavar="SECONDS",
+                        help="send one byte of a never-ending request every SECONDS instead of "
+                             "staying silent")
     args = parser.parse_args()
+    if args.trickle is not None and not 0.01 <= args.trickle <= 3600:
+        parser.error("--trickle must be between 0.01 and 3600 seconds")
     if not 1 <= args.clients <= 60000:
         parser.error("--clients must be between 1 and 60000")
     host, _, port = args.address.rpartition(":")
@@ -105,6 +149,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     raise_descriptor_limit(args.clients + 64)
     sockets = open_idle_connections(host, int(port), args.clients)
+    stop_trickle = threading.Event()
+    if args.trickle is not None:
+        threading.Thread(target=trickle, args=(sockets, args.trickle, stop_trickle),
+                         daemon=True).start()
     try:
         counts = survey(sockets, args.settle)
         print(json.dumps(counts))
@@ -115,9 +163,15 @@ def main() -> int:
             signal.pause()
         else:
             time.sleep(args.hold)
+            stop_trickle.set()
+            closed = closed_by_server(sockets)
+            print(json.dumps({"closed_by_server": closed}))
+            print("after %.1f s more: %d of %d closed by the server" % (args.hold, closed,
+                                                                      len(sockets)), flush=True)
     except KeyboardInterrupt:
         pass
     finally:
+        stop_trickle.set()
         for sock in sockets:
             sock.close()
     return 0

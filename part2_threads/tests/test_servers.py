@@ -143,6 +143,27 @@ class ThreadedMaxClientsTest(unittest.TestCase):
         server.terminate()
         self.assertEqual(server.wait(), 0)
 
+    def test_trickling_clients_beat_the_idle_timeout_but_not_the_request_timeout(self) -> None:
+        # The demonstration of docs/part2_threads.md, small: two clients send
+        # a byte every 0.1 s. The idle timeout (0.3 s) never fires, because
+        # every byte restarts it; the request timeout (0.8 s) closes both.
+        def run_tool(*server_args: str) -> int:
+            server = self.start("--idle-timeout-ms", "300", "--quiet", *server_args)
+            completed = subprocess.run(
+                [sys.executable, os.path.join(os.environ["CS_REPO_ROOT"], "part2_threads",
+                                              "idle_clients.py"),
+                 "-n", "2", "--address", "127.0.0.1:%d" % server.port, "--settle", "0.2",
+                 "--hold", "1.5", "--trickle", "0.1"],
+                capture_output=True, universal_newlines=True, timeout=30)
+            self.assertEqual(completed.returncode, 0, completed.stderr)
+            server.terminate()
+            self.assertEqual(server.wait(), 0)
+            return json.loads(completed.stdout.splitlines()[2])["closed_by_server"]
+
+        self.assertEqual(run_tool(), 0, "the idle timeout closed a client that was sending")
+        self.assertEqual(run_tool("--request-timeout-ms", "800"), 2,
+                         "the request timeout did not close the trickling clients")
+
 
 class ShutdownTests:
     """SIGTERM with clients connected: replies already requested are
