@@ -1,4 +1,4 @@
-# Conformance cases of the framed protocol (see DESIGN.md, "The protocols").
+# Conformance cases of the framed protocol (docs/protocol.md, "framed").
 # As for shift, "nothing else arrives" is shown with a sentinel: a request
 # whose reply must be the very next bytes, never by waiting for silence.
 from __future__ import annotations

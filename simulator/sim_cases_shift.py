@@ -1,4 +1,4 @@
-# Conformance cases of the shift protocol (see DESIGN.md, "The protocols").
+# Conformance cases of the shift protocol (docs/protocol.md, "shift").
 # To show that something gets no reply, a case never sleeps and looks: it
 # sends a sentinel message next and requires that the very next bytes to
 # arrive are the sentinel's reply.

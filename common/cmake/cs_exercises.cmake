@@ -1,7 +1,7 @@
 # Checked exercises: every chapter registers its exercises with
 # cs_add_exercise(), which proves in ctest that the shipped starting point
 # fails its check and the reference solution passes it, so a check can
-# neither rot nor pass vacuously (DESIGN.md, "Exercises").
+# neither rot nor pass vacuously (docs/conventions.md, "Tests").
 #
 # This file has two roles. Included from a CMakeLists.txt, it defines
 # cs_add_exercise(). Run as a script (cmake -P, which is how the ctest tests

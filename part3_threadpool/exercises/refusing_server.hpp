@@ -26,7 +26,7 @@
 namespace exercises {
 
 // What a refused client receives instead of the greeting, just before the
-// server closes the connection. Neither protocol of DESIGN.md defines a
+// server closes the connection. Neither protocol of docs/protocol.md defines a
 // refusal, so this is the exercise's own extension, sent as raw bytes
 // whatever the protocol: a shift client that receives anything but '*' first
 // knows it was not served.

@@ -1,4 +1,4 @@
-// The framed protocol (DESIGN.md): each request is a frame (4-byte
+// The framed protocol (docs/protocol.md): each request is a frame (4-byte
 // big-endian length, then the payload); the reply is a frame of the same
 // length whose bytes are the request's plus one (mod 256). Frames may be
 // pipelined; replies keep request order. A length over the limit closes the

@@ -1,4 +1,4 @@
-// The command line every server shares (DESIGN.md, "Conventions"):
+// The command line every server shares (docs/conventions.md):
 //
 //   NAME [PORT] [--port N] [--host ADDR] [--protocol shift|framed]
 //        [--backlog N] [--idle-timeout-ms N] [--request-timeout-ms N]

@@ -39,7 +39,7 @@ struct Verdict {
 // Protocol limits a server passes to its sessions (from the command line).
 struct SessionLimits {
   // Largest framed payload accepted; a bigger header closes the connection.
-  // Default 1 MiB, the --max-frame default of DESIGN.md.
+  // Default 1 MiB, the --max-frame default (docs/conventions.md).
   std::uint32_t max_frame = 1u << 20;
 };
 

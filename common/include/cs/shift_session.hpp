@@ -1,4 +1,4 @@
-// The shift protocol (DESIGN.md; the original concurrent-servers series):
+// The shift protocol (docs/protocol.md; the original concurrent-servers series):
 // the server greets with '*'; outside a message bytes are ignored; '^'
 // starts a message; inside it '$' ends the message and every other byte b is
 // answered with b + 1 (mod 256).
