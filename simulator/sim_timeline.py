@@ -1,15 +1,21 @@
 # The `timeline` subcommand: draws the records of one or more `run`s (their
 # JSON files) as timelines, one row per client: when it arrived, how long it
-# waited for the server, how long it was served. Several runs are stacked
-# on a shared time axis, so sequential, threaded and pooled servers can be
-# compared in one picture. matplotlib is imported only here.
+# waited for the server, how long it was served, and inside that, each
+# request (each write of the client that asks for a reply): a tick when it
+# was sent and a line to the moment its last reply byte arrived. A request
+# that waited behind another client's work, or a reply held back by Nagle's
+# algorithm and a delayed ACK, shows as a long line. Several runs are
+# stacked on a shared time axis, so sequential, threaded and pooled servers
+# can be compared in one picture. matplotlib is imported only here.
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
+
+import sim_protocols
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -20,12 +26,16 @@ ARRIVAL_COLOUR = "black"
 WAITING_COLOUR = "#999999"
 SERVED_COLOUR = "#2b7bba"
 FAILED_COLOUR = "#d62728"
+REQUEST_COLOUR = "#ffb000"  # amber: stands out on the blue bar and on white
+REPLY_WAIT_COLOUR = "#1a1a1a"
 WAITING_WIDTH = 1.5  # points: a thin line
+REPLY_WAIT_WIDTH = 1.2
 SERVED_HEIGHT = 0.5  # row units: a thick bar
+REQUEST_TICK_HEIGHT = 0.8  # of the bar's height
 ARRIVAL_MARKER_SIZE = 14
 ROW_INCHES = 0.35
 PANEL_EXTRA_INCHES = 0.9  # title and margins of each panel
-LEGEND_INCHES = 0.5  # a strip under the panels, so the legend hides no bar
+LEGEND_INCHES = 0.35  # a strip under the panels, so the legend hides no bar
 TITLE_INCHES = 0.4
 FIGURE_WIDTH_INCHES = 10
 X_MARGIN = 0.02  # of the time span, so that markers at t=0 stay visible
@@ -108,11 +118,14 @@ def draw(pyplot, runs: List[dict], labels: List[str], title: Optional[str]):
     axes[-1, 0].set_xlim(-X_MARGIN * end, (1 + X_MARGIN) * end)
     axes[-1, 0].set_xlabel("time since the run started (s)")
     any_failed = any(not record.get("ok") for run in runs for record in run["records"])
-    figure.legend(handles=legend_handles(any_failed), loc="lower center",
-                  ncol=4, frameon=False, fontsize="small")
     if title:
         figure.suptitle(title)
     figure.tight_layout(rect=(0, LEGEND_INCHES / total_height, 1, 1))
+    # The legend goes in the strip tight_layout left free, its top at the
+    # strip's top: right under the time axis's label, with no gap between.
+    figure.legend(handles=legend_handles(any_failed), loc="upper center",
+                  bbox_to_anchor=(0.5, LEGEND_INCHES / total_height), ncol=5, frameon=False,
+                  fontsize="small", handlelength=1.5, columnspacing=1.2)
     return figure
 
 
@@ -128,6 +141,7 @@ def draw_panel(panel, run: dict, label: str) -> None:
     records = run["records"]
     for row, record in enumerate(records):
         draw_client(panel, row, record)
+        draw_requests(panel, row, request_spans(record, run.get("protocol", "")))
     panel.set_yticks(range(len(records)))
     panel.set_yticklabels([record["name"] for record in records])
     panel.set_ylim(len(records) - 0.4, -0.6)  # inverted: conn0 at the top
@@ -154,6 +168,45 @@ def draw_client(panel, row: int, record: dict) -> None:
         panel.plot([finished], [row], marker="x", color=FAILED_COLOUR)
 
 
+def request_spans(record: dict, protocol: str) -> List[Tuple[float, Optional[float]]]:
+    """For each send that asks for a reply: when it was sent, and when the
+    last byte of its reply arrived (None if it never did). The protocol's
+    reference model says how many reply bytes each send asks for, so the
+    reply bytes are matched to the sends in order, however the stream was
+    split; a send that asks for nothing (bytes outside a shift message) is
+    not a request. Records of an unknown protocol have none."""
+    if protocol not in sim_protocols.MODELS:
+        return []
+    model = sim_protocols.new_model(protocol)
+    owed = len(model.greeting)  # reply bytes due once every send so far is answered
+    received = 0
+    pending: List[list] = []  # [sent at, bytes due when answered, answered at]
+    for event in record.get("events", []):
+        data = str(event["data"]).encode("latin-1")
+        if event["dir"] == "send":
+            wanted = len(model.feed(data))
+            if wanted:
+                owed += wanted
+                pending.append([event["t"], owed, None])
+        else:
+            received += len(data)
+            for span in pending:
+                if span[2] is None and span[1] <= received:
+                    span[2] = event["t"]
+    return [(sent, answered) for sent, _, answered in pending]
+
+
+def draw_requests(panel, row: int, spans: List[Tuple[float, Optional[float]]]) -> None:
+    """An amber tick across the bar where each request was sent, and a dark
+    line from there to its last reply byte (or to nothing, if unanswered)."""
+    half = SERVED_HEIGHT * REQUEST_TICK_HEIGHT / 2
+    for sent, answered in spans:
+        if answered is not None and answered > sent:
+            panel.hlines(row, sent, answered, colors=REPLY_WAIT_COLOUR,
+                         linewidth=REPLY_WAIT_WIDTH, zorder=2)
+        panel.vlines(sent, row - half, row + half, colors=REQUEST_COLOUR, linewidth=1.5, zorder=2)
+
+
 def legend_handles(any_failed: bool) -> list:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -163,6 +216,10 @@ def legend_handles(any_failed: bool) -> list:
         Line2D([], [], color=WAITING_COLOUR, linewidth=WAITING_WIDTH,
                label="waiting for the server (connect to first byte)"),
         Patch(facecolor=SERVED_COLOUR, label="being served (first byte to close)"),
+        Line2D([], [], marker="|", markersize=8, markeredgewidth=1.5, linestyle="none",
+               color=REQUEST_COLOUR, label="request sent"),
+        Line2D([], [], color=REPLY_WAIT_COLOUR, linewidth=REPLY_WAIT_WIDTH,
+               label="until its last reply byte"),
     ]
     if any_failed:
         handles.append(Patch(facecolor=FAILED_COLOUR, label="failed"))

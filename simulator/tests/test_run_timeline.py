@@ -107,3 +107,40 @@ class RunAgainstBrokenServer(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RequestSpansTest(unittest.TestCase):
+    """The per-request marks of the timeline: which reply bytes answer
+    which send, whatever the split (sim_timeline.request_spans)."""
+
+    @staticmethod
+    def spans(protocol: str, events: list) -> list:
+        sys.path.insert(0, SIMULATOR_DIR)
+        import sim_timeline
+        record = {"events": [{"t": t, "dir": direction, "data": data}
+                             for t, direction, data in events]}
+        return sim_timeline.request_spans(record, protocol)
+
+    def test_each_send_ends_at_its_last_reply_byte(self):
+        self.assertEqual(self.spans("shift", [
+            (0.0, "recv", "*"),
+            (1.0, "send", "^ab$"),     # asks for 2 bytes
+            (1.1, "recv", "b"),        # half of them
+            (1.2, "send", "noise"),    # outside a message: not a request
+            (1.3, "send", "^c$"),      # asks for 1 more
+            (1.5, "recv", "cd"),       # the rest of the first, and the second
+        ]), [(1.0, 1.5), (1.3, 1.5)])
+
+    def test_a_request_never_answered_has_no_end(self):
+        self.assertEqual(self.spans("shift", [(0.0, "recv", "*"), (1.0, "send", "^ab$"),
+                                              (2.0, "recv", "b")]), [(1.0, None)])
+
+    def test_framed_replies_split_across_receives(self):
+        frame = "\x00\x00\x00\x02ab"
+        self.assertEqual(self.spans("framed", [(0.5, "send", frame + frame),
+                                               (0.6, "recv", "\x00\x00\x00\x02b"),
+                                               (0.7, "recv", "c\x00\x00\x00\x02bc")]),
+                         [(0.5, 0.7)])
+
+    def test_unknown_protocol_has_no_marks(self):
+        self.assertEqual(self.spans("chat", [(0.0, "send", "x")]), [])
