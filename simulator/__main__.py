@@ -1,4 +1,4 @@
-# Entry point: `python3 simulator <run|timeline|check> ...` from the
+# Entry point: `python3 simulator <run|timeline|check|hostile> ...` from the
 # repository root. Python puts this folder first on sys.path, which is how
 # the sim_* modules beside this file are found.
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import sys
 
 import sim_check
+import sim_hostile
 import sim_run
 import sim_timeline
 
@@ -14,6 +15,8 @@ SUBCOMMANDS = {
     "run": (sim_run, "run N concurrent scripted clients against a server"),
     "timeline": (sim_timeline, "draw run records as a timeline (needs matplotlib)"),
     "check": (sim_check, "run the conformance suite of a protocol against a server"),
+    "hostile": (sim_hostile, "attack a server's resources with hostile clients, one fresh "
+                             "server per case"),
 }
 
 

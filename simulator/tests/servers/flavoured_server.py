@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import queue
 import signal
@@ -23,6 +24,11 @@ BACKLOG = 64
 SHUTDOWN_JOIN_SECONDS = 5.0  # how long shutdown waits for the accept loop to return
 DELAYED_REPLY_SECONDS = 0.05  # drop-on-half-close: replies lag behind reads
 EXIT_ON_RESET_STATUS = 3
+EXIT_AT_EMFILE_STATUS = 4
+ACCEPT_BACKOFF_SECONDS = 0.1  # after accept() failed for want of descriptors or memory
+REPEAT_INTERVAL_SECONDS = 5.0  # a repeated warning is printed at most once per interval
+# accept() errors that pass once clients leave: back off and retry.
+EXHAUSTED_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 PLUS_ONE = bytes((value + 1) % 256 for value in range(256))  # for bytes.translate
 
 FLAVOURS = {
@@ -55,6 +61,22 @@ FLAVOURS = {
     "limit-partial-only": "line: only an unfinished line is checked against --max-line",
     "quit-stays-open": "line: QUIT is answered but the connection stays open",
     "answers-after-quit": "line: commands after QUIT in the same read are still answered",
+    # Bugs only the hostile suite (`simulator hostile`) can see:
+    "unbounded-output": "queues replies for a writer thread without limit and keeps reading "
+                        "from a client that does not read them",
+    "leak-on-reset": "never closes a connection that the client reset",
+    "spin-at-emfile": "retries a failing accept() at once, without backing off",
+    "log-flood-at-emfile": "warns about every failing accept(), with no repeat limit",
+    "exit-at-emfile": "the whole server exits when accept() runs out of descriptors",
+    "no-idle-timeout": "ignores --idle-timeout-ms",
+    "idle-from-request": "counts the idle timeout from the last complete request, not from "
+                         "the last byte",
+    "no-request-timeout": "ignores --request-timeout-ms",
+    "request-timeout-when-idle": "closes a connection --request-timeout-ms after its last "
+                                 "complete request even when no request is under way",
+    "garbles-on-sigterm": "after SIGTERM, answers with wrong bytes during the grace period",
+    "without-request-timeout": "correct, but has no --request-timeout-ms option (an older "
+                               "server)",
 }
 
 
@@ -68,20 +90,40 @@ class ShiftSession:
         self.greeting = b"" if flavour == "no-greeting" else b"*"
         self.answer_outside = flavour == "answers-outside"
         self.in_message = False
+        self.requests = 0  # messages ended so far
+        self.partial = False  # any byte since the '$' that ended the last message
+
+    def request_pending(self) -> bool:
+        return self.partial
 
     def feed(self, data: bytes):
-        """Returns (reply bytes, whether to close the connection)."""
+        """Returns (reply bytes, whether to close the connection).
+
+        Works on runs of bytes between markers (bytes.find and translate run
+        at C speed), so that a client sending tens of MiB gets them served
+        as fast as a C++ server would read them: the hostile suite's memory
+        cases need the server to keep up with the flood."""
+        data = bytes(data)
         reply = bytearray()
-        for byte in data:
-            if not self.in_message:
-                if byte == ord("^"):
-                    self.in_message = True
-                elif self.answer_outside:
-                    reply.append((byte + 1) % 256)
-            elif byte == ord("$"):
-                self.in_message = False
-            else:
-                reply.append((byte + 1) % 256)
+        position, ended_at = 0, None
+        while position < len(data):
+            marker = data.find(b"$" if self.in_message else b"^", position)
+            end = len(data) if marker < 0 else marker
+            if self.in_message or self.answer_outside:
+                reply += data[position:end].translate(PLUS_ONE)
+            if marker < 0:
+                break
+            if self.in_message:
+                self.requests += 1
+                ended_at = marker + 1
+            self.in_message = not self.in_message
+            position = marker + 1
+        # A request is under way if any byte came after the '$' that ended
+        # the last message (even a byte outside a message).
+        if ended_at is not None:
+            self.partial = ended_at < len(data)
+        elif data:
+            self.partial = True
         return bytes(reply), False
 
 
@@ -95,6 +137,10 @@ class FramedSession:
         self.max_frame = None if flavour == "no-frame-limit" else args.max_frame
         self.pending = bytearray()
         self.protocol_error = False
+        self.requests = 0
+
+    def request_pending(self) -> bool:
+        return bool(self.pending)
 
     def feed(self, data: bytes):
         """Returns (reply bytes, whether to close the connection)."""
@@ -111,6 +157,7 @@ class FramedSession:
             payload = self.pending[4:4 + length]
             reply += struct.pack(">I", length) + bytes(payload).translate(PLUS_ONE)
             del self.pending[:4 + length]
+            self.requests += 1
         return bytes(reply), False
 
 
@@ -221,6 +268,83 @@ SESSIONS = {"shift": ShiftSession, "framed": FramedSession, "packet": PacketSess
             "line": LineSession}
 
 
+class Deadlines:
+    """--idle-timeout-ms and --request-timeout-ms of one connection.
+
+    Idle: no byte received or sent for the limit. Request: a request under
+    way (any byte since the last complete one) not complete within the limit
+    of its first byte. Only the shift and framed sessions track requests
+    (the hostile suite speaks those two); the others never have one pending.
+    """
+
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        self.flavour = flavour
+        self.idle = 0.0 if flavour == "no-idle-timeout" else args.idle_timeout_ms / 1000
+        self.request = 0.0 if flavour == "no-request-timeout" else args.request_timeout_ms / 1000
+        now = time.monotonic()
+        self.last_activity = now
+        self.last_request_done = now
+        self.request_started = None
+        self.requests_seen = 0
+
+    def received(self, session) -> None:
+        now = time.monotonic()
+        requests = getattr(session, "requests", 0)
+        pending = session.request_pending() if hasattr(session, "request_pending") else False
+        finished_one = requests != self.requests_seen
+        if self.flavour != "idle-from-request" or finished_one:
+            self.last_activity = now
+        if finished_one:
+            self.last_request_done = now
+        if not pending:
+            self.request_started = None
+        elif self.request_started is None or finished_one:
+            self.request_started = now  # a request began in this chunk
+        self.requests_seen = requests
+
+    def sent(self) -> None:
+        if self.flavour != "idle-from-request":
+            self.last_activity = time.monotonic()
+
+    def next_deadline(self):
+        """(time, reason) of the first deadline to come, or None."""
+        deadlines = []
+        if self.idle:
+            deadlines.append((self.last_activity + self.idle, "idle timeout"))
+        if self.request:
+            if self.flavour == "request-timeout-when-idle":
+                deadlines.append((self.last_request_done + self.request, "request timeout"))
+            elif self.request_started is not None:
+                deadlines.append((self.request_started + self.request, "request timeout"))
+        return min(deadlines) if deadlines else None
+
+    def socket_timeout(self):
+        """The timeout for the next socket call: None (block) without a deadline."""
+        deadline = self.next_deadline()
+        return None if deadline is None else max(0.001, deadline[0] - time.monotonic())
+
+
+class RepeatLimiter:
+    """Prints a repeated warning at most once per interval, with a count of
+    the ones it held back (as the C++ servers' cs::RepeatLimiter)."""
+
+    def __init__(self, interval: float = REPEAT_INTERVAL_SECONDS) -> None:
+        self.interval = interval
+        self.next_allowed = 0.0
+        self.dropped = 0
+
+    def warn(self, text: str) -> None:
+        now = time.monotonic()
+        if now < self.next_allowed:
+            self.dropped += 1
+            return
+        if self.dropped:
+            text += " (%d more in the last %g s)" % (self.dropped, self.interval)
+        log("warn: " + text)
+        self.next_allowed = now + self.interval
+        self.dropped = 0
+
+
 class Server:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -229,12 +353,18 @@ class Server:
         self.changed = threading.Condition(self.lock)  # notified when a connection ends
         self.connections = set()
         self.latest = None  # merge-clients writes here
+        self.stopping = threading.Event()  # set on SIGTERM
+        self.leaked = []  # leak-on-reset keeps its sockets open here
+        self.accept_warnings = RepeatLimiter()
 
     def serve_forever(self, listener: socket.socket) -> None:
         while True:
             try:
                 conn, _ = listener.accept()
-            except OSError:
+            except OSError as error:
+                if error.errno in EXHAUSTED_ERRNOS and not self.stopping.is_set():
+                    self.accept_exhausted(error)
+                    continue
                 return  # the listener was shut down: stop accepting
             with self.lock:
                 self.connections.add(conn)
@@ -244,23 +374,51 @@ class Server:
             else:
                 threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
 
+    def accept_exhausted(self, error: OSError) -> None:
+        """accept() failed for want of descriptors (or memory): wait for
+        clients to leave, warning at most once per interval."""
+        text = "accept: %s; retrying in %d ms" % (error.strerror, ACCEPT_BACKOFF_SECONDS * 1000)
+        if self.flavour == "exit-at-emfile":
+            log("%s: exiting (deliberate bug)" % error.strerror)
+            os._exit(EXIT_AT_EMFILE_STATUS)
+        if self.flavour == "spin-at-emfile":
+            return  # straight back into accept(): a busy loop
+        if self.flavour == "log-flood-at-emfile":
+            log("warn: " + text)
+        else:
+            self.accept_warnings.warn(text)
+        time.sleep(ACCEPT_BACKOFF_SECONDS)
+
     def serve(self, conn: socket.socket) -> None:
         session = SESSIONS[self.args.protocol](self.flavour, self.args)
-        writer = DelayedWriter(conn) if self.flavour == "drop-on-half-close" else None
+        writer = None
+        if self.flavour == "drop-on-half-close":
+            writer = DelayedWriter(conn, DELAYED_REPLY_SECONDS)
+        elif self.flavour == "unbounded-output":
+            writer = DelayedWriter(conn, 0)
+        deadlines = Deadlines(self.flavour, self.args)
         replies_sent = 0
+        leaked = False
         try:
             if session.greeting:
                 conn.sendall(session.greeting)
             while True:
-                data = conn.recv(RECV_SIZE)
+                conn.settimeout(deadlines.socket_timeout())
+                try:
+                    data = conn.recv(RECV_SIZE)
+                except socket.timeout:
+                    log("closing: %s" % deadlines.next_deadline()[1])
+                    break
                 if not data:
                     if self.flavour == "exit-on-unfinished" and getattr(session, "pending", b""):
                         log("a client left mid-request: exiting (deliberate bug)")
                         os._exit(EXIT_ON_RESET_STATUS)
                     break
                 reply, close = session.feed(data)
+                deadlines.received(session)
                 if reply:
                     self.write(conn, reply, writer)
+                    deadlines.sent()
                     replies_sent += 1
                 if close and session.protocol_error and self.flavour == "error-closes-all":
                     self.close_all(sparing=conn)  # this one closes last, below
@@ -270,17 +428,23 @@ class Server:
             if self.flavour == "exit-on-reset":
                 log("a client reset its connection: exiting (deliberate bug)")
                 os._exit(EXIT_ON_RESET_STATUS)
+            if self.flavour == "leak-on-reset":
+                self.leaked.append(conn)  # referenced, so never closed
+                leaked = True
         except OSError:
             pass  # the connection is gone; it concerns this client only
         finally:
             with self.lock:
                 self.connections.discard(conn)
                 self.changed.notify_all()
-            conn.close()
+            if not leaked:
+                conn.close()
 
     def write(self, conn: socket.socket, reply: bytes, writer) -> None:
         if self.flavour == "drop-byte" and len(reply) > 3:
             reply = reply[:-1]
+        if self.flavour == "garbles-on-sigterm" and self.stopping.is_set():
+            reply = bytes(reply).translate(PLUS_ONE)  # each byte one too high
         if writer is not None:
             writer.put(reply)
             return
@@ -311,11 +475,13 @@ class Server:
 
 
 class DelayedWriter:
-    """Sends replies from its own thread, each after a short delay, so that
-    replies are still queued when the client half-closes."""
+    """Sends replies from its own thread, each after `delay` seconds, so that
+    replies are still queued when the client half-closes; with no delay, it
+    is an output queue without a limit (the reader never waits for it)."""
 
-    def __init__(self, conn: socket.socket) -> None:
+    def __init__(self, conn: socket.socket, delay: float) -> None:
         self.conn = conn
+        self.delay = delay
         self.queue: "queue.Queue[bytes]" = queue.Queue()
         threading.Thread(target=self._run, daemon=True).start()
 
@@ -325,7 +491,8 @@ class DelayedWriter:
     def _run(self) -> None:
         while True:
             reply = self.queue.get()
-            time.sleep(DELAYED_REPLY_SECONDS)
+            if self.delay:
+                time.sleep(self.delay)
             try:
                 self.conn.sendall(reply)
             except OSError:
@@ -347,7 +514,13 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--max-line", type=int, default=DEFAULT_MAX_LINE)
     parser.add_argument("--flavour", choices=sorted(FLAVOURS), default="correct")
     parser.add_argument("--shutdown-grace-ms", type=int, default=2000)
+    parser.add_argument("--idle-timeout-ms", type=int, default=0)
+    parser.add_argument("--request-timeout-ms", type=int)
     args = parser.parse_args()
+    if args.request_timeout_ms is not None and args.flavour == "without-request-timeout":
+        parser.error("unrecognized arguments: --request-timeout-ms")
+    if args.request_timeout_ms is None:
+        args.request_timeout_ms = 0
     if args.port_positional is not None:
         args.port = args.port_positional
     return args
@@ -374,6 +547,7 @@ def main() -> int:
     while not stop.wait(3600):
         pass
     log("shutting down")
+    server.stopping.set()
     listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() on Linux
     if args.flavour != "no-grace":
         server.wait_for_connections(args.shutdown_grace_ms / 1000)

@@ -1,0 +1,674 @@
+# The hostile-client cases (see sim_hostile.py for how they run). Each one
+# starts a fresh server with the options it needs, attacks it the way a
+# careless or malicious client would, and requires properties that can be
+# observed from outside: the attacker's connection closed (or not) at the
+# right time, a bystander client served correctly throughout, and the
+# server's memory, descriptors, CPU time and log lines kept in bounds.
+from __future__ import annotations
+
+import random
+import re
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+from sim_cases_common import exchange, expect_greeting, model_for, sample_request
+from sim_cases_framed import payload_bytes
+from sim_cases_shift import message_body
+from sim_hostile_process import MIB, MemoryWatch, wait_until
+from sim_hostile_registry import Setup, Target, hostile_case, stderr_block
+from sim_net import CaseFailure, Client, abbreviate, describe_mismatch
+from sim_protocols import (DEFAULT_MAX_FRAME, FRAMED, SHIFT, encode_frame, encode_header,
+                           new_model, shift_message)
+from sim_registry import run_probe
+from sim_server import describe_status
+
+# -- huge-header-flood: a header announcing nearly 4 GiB, then a flood.
+FLOOD_ANNOUNCED = 0xFFFF_FFF0
+FLOOD_BYTES = 32 * MIB
+FLOOD_BUDGET = 3.0  # seconds the flood may last
+FLOOD_MEMORY_LIMIT = 16 * MIB
+# -- big-message-never-reads: 64 MiB of request, not one reply byte read.
+BIG_MESSAGE_BYTES = 64 * MIB
+BIG_MESSAGE_BUDGET = 4.0  # seconds of sending at most
+BIG_MESSAGE_MEMORY_LIMIT = 32 * MIB
+# The sender's receive buffer, kept small (setting it turns off the
+# kernel's autotuning, which could otherwise soak up tens of MiB of
+# replies that should pile up, or not, in the server).
+NON_READER_RCVBUF = 64 * 1024
+# A send that makes no progress for this long means the server stopped
+# reading (the kernel buffers between us are full).
+STALL_SECONDS = 0.5
+# After the sending ends, a server may still be working through what the
+# kernel buffered: memory is watched until it has not grown for
+# MEMORY_QUIET seconds (at most MEMORY_SETTLE_LIMIT).
+MEMORY_QUIET = 0.3
+MEMORY_SETTLE_LIMIT = 2.0
+# -- garbage-then-reset
+GARBAGE_CONNECTIONS = 300
+GARBAGE_BATCH = 50  # a probe after each batch paces the attack (see the case)
+GARBAGE_MAX_BYTES = 2048
+GARBAGE_SEED = 20240601
+DESCRIPTOR_SLACK = 4
+DESCRIPTOR_SETTLE = 3.0  # seconds the server gets to close what the resets left
+# -- descriptor-exhaustion
+NOFILE_LIMIT = 64
+LOAD_CONNECTIONS = 200
+LOAD_SETTLE_QUIET = 0.3  # the descriptor count must hold still this long...
+LOAD_SETTLE_LIMIT = 3.0  # ...within this many seconds
+EXHAUSTION_WINDOW = 3.0  # seconds the server spends at its limit, watched
+EXHAUSTION_CPU_LIMIT = 0.5  # CPU seconds it may use in that window
+EXHAUSTION_WARNING_LIMIT = 3  # accept/descriptor warning lines it may print then
+# The lines that count: about accept() or descriptors, whatever the level
+# word, but not the info line "accepted PEER" a server may print per client.
+EXHAUSTION_WARNING = re.compile(r"accept(?!ed)|descriptor|too many open files|emfile", re.I)
+# -- idle-timeout
+IDLE_TIMEOUT_MS = 600
+EARLY_MARGIN = 0.05  # seconds a close may come before its timeout (clock granularity)
+CLOSE_DEADLINE = 2.5  # seconds after which a due close counts as never
+TRICKLE_INTERVAL = 0.15
+TRICKLE_DURATION = 1.5
+TRICKLED_FRAME = 100 * 1000  # the frame a framed trickler never finishes in time
+TRICKLED_FRAME_PIECE = 4  # bytes per trickled send
+# -- request-timeout
+REQUEST_TIMEOUT_MS = 800
+SLOW_BYTE_INTERVAL = 0.1
+REQUEST_PAUSE = 1.2  # seconds between two complete requests (longer than the timeout)
+# -- sigterm-under-load
+LOAD_CLIENTS = 8
+SHUTDOWN_GRACE_MS = 1000
+EXIT_SLACK = 2.0  # seconds beyond the grace period the server may take to exit
+LOAD_BEFORE_SIGTERM = 0.5  # seconds of load before SIGTERM, from the first reply on
+LOAD_REQUEST_MAX = 4000  # bytes of body in a load request
+# -- bystander
+BYSTANDER_MIN_ROUNDS = 5
+BYSTANDER_PAUSE = 0.01  # seconds between two of its round trips
+
+
+# ------------------------------------------------------ shared pieces
+
+def warm_up(target: Target) -> None:
+    """One correct exchange before measuring anything, so that what a server
+    allocates for its first client (buffers, an io_uring, a thread) is part
+    of the baseline, not of the growth."""
+    run_probe(target.ctx, "warm-up")
+
+
+class Bystander:
+    """A client that makes round trips from its own thread while a hostile
+    one does its worst; finish() requires that every one of them was
+    answered correctly, and that there were at least BYSTANDER_MIN_ROUNDS."""
+
+    def __init__(self, target: Target, during: str) -> None:
+        self.ctx = target.ctx
+        self.during = during
+        self.client = self.ctx.unconnected_client("bystander")
+        self.model = model_for(self.ctx)
+        self.rounds = 0
+        self.failure: Optional[str] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bystander", daemon=True)
+
+    def __enter__(self) -> "Bystander":
+        # Served once from this thread, so that a server that cannot serve
+        # it at all fails clearly here.
+        try:
+            self.client.connect()
+            expect_greeting(self.client, self.model)
+            exchange(self.client, self.model, sample_request(self.ctx.protocol, b"first"),
+                     "the bystander's first request")
+        except CaseFailure as failure:
+            self.client.close()
+            raise CaseFailure("a bystander client was not served %s: %s"
+                              % (self.during, failure)) from None
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                exchange(self.client, self.model,
+                         sample_request(self.ctx.protocol, b"ping %d" % self.rounds),
+                         "bystander round trip %d" % self.rounds)
+                self.rounds += 1
+                self._stop.wait(BYSTANDER_PAUSE)
+        except CaseFailure as failure:
+            self.failure = str(failure)
+
+    def finish(self) -> None:
+        """Require the round trips (waiting for the minimum number, bounded)."""
+        wait_until(lambda: self.rounds >= BYSTANDER_MIN_ROUNDS or not self._thread.is_alive(),
+                   self.ctx.timeout)
+        self._halt()
+        if self.failure is not None:
+            raise CaseFailure("a bystander client was not served correctly %s: %s"
+                              % (self.during, self.failure))
+        if self.rounds < BYSTANDER_MIN_ROUNDS:
+            raise CaseFailure("a bystander client made only %d round trips in %.1f s %s"
+                              % (self.rounds, self.ctx.timeout, self.during))
+
+    def _halt(self) -> None:
+        self._stop.set()
+        self._thread.join(self.ctx.timeout + 1)
+        if self._thread.is_alive():
+            self.client.abort_from_other_thread()
+            self._thread.join(1)
+
+    def __exit__(self, *exc_info) -> None:
+        if self._thread.is_alive():
+            self._halt()
+        self.client.close()
+
+
+class NoBystander:
+    """Stands in for a Bystander when the server serves one client at a time."""
+
+    def __enter__(self) -> "NoBystander":
+        return self
+
+    def finish(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
+def bystander_for(setup: Setup, target: Target, during: str):
+    """A Bystander, or a stand-in when the server serves one client at a time."""
+    return NoBystander() if setup.without_bystander() else Bystander(target, during)
+
+
+@dataclass
+class Flood:
+    """How a flood() ended: `sent` bytes, then `outcome`."""
+
+    sent: int
+    outcome: str  # "complete", "stalled", "out of time" or "refused"
+    error: str = ""
+
+    def describe(self) -> str:
+        text = {"complete": "all of it went out",
+                "stalled": "then the server stopped reading (no progress for %.1f s)"
+                           % STALL_SECONDS,
+                "out of time": "then the time budget ran out",
+                "refused": "then sending failed: %s" % self.error}[self.outcome]
+        return "sent %.1f MiB; %s" % (self.sent / MIB, text)
+
+
+def flood(client: Client, prefix: bytes, unit: bytes, total: int, budget: float) -> Flood:
+    """Send `prefix` then `unit` over and over, `total` bytes in all, with
+    non-blocking sends: stops early when the server has not taken a byte
+    for STALL_SECONDS, when `budget` seconds are up, or when a send fails
+    (the server closed the connection)."""
+    sock = client.sock
+    assert sock is not None
+    prefix_view, unit_view = memoryview(prefix), memoryview(unit)
+
+    def piece(position: int) -> memoryview:
+        if position < len(prefix_view):
+            return prefix_view[position:]
+        offset = (position - len(prefix_view)) % len(unit_view)
+        return unit_view[offset:offset + min(len(unit_view) - offset, total - position)]
+
+    deadline = time.monotonic() + budget
+    sent = 0
+    sock.setblocking(False)
+    try:
+        while sent < total:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Flood(sent, "out of time")
+            _, writable, _ = select.select([], [sock], [], min(STALL_SECONDS, remaining))
+            if not writable:
+                return Flood(sent, "stalled" if remaining > STALL_SECONDS else "out of time")
+            try:
+                sent += sock.send(piece(sent))
+            except BlockingIOError:
+                continue
+            except OSError as error:
+                return Flood(sent, "refused", error.strerror or str(error))
+        return Flood(sent, "complete")
+    finally:
+        sock.settimeout(client.timeout)
+        client.log("flooded %d bytes" % sent)
+
+
+def receive_or_close(client: Client, expected: bytes, what: str) -> bool:
+    """Receive exactly `expected` (checked byte by byte as it arrives);
+    False if the server closes the connection (EOF or reset) first. Fails
+    on a wrong byte or a timeout."""
+    sock = client.sock
+    assert sock is not None
+    received = bytearray()
+    while len(received) < len(expected):
+        try:
+            chunk = sock.recv(len(expected) - len(received))
+        except socket.timeout:
+            raise CaseFailure("%s: timed out after %.1f s waiting for %s: got %s of %s"
+                              % (client.name, client.timeout, what, abbreviate(received),
+                                 abbreviate(expected))) from None
+        except OSError:
+            return False  # reset
+        if not chunk:
+            return False
+        received += chunk
+        if expected[:len(received)] != received:
+            raise CaseFailure("%s: wrong bytes for %s: %s"
+                              % (client.name, what, describe_mismatch(expected, received)))
+    return True
+
+
+def closed_now(client: Client, wait: float) -> bool:
+    """Whether the server closes the connection within `wait` seconds
+    (returns as soon as it does). Fails if it sends bytes instead: every
+    case that uses this has received all the replies it was due."""
+    if not client.has_data(wait):
+        return False
+    try:
+        chunk = client.sock.recv(4096)  # type: ignore[union-attr]
+    except OSError:
+        return True  # reset
+    if chunk:
+        raise CaseFailure("%s: unexpected bytes from the server: %s"
+                          % (client.name, abbreviate(chunk)))
+    return True
+
+
+def trickle(client: Client, model, pieces: List[bytes], interval: float,
+            what: str) -> Optional[float]:
+    """Send `pieces` one every `interval` seconds, receiving and checking
+    each reply the model predicts as it comes. Returns the seconds from the
+    first piece to the server's close, or None if the connection was still
+    open after the last piece."""
+    started = time.monotonic()
+    for index, piece in enumerate(pieces):
+        # A send into a connection the server has closed may still succeed
+        # (only the next one fails), so a close is detected on receiving.
+        try:
+            client.sock.sendall(piece)  # type: ignore[union-attr]
+        except OSError:
+            return time.monotonic() - started
+        client.log("sent %s" % abbreviate(piece))
+        reply = model.feed(piece)
+        if reply and not receive_or_close(client, reply, "the reply to piece %d of %s"
+                                          % (index, what)):
+            return time.monotonic() - started
+        next_send = started + (index + 1) * interval
+        if closed_now(client, max(0.0, next_send - time.monotonic())):
+            return time.monotonic() - started
+    return None
+
+
+def one_byte_pieces(data: bytes) -> List[bytes]:
+    return [data[index:index + 1] for index in range(len(data))]
+
+
+def load_request(protocol: str, size: int, seed: int) -> bytes:
+    if protocol == SHIFT:
+        return shift_message(message_body(size, seed))
+    return encode_frame(payload_bytes(size, seed))
+
+
+# ------------------------------------------------------ 1. huge-header-flood
+
+@hostile_case("huge-header-flood", protocols=(FRAMED,))
+def huge_header_flood(setup: Setup) -> None:
+    """A header announcing ~4 GiB, then a 32 MiB flood: closed at once, memory flat."""
+    target = setup.start()
+    warm_up(target)
+    during = "while another client flooded the server after a header announcing %d bytes" \
+        % FLOOD_ANNOUNCED
+    with bystander_for(setup, target, during) as bystander, \
+            MemoryWatch(target.server) as memory, target.ctx.client("flooder") as flooder:
+        result = flood(flooder, encode_header(FLOOD_ANNOUNCED), payload_bytes(MIB), FLOOD_BYTES,
+                       FLOOD_BUDGET)
+        memory.require_growth_below(FLOOD_MEMORY_LIMIT, "while a client flooded it after a "
+                                    "header announcing %d bytes (%s)"
+                                    % (FLOOD_ANNOUNCED, result.describe()))
+        flooder.expect_eof("after a header announcing %d bytes (over --max-frame) and a flood "
+                           "(%s)" % (FLOOD_ANNOUNCED, result.describe()), allow_reset=True)
+        bystander.finish()
+    target.require_alive("after the flood")
+    run_probe(target.ctx, "client-after-the-flood")
+
+
+# ------------------------------------------------------ 2. big-message-never-reads
+
+@hostile_case("big-message-never-reads")
+def big_message_never_reads(setup: Setup) -> None:
+    """64 MiB of requests from a client that never reads: memory stays bounded."""
+    target = setup.start()
+    warm_up(target)
+    if setup.protocol == SHIFT:
+        prefix, unit = b"^", message_body(MIB)  # one message, never ended
+        request = "'^' and %d MiB of one message never ended by '$'" % (BIG_MESSAGE_BYTES // MIB)
+    else:
+        prefix, unit = b"", encode_frame(payload_bytes(DEFAULT_MAX_FRAME))
+        request = "%d frames of %d bytes" % (BIG_MESSAGE_BYTES // len(unit), DEFAULT_MAX_FRAME)
+    total = len(prefix) + BIG_MESSAGE_BYTES // len(unit) * len(unit)
+    with MemoryWatch(target.server) as memory, target.ctx.client("never-reads") as sender:
+        sender.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, NON_READER_RCVBUF)
+        result = flood(sender, prefix, unit, total, BIG_MESSAGE_BUDGET)
+        settle_memory(memory)
+        memory.require_growth_below(BIG_MESSAGE_MEMORY_LIMIT, "while a client that never reads "
+                                    "sent %s (%s): a server must stop reading from a connection "
+                                    "whose unsent replies pass a limit" % (request,
+                                                                           result.describe()))
+        target.require_alive("while a client sent %s without reading" % request)
+        # The bystander comes now, while the server holds a connection whose
+        # replies cannot leave: a design that blocks on that connection's
+        # send cannot serve anyone else.
+        with bystander_for(setup, target, "while another client that never reads had sent %s"
+                           % request) as bystander:
+            bystander.finish()
+        sender.reset()  # its unread replies would turn a close into a reset anyway
+    run_probe(target.ctx, "client-after-the-big-message")
+
+
+def settle_memory(memory: MemoryWatch) -> None:
+    """Watch (bounded) until the server's memory has not grown for
+    MEMORY_QUIET seconds: it may still be working through what the kernel
+    buffered when our sending stopped."""
+    last = [memory.growth(), time.monotonic()]
+
+    def quiet() -> bool:
+        growth = memory.growth()
+        if growth > last[0]:
+            last[:] = [growth, time.monotonic()]
+        return time.monotonic() - last[1] >= MEMORY_QUIET
+
+    wait_until(quiet, MEMORY_SETTLE_LIMIT)
+
+
+# ------------------------------------------------------ 3. garbage-then-reset
+
+@hostile_case("garbage-then-reset")
+def garbage_then_reset(setup: Setup) -> None:
+    """300 connections send random bytes and reset: no descriptor leaks, still serving."""
+    target = setup.start()
+    warm_up(target)
+    server = target.server
+    before = server.fd_count()
+    rng = random.Random(GARBAGE_SEED)
+    for batch in range(GARBAGE_CONNECTIONS // GARBAGE_BATCH):
+        for index in range(GARBAGE_BATCH):
+            number = batch * GARBAGE_BATCH + index
+            garbage = garbage_bytes(setup.protocol, rng, plausible=number % 2 == 1)
+            with target.ctx.client("garbage-%d" % number) as client:
+                client.send_nowait(garbage)
+                client.reset()
+        target.require_alive("after %d connections sent random bytes and reset"
+                             % ((batch + 1) * GARBAGE_BATCH))
+        # The probe waits behind the batch (a server that serves one client
+        # at a time takes them in order), which also keeps the backlog from
+        # overflowing, where a connect would wait a second for a SYN retry.
+        run_probe(target.ctx, "probe-after-%d-resets" % ((batch + 1) * GARBAGE_BATCH))
+    if not wait_until(lambda: server.fd_count() <= before + DESCRIPTOR_SLACK, DESCRIPTOR_SETTLE):
+        raise CaseFailure("the server had %d descriptors open before %d connections sent random "
+                          "bytes and reset, and still %d (%.1f s after the last; at most %d more "
+                          "allowed): it does not close connections that the peer reset"
+                          % (before, GARBAGE_CONNECTIONS, server.fd_count(), DESCRIPTOR_SETTLE,
+                             DESCRIPTOR_SLACK))
+    run_probe(target.ctx, "client-after-the-resets")
+
+
+def garbage_bytes(protocol: str, rng: random.Random, plausible: bool) -> bytes:
+    """Random bytes; `plausible` ones start like a request, so the server
+    is in the middle of one when the reset comes. (In framed, random bytes
+    alone nearly always make a header over --max-frame, which a server
+    refuses before it has read anything else.)"""
+    garbage = rng.randbytes(rng.randint(1, GARBAGE_MAX_BYTES))
+    if not plausible:
+        return garbage
+    if protocol == SHIFT:
+        return b"^" + garbage.replace(b"$", b"")
+    return encode_header(rng.randint(len(garbage), 64 * 1024)) + garbage
+
+
+# ------------------------------------------------------ 4. descriptor-exhaustion
+
+@hostile_case("descriptor-exhaustion")
+def descriptor_exhaustion(setup: Setup) -> None:
+    """200 connections against a 64-descriptor limit: no crash, no spin, no log flood."""
+    target = setup.start(nofile=NOFILE_LIMIT)
+    warm_up(target)
+    server = target.server
+    host, port = target.ctx.address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    load: List[socket.socket] = []
+    try:
+        # Non-blocking connects: once the server stops accepting and its
+        # backlog is full, the kernel drops our SYNs and a blocking connect
+        # would wait for the retry.
+        for _ in range(LOAD_CONNECTIONS):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            load.append(sock)
+            sock.setblocking(False)
+            sock.connect_ex((host, port))
+        settle_descriptor_count(target)
+        target.require_alive("when %d clients connected to it with a limit of %d descriptors"
+                             % (LOAD_CONNECTIONS, NOFILE_LIMIT))
+        descriptors = server.fd_count()
+        lines_before = len(server.stderr_lines())
+        cpu_before = server.cpu_seconds()
+        status = server.wait(EXHAUSTION_WINDOW)  # returns at once if it dies
+        if status is not None:
+            target.exit_accounted = True
+            raise CaseFailure("the server exited with status %s at its descriptor limit (%d "
+                              "descriptors open, limit %d, %d clients connected)%s"
+                              % (describe_status(status), descriptors, NOFILE_LIMIT,
+                                 LOAD_CONNECTIONS, stderr_block(target.server)))
+        cpu = server.cpu_seconds() - cpu_before
+        warnings = [line for line in server.stderr_lines()[lines_before:]
+                    if EXHAUSTION_WARNING.search(line)]
+        if cpu >= EXHAUSTION_CPU_LIMIT:
+            raise CaseFailure("the server used %.2f s of CPU in %.1f s at its descriptor limit "
+                              "(%d open, limit %d): it busy-loops on a failing accept (at most "
+                              "%.1f s allowed)" % (cpu, EXHAUSTION_WINDOW, descriptors,
+                                                   NOFILE_LIMIT, EXHAUSTION_CPU_LIMIT))
+        if len(warnings) > EXHAUSTION_WARNING_LIMIT:
+            raise CaseFailure("the server printed %d warning lines about accept/descriptors in "
+                              "%.1f s at its descriptor limit (at most %d allowed: a repeated "
+                              "warning should be printed once per interval with a count); "
+                              "the first: %r, the last: %r"
+                              % (len(warnings), EXHAUSTION_WINDOW, EXHAUSTION_WARNING_LIMIT,
+                                 warnings[0], warnings[-1]))
+        if setup.verbose:
+            target.ctx.log("%d descriptors open, %.2f s CPU and %d warning lines in %.1f s"
+                           % (descriptors, cpu, len(warnings), EXHAUSTION_WINDOW))
+    finally:
+        for sock in load:
+            sock.close()
+    run_probe(target.ctx, "client-after-the-load-left")
+
+
+def settle_descriptor_count(target: Target) -> None:
+    """Wait (bounded) until the server's descriptor count has held still
+    for LOAD_SETTLE_QUIET seconds: it has accepted what it is going to."""
+    server = target.server
+    last = [server.fd_count(), time.monotonic()]
+
+    def steady() -> bool:
+        count = server.fd_count() if server.exit_status() is None else -1
+        if count != last[0]:
+            last[:] = [count, time.monotonic()]
+        return count < 0 or time.monotonic() - last[1] >= LOAD_SETTLE_QUIET
+
+    wait_until(steady, LOAD_SETTLE_LIMIT)
+
+
+# ------------------------------------------------------ 5. idle-timeout
+
+@hostile_case("idle-timeout")
+def idle_timeout(setup: Setup) -> None:
+    """--idle-timeout-ms 600: a silent client is closed, a trickling one is not."""
+    target = setup.start("--idle-timeout-ms", str(IDLE_TIMEOUT_MS))
+    ctx = target.ctx
+    limit = IDLE_TIMEOUT_MS / 1000
+    with ctx.client("silent") as silent:
+        connected = time.monotonic()
+        expect_greeting(silent, model_for(ctx))
+        silent.expect_eof("of a silent client (--idle-timeout-ms %d)" % IDLE_TIMEOUT_MS,
+                          timeout=CLOSE_DEADLINE, allow_reset=True)
+        elapsed = time.monotonic() - connected
+        if elapsed < limit - EARLY_MARGIN:
+            raise CaseFailure("the server closed a silent client after %.2f s, before its idle "
+                              "timeout of %.2f s" % (elapsed, limit))
+
+    # One request that takes longer than the idle timeout to arrive, a few
+    # bytes at a time: the connection is never idle, so it must stay open.
+    model = model_for(ctx)
+    count = int(TRICKLE_DURATION / TRICKLE_INTERVAL)
+    if setup.protocol == SHIFT:
+        pieces = [b"^"] + one_byte_pieces(message_body(count, seed=1))
+        finish = b"$" + sample_request(SHIFT, b"after the trickle")
+    else:
+        frame = encode_frame(payload_bytes(TRICKLED_FRAME))
+        trickled = 4 + count * TRICKLED_FRAME_PIECE
+        pieces = [frame[start:start + TRICKLED_FRAME_PIECE]
+                  for start in range(0, trickled, TRICKLED_FRAME_PIECE)]
+        finish = frame[trickled:]
+    what = "one unfinished request sent a few bytes every %.2f s" % TRICKLE_INTERVAL
+    with ctx.client("trickler") as trickler:
+        expect_greeting(trickler, model)
+        closed = trickle(trickler, model, pieces, TRICKLE_INTERVAL, what)
+        if closed is not None:
+            raise CaseFailure("the server closed a client %.2f s after it began to send %s (the "
+                              "idle timeout of %.2f s must count from the last byte received "
+                              "or sent, not from the last complete request)"
+                              % (closed, what, limit))
+        exchange(trickler, model, finish, "the rest of the trickled request, %.1f s after it "
+                 "began (with --idle-timeout-ms %d)" % (TRICKLE_DURATION, IDLE_TIMEOUT_MS))
+
+
+# ------------------------------------------------------ 6. request-timeout
+
+@hostile_case("request-timeout")
+def request_timeout(setup: Setup) -> None:
+    """--request-timeout-ms 800: a request trickled forever is cut, slow complete ones are not."""
+    target = setup.start("--request-timeout-ms", str(REQUEST_TIMEOUT_MS), "--idle-timeout-ms", "0")
+    ctx = target.ctx
+    limit = REQUEST_TIMEOUT_MS / 1000
+    count = int(CLOSE_DEADLINE / SLOW_BYTE_INTERVAL) + 1
+    if setup.protocol == SHIFT:
+        request = b"^" + message_body(count)
+    else:
+        request = encode_header(TRICKLED_FRAME) + payload_bytes(count)
+    what = "a request that never ends, one byte every %.1f s" % SLOW_BYTE_INTERVAL
+    model = model_for(ctx)
+    with ctx.client("slowloris") as slow:
+        expect_greeting(slow, model)
+        closed = trickle(slow, model, one_byte_pieces(request[:count]), SLOW_BYTE_INTERVAL, what)
+        if closed is None:
+            raise CaseFailure("the server did not close a client that sent %s within %.1f s of "
+                              "its first byte (--request-timeout-ms %d)"
+                              % (what, CLOSE_DEADLINE, REQUEST_TIMEOUT_MS))
+        if closed < limit - EARLY_MARGIN:
+            raise CaseFailure("the server closed a client that sent %s %.2f s after its first "
+                              "byte, before the request timeout of %.2f s" % (what, closed, limit))
+
+    model = model_for(ctx)
+    with ctx.client("slow-but-complete") as patient:
+        expect_greeting(patient, model)
+        exchange(patient, model, sample_request(ctx.protocol, b"first"), "a complete request")
+        if closed_now(patient, REQUEST_PAUSE):
+            raise CaseFailure("the server closed a client that had sent one complete request and "
+                              "was then silent for less than %.1f s (no request was under way, "
+                              "so --request-timeout-ms %d does not apply; --idle-timeout-ms is 0)"
+                              % (REQUEST_PAUSE, REQUEST_TIMEOUT_MS))
+        exchange(patient, model, sample_request(ctx.protocol, b"second"),
+                 "a second complete request, %.1f s after the first was answered" % REQUEST_PAUSE)
+
+
+# ------------------------------------------------------ 7. sigterm-under-load
+
+class LoadClient(threading.Thread):
+    """Makes round trips as fast as the server answers, checking every byte
+    that arrives against the model, until the server closes the connection.
+    A close (EOF or reset) at any point is fine; a wrong byte is not."""
+
+    def __init__(self, target: Target, index: int, stop: threading.Event) -> None:
+        super().__init__(name="load-%d" % index, daemon=True)
+        self.client = target.ctx.unconnected_client("load-%d" % index)
+        self.protocol = target.ctx.protocol
+        self.index = index
+        self.stop = stop
+        self.replies = 0  # complete, verified replies
+        self.failure: Optional[str] = None
+        self.ended = ""
+
+    def run(self) -> None:
+        model = new_model(self.protocol)
+        try:
+            self.client.connect()
+            if model.greeting and not receive_or_close(self.client, model.greeting,
+                                                       "the greeting"):
+                self.ended = "closed before the greeting"
+                return
+            rng = random.Random(self.index)
+            while not self.stop.is_set():
+                request = load_request(self.protocol, rng.randint(1, LOAD_REQUEST_MAX),
+                                       self.replies)
+                try:
+                    self.client.sock.sendall(request)  # type: ignore[union-attr]
+                except OSError as error:
+                    self.ended = "sending failed: %s" % (error.strerror or error)
+                    return
+                if not receive_or_close(self.client, model.feed(request),
+                                        "the reply to request %d" % self.replies):
+                    self.ended = "closed by the server"
+                    return
+                self.replies += 1
+            self.ended = "stopped by the case"
+        except CaseFailure as failure:
+            self.failure = str(failure)
+        finally:
+            self.client.close()
+
+
+@hostile_case("sigterm-under-load")
+def sigterm_under_load(setup: Setup) -> None:
+    """SIGTERM while 8 clients make verified round trips: exit 0 in time, no wrong byte."""
+    target = setup.start("--shutdown-grace-ms", str(SHUTDOWN_GRACE_MS))
+    ctx, server = target.ctx, target.server
+    stop = threading.Event()
+    clients = [LoadClient(target, index, stop) for index in range(LOAD_CLIENTS)]
+    try:
+        for client in clients:
+            client.start()
+        if not wait_until(lambda: sum(client.replies for client in clients) > 0, ctx.timeout):
+            raise CaseFailure("no load client got a reply within %.1f s" % ctx.timeout)
+        time.sleep(LOAD_BEFORE_SIGTERM)  # the load itself: round trips go on meanwhile
+        before = sum(client.replies for client in clients)
+        target.exit_accounted = True
+        server.terminate()
+        signalled = time.monotonic()
+        deadline = SHUTDOWN_GRACE_MS / 1000 + EXIT_SLACK
+        status = server.wait(deadline)
+        if status is None:
+            raise CaseFailure("the server did not exit within %.1f s of SIGTERM (grace period "
+                              "%d ms) while %d clients kept it busy"
+                              % (deadline, SHUTDOWN_GRACE_MS, LOAD_CLIENTS))
+        exited = time.monotonic() - signalled
+        for client in clients:  # their connections are gone with the process
+            client.join(ctx.timeout)
+        failures = ["%s: %s" % (client.name, client.failure) for client in clients
+                    if client.failure]
+        if failures:
+            raise CaseFailure("a client under load saw a wrong byte around SIGTERM: %s"
+                              % failures[0])
+        if status != 0:
+            raise CaseFailure("after SIGTERM under load the server exited with status %s; "
+                              "expected 0%s" % (describe_status(status), stderr_block(target.server)))
+        after = sum(client.replies for client in clients) - before
+        setup.note("%d verified replies, about %d after SIGTERM; exit 0 after %.2f s"
+                   % (before + after, after, exited))
+    finally:
+        stop.set()
+        for client in clients:
+            client.client.abort_from_other_thread()
+            client.join(1)
+

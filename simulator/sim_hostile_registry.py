@@ -1,0 +1,134 @@
+# The table of hostile cases (see sim_hostile.py) and what a case receives:
+# a Setup that starts fresh servers through sim_server's launcher, each
+# wrapped in a Target that gives its clients check's Context. A separate
+# table from check's (sim_registry): these cases start servers of their own
+# and must never run inside check.
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Tuple
+
+from sim_hostile_process import MeasuredServer
+from sim_net import CaseFailure
+from sim_protocols import DEFAULT_MAX_FRAME, FRAMED, SHIFT
+from sim_registry import Context
+from sim_server import ServerError, describe_status, server_command
+
+PROTOCOLS = (SHIFT, FRAMED)
+STDERR_LINES_SHOWN = 12
+
+
+# ------------------------------------------------------ the table of cases
+
+@dataclass(frozen=True)
+class HostileCase:
+    name: str
+    function: Callable[["Setup"], None]
+    description: str
+    protocols: Tuple[str, ...]
+
+
+ALL_CASES: List[HostileCase] = []  # every protocol's, in registration order
+
+
+def hostile_case(name: str, protocols: Tuple[str, ...] = PROTOCOLS):
+    """Decorator: register the function as hostile case `name` for
+    `protocols`. The docstring's first line is its --list description.
+    Cases run in registration order."""
+    def register(function: Callable[["Setup"], None]):
+        description = (function.__doc__ or "").strip().split("\n")[0]
+        ALL_CASES.append(HostileCase(name, function, description, tuple(protocols)))
+        return function
+    return register
+
+
+def hostile_cases(protocol: str) -> List[HostileCase]:
+    return [case for case in ALL_CASES if protocol in case.protocols]
+
+
+# ------------------------------------------------------ what a case gets
+
+class Target:
+    """One server a case started, and a Context for its clients (the same
+    clients, probes and logging as check's cases)."""
+
+    def __init__(self, server: MeasuredServer, ctx: Context) -> None:
+        self.server = server
+        self.ctx = ctx
+        # Set once the case has dealt with the server's exit (it stopped the
+        # server itself, or reported its death), so the runner stays quiet.
+        self.exit_accounted = False
+
+    def require_alive(self, after: str) -> None:
+        status = self.server.exit_status()
+        if status is not None:
+            self.exit_accounted = True
+            raise CaseFailure("the server process exited with status %s %s%s"
+                              % (describe_status(status), after, stderr_block(self.server)))
+
+
+@dataclass
+class Setup:
+    """What a hostile case receives: how to start the server under test,
+    and how long a socket wait may take.
+
+    `one_at_a_time`: the server serves one client at a time, so the cases
+    leave out their bystander (a client that must be served while a hostile
+    one is connected) and say so in the PASS line.
+    """
+
+    spec: str
+    protocol: str
+    timeout: float
+    verbose: bool = False
+    one_at_a_time: bool = False
+    targets: List[Target] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def start(self, *options: str, nofile: Optional[int] = None) -> Target:
+        """Start a fresh server with `options` added to its command line,
+        under `prlimit --nofile=N:N` when `nofile` is given. It is stopped
+        when the case ends. Raises CaseFailure if it does not start (an
+        option it does not know, for instance)."""
+        argv = server_command(self.spec, self.protocol) + list(options)
+        if nofile is not None:
+            prlimit = shutil.which("prlimit")
+            if prlimit is None:
+                raise CaseFailure("prlimit (util-linux) is not installed; it is needed to start "
+                                  "the server with a small descriptor limit")
+            # prlimit sets the limit and then execs the server: same PID.
+            argv = [prlimit, "--nofile=%d:%d" % (nofile, nofile), "--"] + argv
+        server = MeasuredServer(argv)
+        try:
+            address = server.start()
+        except ServerError as error:
+            server.close()
+            added = " (started with %s)" % " ".join(options) if options else ""
+            raise CaseFailure("the server did not start%s: %s" % (added, error)) from None
+        ctx = Context(protocol=self.protocol, address=address, timeout=self.timeout,
+                      max_frame=DEFAULT_MAX_FRAME, server=server, verbose=self.verbose)
+        if self.verbose:
+            ctx.log("started %s" % server.description)
+        target = Target(server, ctx)
+        self.targets.append(target)
+        return target
+
+    def note(self, text: str) -> None:
+        """A remark shown after the time in the case's PASS line."""
+        self.notes.append(text)
+
+    def without_bystander(self) -> bool:
+        """True (and noted) when the case must leave out its bystander."""
+        if self.one_at_a_time:
+            self.note("no bystander: the server serves one client at a time")
+        return self.one_at_a_time
+
+
+def stderr_block(server: MeasuredServer, lines: int = STDERR_LINES_SHOWN) -> str:
+    """The tail of a server's stderr, indented, for a failure message."""
+    tail = server.stderr_tail(lines)
+    if not tail:
+        return ""
+    return "\n  server stderr (last lines):\n" + "\n".join("    " + line
+                                                         for line in tail.splitlines())

@@ -1,0 +1,154 @@
+# `hostile` must pass a correct server and fail each deliberately broken one
+# in the case meant to catch its flaw: proof that no case passes vacuously.
+# The servers are tests/servers/flavoured_server.py, whose hostile flavours
+# each break one thing the suite measures (memory, descriptors, CPU, log,
+# timeouts, shutdown).
+from __future__ import annotations
+
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from .support import last_line, server_spec, simulator
+
+# A few runs at a time: most of a hostile run is waiting (timeouts, grace
+# periods, a measured window), but the memory and CPU cases need the
+# machine's cores, so not many more than it has.
+PARALLEL_RUNS = 3
+# No hostile run may take this long (a full one takes about 15 s).
+RUN_TIMEOUT = 150.0
+
+# (flavour, protocol, case that must fail, text its reason must contain)
+BROKEN_SERVERS = [
+    ("no-frame-limit", "framed", "huge-header-flood", "grew by"),
+    ("unbounded-output", "shift", "big-message-never-reads", "grew by"),
+    ("unbounded-output", "framed", "big-message-never-reads", "grew by"),
+    # Serving one client at a time, it cannot serve the bystander while it
+    # is stuck sending replies nobody reads (see SequentialPassesWithoutBystander).
+    ("sequential", "shift", "big-message-never-reads", "bystander"),
+    ("leak-on-reset", "shift", "garbage-then-reset", "descriptors"),
+    ("leak-on-reset", "framed", "garbage-then-reset", "descriptors"),
+    ("exit-on-reset", "framed", "garbage-then-reset", "status 3"),
+    ("spin-at-emfile", "shift", "descriptor-exhaustion", "busy-loops"),
+    ("log-flood-at-emfile", "framed", "descriptor-exhaustion", "warning lines"),
+    ("exit-at-emfile", "shift", "descriptor-exhaustion", "exited with status 4"),
+    ("no-idle-timeout", "shift", "idle-timeout", "timed out after 2.5 s waiting for the "
+                                                  "server to close"),
+    ("idle-from-request", "framed", "idle-timeout", "must count from the last byte"),
+    ("no-request-timeout", "framed", "request-timeout", "did not close"),
+    ("request-timeout-when-idle", "shift", "request-timeout", "no request was under way"),
+    ("garbles-on-sigterm", "shift", "sigterm-under-load", "wrong byte"),
+    ("garbles-on-sigterm", "framed", "sigterm-under-load", "wrong byte"),
+    ("bad-exit-status", "framed", "sigterm-under-load", "status 1"),
+]
+
+
+def hostile(protocol: str, flavour: str, *extra: str):
+    return simulator(["hostile", "--protocol", protocol, "--server", server_spec(flavour)]
+                     + list(extra), timeout=RUN_TIMEOUT)
+
+
+def hostile_all(runs):
+    """hostile(protocol, flavour, *extra) for each (protocol, flavour, extra),
+    PARALLEL_RUNS at a time; the results in the same order."""
+    with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
+        return list(pool.map(lambda run: hostile(run[0], run[1], *run[2]), runs))
+
+
+def listed_cases(protocol: str):
+    result = simulator(["hostile", "--protocol", protocol, "--list"])
+    return [line.split()[0] for line in result.stdout.splitlines()]
+
+
+class CorrectServersPass(unittest.TestCase):
+    RUNS = [("shift", "correct", ()), ("framed", "correct", ()),
+            ("shift", "sequential", ("--one-at-a-time",)),
+            ("framed", "sequential", ("--one-at-a-time",))]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.results = dict(zip([(protocol, flavour) for protocol, flavour, _ in cls.RUNS],
+                               hostile_all(cls.RUNS)))
+
+    def assert_all_pass(self, protocol: str, flavour: str):
+        result = self.results[(protocol, flavour)]
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        cases = listed_cases(protocol)
+        for name in cases:
+            self.assertRegex(result.stdout, r"(?m)^PASS %s \(\d+\.\d\d s" % name)
+        self.assertEqual(last_line(result.stdout), "%d passed, 0 failed" % len(cases))
+        return result
+
+    def test_threaded_shift(self):
+        self.assert_all_pass("shift", "correct")
+
+    def test_threaded_framed(self):
+        result = self.assert_all_pass("framed", "correct")
+        self.assertNotIn("no bystander", result.stdout)
+
+    def test_sequential_shift_without_bystanders(self):
+        result = self.assert_all_pass("shift", "sequential")
+        self.assertRegex(result.stdout, r"PASS big-message-never-reads \(.*no bystander")
+
+    def test_sequential_framed_without_bystanders(self):
+        result = self.assert_all_pass("framed", "sequential")
+        self.assertRegex(result.stdout, r"PASS huge-header-flood \(.*no bystander")
+
+
+class BrokenServersFail(unittest.TestCase):
+    def test_each_flaw_is_caught_by_its_case(self):
+        results = hostile_all([(protocol, flavour, ("--only", case))
+                               for flavour, protocol, case, _ in BROKEN_SERVERS])
+        for (flavour, protocol, case, reason), result in zip(BROKEN_SERVERS, results):
+            with self.subTest(flavour=flavour, protocol=protocol, case=case):
+                output = result.stdout + result.stderr
+                self.assertEqual(result.returncode, 1, output)
+                self.assertIn("FAIL %s: " % case, result.stdout)
+                failure = result.stdout.split("FAIL %s: " % case, 1)[1]
+                self.assertIn(reason, failure, output)
+                self.assertEqual(last_line(result.stdout), "0 passed, 1 failed")
+
+    def test_every_case_has_a_flaw_that_fails_it(self):
+        caught = {case for _, _, case, _ in BROKEN_SERVERS}
+        for protocol in ("shift", "framed"):
+            self.assertEqual(set(listed_cases(protocol)) - caught, set(), protocol)
+
+
+class CommandLine(unittest.TestCase):
+    def test_huge_header_flood_is_framed_only(self):
+        self.assertIn("huge-header-flood", listed_cases("framed"))
+        self.assertNotIn("huge-header-flood", listed_cases("shift"))
+
+    def test_design_limit_skips_the_case(self):
+        result = hostile("framed", "correct", "--only", "garbage-then-reset", "idle-timeout",
+                         "--design-limit", "idle-timeout:one pool thread per client")
+        self.assertEqual(result.returncode, 0, result.stdout)
+        self.assertIn("SKIP idle-timeout: one pool thread per client", result.stdout)
+        self.assertIn("PASS garbage-then-reset", result.stdout)
+        self.assertEqual(last_line(result.stdout), "1 passed, 0 failed")
+
+    def test_bad_design_limit_is_a_usage_error(self):
+        result = hostile("shift", "correct", "--design-limit", "no-such-case:why")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--design-limit wants CASE:REASON", result.stdout)
+
+    def test_unknown_case_is_a_usage_error(self):
+        result = hostile("shift", "correct", "--only", "huge-header-flood")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("unknown case(s) for shift: huge-header-flood", result.stdout)
+
+    def test_server_that_cannot_start_is_a_usage_error(self):
+        result = simulator(["hostile", "--server", "/nonexistent/server-binary"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("the server did not start", result.stdout)
+
+    def test_a_server_without_an_option_fails_that_case_clearly(self):
+        result = hostile("shift", "without-request-timeout", "--only", "request-timeout",
+                         "idle-timeout")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("FAIL request-timeout: the server did not start (started with "
+                      "--request-timeout-ms 800 --idle-timeout-ms 0)", result.stdout)
+        self.assertIn("unrecognized arguments: --request-timeout-ms", result.stdout)
+        self.assertIn("PASS idle-timeout", result.stdout)
+
+if __name__ == "__main__":
+    unittest.main()
