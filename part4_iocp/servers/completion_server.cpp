@@ -11,6 +11,12 @@
 // one stalls the others. New since part 3: the clients no longer decide how
 // many threads run; the design is inverted (a proactor).
 //
+// Memory and time per client are bounded by the framework's rules: past
+// --output-limit unsent reply bytes it stops reading that client until the
+// client reads (cpf/server.hpp), and once a request has begun it must be
+// complete within --request-timeout-ms (a deadline per connection, checked
+// by the framework's sweep).
+//
 // Run:  completion-server 9090 --threads 2
 //       python3 simulator run -n 3 --address 127.0.0.1:9090
 #include <algorithm>
@@ -22,8 +28,10 @@
 #include "cpf/server.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/session.hpp"
 #include "cs/stats.hpp"
+#include "framework_options.hpp"
 #include "stop_request.hpp"
 
 namespace {
@@ -32,7 +40,9 @@ namespace {
 // on_connection_established, read and written only in that connection's
 // notifications (which never overlap), released with the connection.
 struct ConnectionState {
+  explicit ConnectionState(std::chrono::milliseconds request_timeout) : request_timer(request_timeout) {}
   std::unique_ptr<cs::Session> session;
+  cs::RequestTimer request_timer;  // --request-timeout-ms
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
 };
@@ -48,7 +58,7 @@ class CompletionServer final : public cpf::Server {
  protected:
   void on_connection_established(cpf::Connection& connection) override {
     cs::log_info("accepted ", connection.peer());
-    auto state = std::make_shared<ConnectionState>();
+    auto state = std::make_shared<ConnectionState>(options_.request_timeout);
     state->session = cs::make_session(options_.protocol, options_.session_limits());
     cs::Bytes greeting;
     state->session->greet(greeting);
@@ -62,6 +72,8 @@ class CompletionServer final : public cpf::Server {
     state.bytes_received += buffer->size();
     cs::Bytes replies;
     const cs::Verdict verdict = state.session->on_receive(buffer->view(), replies);
+    state.request_timer.after_receive(*state.session, std::chrono::steady_clock::now());
+    connection.set_deadline(state.request_timer.deadline());
     // All the replies to one read go out as one write, however many
     // requests it held.
     if (!replies.empty()) connection.write(replies);
@@ -90,6 +102,12 @@ class CompletionServer final : public cpf::Server {
     connection.close();
   }
 
+  void on_deadline(cpf::Connection& connection) override {
+    cs::log_info("closing ", connection.peer(), ": request not complete after ",
+                 options_.request_timeout.count(), " ms");
+    connection.close();  // the replies to the bytes of it already received go first
+  }
+
   void on_connection_closed(cpf::Connection& connection) override {
     if (!connection.has_context()) return;
     const auto& state = connection.context<ConnectionState>();
@@ -101,20 +119,8 @@ class CompletionServer final : public cpf::Server {
   cs::ServerStats stats_;  // atomics: notifications of different connections run in parallel
 };
 
-// The framework's options from the shared command line.
-cpf::ServerOptions framework_options(const cs::ServerOptions& options) {
-  cpf::ServerOptions framework;
-  framework.host = options.host;
-  framework.port = options.port;
-  framework.backlog = options.backlog;
-  framework.threads = options.threads;
-  framework.max_connections = options.max_clients;
-  framework.idle_timeout = options.idle_timeout;
-  return framework;
-}
-
-void run_server(const cs::ServerOptions& options) {
-  CompletionServer server(options, framework_options(options));
+void run_server(const cs::ServerOptions& options, const part4::FrameworkExtras& extras) {
+  CompletionServer server(options, part4::framework_options(options, extras));
   server.start();
   cs::log_info("serving ", cs::to_string(options.protocol), " on ", options.threads,
                " I/O threads");
@@ -132,9 +138,9 @@ void run_server(const cs::ServerOptions& options) {
 int main(int argc, char** argv) {
   cs::CommandLine command_line("completion-server",
                                "Completion-port TCP server on the cpf framework");
-  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
-  command_line.add_max_clients_option();
+  part4::FrameworkExtras extras;
+  part4::add_framework_options(command_line, extras, std::max(1u, std::thread::hardware_concurrency()));
   const cs::ServerOptions options = command_line.parse(argc, argv);
   part4::install_stop_handlers();
-  return cs::run_guarded("completion-server", [&] { run_server(options); });
+  return cs::run_guarded("completion-server", [&] { run_server(options, extras); });
 }

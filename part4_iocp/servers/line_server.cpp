@@ -10,6 +10,8 @@
 // FIN after the last queued reply), then read and discard until the
 // client's EOF, then close. Its limit: a client that never closes its side
 // lingers until --idle-timeout-ms or the shutdown grace ends it.
+// Like completion-server, it is bounded by --output-limit (the framework's
+// rule) and --request-timeout-ms (a line, once begun, must end in time).
 //
 // Run:  line-server 9092 --max-line 512
 //       printf 'ECHO hi\r\nQUIT\r\n' | nc 127.0.0.1 9092
@@ -22,7 +24,9 @@
 #include "cpf/server.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/stats.hpp"
+#include "framework_options.hpp"
 #include "line_session.hpp"
 #include "stop_request.hpp"
 
@@ -35,8 +39,10 @@ constexpr std::uint64_t linger_discard_limit = 256 * 1024;
 
 // Per connection; touched only by that connection's notifications.
 struct ConnectionState {
-  explicit ConnectionState(std::size_t max_line) : session(max_line) {}
+  ConnectionState(std::size_t max_line, std::chrono::milliseconds request_timeout)
+      : session(max_line), request_timer(request_timeout) {}
   part4::LineSession session;
+  cs::RequestTimer request_timer;  // --request-timeout-ms
   bool client_closed = false;  // EOF seen: nothing left to drain
   bool lingering = false;      // after shutdown_send(): reading only to drain
   std::uint64_t discarded = 0;
@@ -46,8 +52,11 @@ struct ConnectionState {
 
 class LineServer final : public cpf::Server {
  public:
-  LineServer(cpf::ServerOptions framework_options, std::size_t max_line)
-      : cpf::Server(std::move(framework_options)), max_line_(max_line) {}
+  LineServer(cpf::ServerOptions framework_options, std::size_t max_line,
+             std::chrono::milliseconds request_timeout)
+      : cpf::Server(std::move(framework_options)),
+        max_line_(max_line),
+        request_timeout_(request_timeout) {}
   ~LineServer() override { stop(); }
 
   const cs::ServerStats& stats() const { return stats_; }
@@ -55,7 +64,7 @@ class LineServer final : public cpf::Server {
  protected:
   void on_connection_established(cpf::Connection& connection) override {
     cs::log_info("accepted ", connection.peer());
-    auto state = std::make_shared<ConnectionState>(max_line_);
+    auto state = std::make_shared<ConnectionState>(max_line_, request_timeout_);
     cs::Bytes greeting;
     state->session.greet(greeting);
     connection.set_context(state);
@@ -72,6 +81,8 @@ class LineServer final : public cpf::Server {
     }
     cs::Bytes replies;
     const cs::Verdict verdict = state.session.on_receive(buffer->view(), replies);
+    state.request_timer.after_receive(state.session, std::chrono::steady_clock::now());
+    connection.set_deadline(state.request_timer.deadline());
     if (!replies.empty()) connection.write(replies);  // every reply of the chunk, one write
     if (verdict.close) {
       if (state.session.quit_received()) {
@@ -128,6 +139,14 @@ class LineServer final : public cpf::Server {
     connection.close();
   }
 
+  // A line begun and not ended within --request-timeout-ms. The close goes
+  // through on_connection_closing like any other: a lingering close.
+  void on_deadline(cpf::Connection& connection) override {
+    cs::log_info("closing ", connection.peer(), ": request not complete after ",
+                 request_timeout_.count(), " ms");
+    connection.close();
+  }
+
   void on_connection_closed(cpf::Connection& connection) override {
     if (!connection.has_context()) return;
     const auto& state = connection.context<ConnectionState>();
@@ -150,22 +169,13 @@ class LineServer final : public cpf::Server {
   }
 
   const std::size_t max_line_;
+  const std::chrono::milliseconds request_timeout_;  // --request-timeout-ms; 0 = none
   cs::ServerStats stats_;
 };
 
-cpf::ServerOptions framework_options(const cs::ServerOptions& options) {
-  cpf::ServerOptions framework;
-  framework.host = options.host;
-  framework.port = options.port;
-  framework.backlog = options.backlog;
-  framework.threads = options.threads;
-  framework.max_connections = options.max_clients;
-  framework.idle_timeout = options.idle_timeout;
-  return framework;
-}
-
-void run_server(const cs::ServerOptions& options, std::size_t max_line) {
-  LineServer server(framework_options(options), max_line);
+void run_server(const cs::ServerOptions& options, const part4::FrameworkExtras& extras,
+                std::size_t max_line) {
+  LineServer server(part4::framework_options(options, extras), max_line, options.request_timeout);
   server.start();
   cs::log_info("serving the line protocol (--max-line ", max_line, ") on ", options.threads,
                " I/O threads");
@@ -182,8 +192,8 @@ void run_server(const cs::ServerOptions& options, std::size_t max_line) {
 int main(int argc, char** argv) {
   cs::CommandLine command_line("line-server", "Line protocol server on the cpf framework");
   command_line.speak_only("line");
-  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
-  command_line.add_max_clients_option();
+  part4::FrameworkExtras extras;
+  part4::add_framework_options(command_line, extras, std::max(1u, std::thread::hardware_concurrency()));
   CLI::App& app = command_line.app();
   app.remove_option(app.get_option("--max-frame"));  // no frames in this protocol
   std::size_t max_line = part4::default_max_line;
@@ -192,5 +202,5 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   const cs::ServerOptions options = command_line.parse(argc, argv);
   part4::install_stop_handlers();
-  return cs::run_guarded("line-server", [&] { run_server(options, max_line); });
+  return cs::run_guarded("line-server", [&] { run_server(options, extras, max_line); });
 }

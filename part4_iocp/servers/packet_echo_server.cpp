@@ -10,6 +10,8 @@
 // the remainder, so a packet never straddles two buffers. Its limit: the
 // split copies the bytes it cuts off. New since completion-server: buffer
 // ownership moves from the read to the write with no session in between.
+// Like completion-server, it is bounded by --output-limit (the framework's
+// rule) and --request-timeout-ms (a packet, once begun, must end in time).
 //
 // Run:  packet-echo-server 9091
 //       python3 simulator check --protocol packet --address 127.0.0.1:9091
@@ -22,7 +24,9 @@
 #include "cpf/server.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/stats.hpp"
+#include "framework_options.hpp"
 #include "packet_session.hpp"
 #include "stop_request.hpp"
 
@@ -34,6 +38,8 @@ struct ConnectionState {
   // Bytes at the front of the buffer passed to the last read(buffer): the
   // start of a packet, already seen by the framer. 0 after a fresh read().
   std::size_t held = 0;
+  // When the packet under way must be complete (--request-timeout-ms).
+  cs::RequestTimer request_timer{std::chrono::milliseconds(0)};
   std::uint64_t packets = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
@@ -41,8 +47,8 @@ struct ConnectionState {
 
 class PacketEchoServer final : public cpf::Server {
  public:
-  explicit PacketEchoServer(cpf::ServerOptions framework_options)
-      : cpf::Server(std::move(framework_options)) {}
+  PacketEchoServer(cpf::ServerOptions framework_options, std::chrono::milliseconds request_timeout)
+      : cpf::Server(std::move(framework_options)), request_timeout_(request_timeout) {}
   ~PacketEchoServer() override { stop(); }
 
   const cs::ServerStats& stats() const { return stats_; }
@@ -50,7 +56,9 @@ class PacketEchoServer final : public cpf::Server {
  protected:
   void on_connection_established(cpf::Connection& connection) override {
     cs::log_info("accepted ", connection.peer());
-    connection.set_context(std::make_shared<ConnectionState>());
+    auto state = std::make_shared<ConnectionState>();
+    state->request_timer = cs::RequestTimer(request_timeout_);
+    connection.set_context(std::move(state));
     connection.read();  // the packet protocol has no greeting
   }
 
@@ -60,6 +68,7 @@ class PacketEchoServer final : public cpf::Server {
     state.bytes_received += fresh;
     const part4::PacketFramer::Cut cut = state.framer.advance(buffer->view().subspan(state.held));
     state.packets += cut.packets;
+    update_request_deadline(connection, state);
     // Whole packets occupy the buffer's first `complete` bytes.
     const std::size_t complete = cut.complete > 0 ? state.held + cut.complete : 0;
 
@@ -105,6 +114,12 @@ class PacketEchoServer final : public cpf::Server {
     connection.close();
   }
 
+  void on_deadline(cpf::Connection& connection) override {
+    cs::log_info("closing ", connection.peer(), ": request not complete after ",
+                 request_timeout_.count(), " ms");
+    connection.close();  // the echoes of the packets before it go first
+  }
+
   void on_connection_closed(cpf::Connection& connection) override {
     if (!connection.has_context()) return;
     const auto& state = connection.context<ConnectionState>();
@@ -112,22 +127,21 @@ class PacketEchoServer final : public cpf::Server {
   }
 
  private:
+  // This server has a PacketFramer, not a cs::Session (it copies nothing),
+  // so the request timer reads the framer: a packet begun (partial() > 0)
+  // must be complete within the limit.
+  static void update_request_deadline(cpf::Connection& connection, ConnectionState& state) {
+    state.request_timer.after_receive(state.framer.partial() > 0, state.packets,
+                                      std::chrono::steady_clock::now());
+    connection.set_deadline(state.request_timer.deadline());
+  }
+
+  const std::chrono::milliseconds request_timeout_;  // --request-timeout-ms; 0 = none
   cs::ServerStats stats_;
 };
 
-cpf::ServerOptions framework_options(const cs::ServerOptions& options) {
-  cpf::ServerOptions framework;
-  framework.host = options.host;
-  framework.port = options.port;
-  framework.backlog = options.backlog;
-  framework.threads = options.threads;
-  framework.max_connections = options.max_clients;
-  framework.idle_timeout = options.idle_timeout;
-  return framework;
-}
-
-void run_server(const cs::ServerOptions& options) {
-  PacketEchoServer server(framework_options(options));
+void run_server(const cs::ServerOptions& options, const part4::FrameworkExtras& extras) {
+  PacketEchoServer server(part4::framework_options(options, extras), options.request_timeout);
   server.start();
   cs::log_info("serving packet echo on ", options.threads, " I/O threads");
   std::cout << "listening on " << server.local_address() << std::endl;  // endl flushes
@@ -144,11 +158,11 @@ int main(int argc, char** argv) {
   cs::CommandLine command_line("packet-echo-server",
                                "Packet echo server on the cpf framework (zero-copy echo)");
   command_line.speak_only("packet");
-  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
-  command_line.add_max_clients_option();
+  part4::FrameworkExtras extras;
+  part4::add_framework_options(command_line, extras, std::max(1u, std::thread::hardware_concurrency()));
   CLI::App& app = command_line.app();
   app.remove_option(app.get_option("--max-frame"));  // a packet's size is its own header's
   const cs::ServerOptions options = command_line.parse(argc, argv);
   part4::install_stop_handlers();
-  return cs::run_guarded("packet-echo-server", [&] { run_server(options); });
+  return cs::run_guarded("packet-echo-server", [&] { run_server(options, extras); });
 }

@@ -53,12 +53,14 @@
 #include "cs/socket.hpp"
 #include "../src/event.hpp"
 #include "../src/notifier.hpp"
+#include "../src/output_queue.hpp"
 #include "../src/sequencer.hpp"
+#include "../src/timers.hpp"
 
 namespace cpf {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::Clock;
 using detail::Event;
 using detail::Notifier;
 
@@ -173,6 +175,7 @@ class IocpEngine {
   Server& owner_;
   std::atomic<std::uint64_t> bytes_received_{0};
   std::atomic<std::uint64_t> bytes_sent_{0};
+  detail::OutputTotals output_totals_;
 
  private:
   void open_listener();
@@ -183,7 +186,8 @@ class IocpEngine {
   void cancel_accepts_locked();
   void on_accept(Operation* op, int error);
   void on_accept_backoff();
-  void sweep_idle();
+  void sweep();
+  void back_off_locked(int error);  // accept_mutex_ held
   void establish(SOCKET socket, std::string peer);
   void wait_for_no_connections(std::optional<Clock::time_point> deadline);
   std::size_t accept_target() const;
@@ -211,9 +215,12 @@ class IocpEngine {
   bool accept_broken_ = false;         // guarded by accept_mutex_
   // Accepted while paused, with their peer names; guarded by accept_mutex_.
   std::vector<std::pair<SOCKET, std::string>> parked_;
+  // While sockets are used up, every retry fails the same way.
+  cs::RepeatLimiter exhausted_warnings_;
 
-  // The timer thread: accept back-off and the idle sweep. It only posts
-  // work to the port; the work itself runs on the I/O threads.
+  // The timer thread: accept back-off and the sweep for idle timeouts and
+  // deadlines (src/timers.hpp). It only posts work to the port; the work
+  // itself runs on the I/O threads.
   std::thread timer_;
   std::mutex timer_mutex_;
   std::condition_variable timer_changed_;
@@ -241,9 +248,11 @@ class IocpEngine {
 class IocpConnection final : public Connection {
  public:
   IocpConnection(IocpEngine& server, Id id, std::string peer, SOCKET socket)
-      : Connection(id, std::move(peer)), server_(server), socket_(socket) {
-    touch();
-  }
+      : Connection(id, std::move(peer)),
+        server_(server),
+        socket_(socket),
+        output_(server.output_totals_, server.owner_.options().output_limit),
+        timers_(Clock::now()) {}
   ~IocpConnection() override {
     if (socket_ != INVALID_SOCKET) ::closesocket(socket_);  // only if never started
   }
@@ -259,11 +268,15 @@ class IocpConnection final : public Connection {
     std::lock_guard lock(mutex_);
     return close_requested_ || aborting_ || closed_;
   }
+  void set_deadline(std::optional<Clock::time_point> when) override {
+    std::lock_guard lock(mutex_);
+    timers_.set_deadline(when);
+  }
 
   void start();
   void on_recv_complete(Operation& op, DWORD bytes, int error);
   void on_send_complete(Operation& op, DWORD bytes, int error);
-  void check_idle(Clock::time_point now, std::chrono::milliseconds limit);
+  void check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit);
 
  private:
   // Events recorded under mutex_ (each with its ticket), delivered after
@@ -289,18 +302,9 @@ class IocpConnection final : public Connection {
     return !closed_ && !aborting_ && !framework_closing_ && !send_shutdown_requested_ &&
            (!close_requested_ || taken_over_ || deciding_close_);
   }
-  void touch() {
-    last_activity_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-  }
   std::shared_ptr<IocpConnection> self() {
     return std::static_pointer_cast<IocpConnection>(shared_from_this());
   }
-
-  struct WriteItem {
-    BufferPtr buffer;  // empty for the shutdown marker
-    std::size_t sent = 0;
-    bool shutdown_marker = false;
-  };
 
   IocpEngine& server_;
   mutable std::mutex mutex_;  // guards everything below
@@ -309,7 +313,7 @@ class IocpConnection final : public Connection {
   unsigned in_flight_ = 0;
   std::deque<BufferPtr> read_queue_;  // reads issued, not yet in the kernel
   Operation* recv_in_flight_ = nullptr;  // the WSARecv in the kernel, for CancelIoEx
-  std::deque<WriteItem> write_queue_;  // front is the one in the kernel, if send_in_flight_
+  detail::OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
   bool send_in_flight_ = false;
   bool eof_ = false;                   // the client's EOF was seen (reported once)
   bool close_requested_ = false;       // close() was called (closing notification recorded)
@@ -320,9 +324,8 @@ class IocpConnection final : public Connection {
   bool aborting_ = false;              // abortive close under way
   bool cancel_issued_ = false;
   bool send_shutdown_requested_ = false;
-  bool idle_reported_ = false;
   bool closed_ = false;  // socket closed; the closed event is recorded
-  std::atomic<Clock::rep> last_activity_{0};
+  detail::ConnectionTimers timers_;
   detail::Sequencer<Event> sequencer_;
 };
 
@@ -362,7 +365,7 @@ bool IocpConnection::write(BufferPtr buffer) {
   {
     std::lock_guard lock(mutex_);
     if (!writable_locked()) return false;
-    write_queue_.push_back({std::move(buffer)});
+    output_.push(std::move(buffer));
     pump_writes_locked(out);
   }
   deliver(out);
@@ -387,7 +390,7 @@ bool IocpConnection::write(ByteView bytes) {
   {
     std::lock_guard lock(mutex_);
     if (!writable_locked()) return false;
-    for (auto& buffer : buffers) write_queue_.push_back({std::move(buffer)});
+    for (auto& buffer : buffers) output_.push(std::move(buffer));
     pump_writes_locked(out);
   }
   deliver(out);
@@ -400,7 +403,7 @@ bool IocpConnection::shutdown_send() {
     std::lock_guard lock(mutex_);
     if (!writable_locked()) return false;
     send_shutdown_requested_ = true;
-    write_queue_.push_back({BufferPtr{}, 0, true});
+    output_.push_shutdown();
     pump_writes_locked(out);
   }
   deliver(out);
@@ -449,8 +452,7 @@ void IocpConnection::on_recv_complete(Operation& op, DWORD bytes, int error) {
     } else if (error == 0 && bytes > 0) {
       buffer->commit(bytes);
       server_.bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
-      touch();
-      idle_reported_ = false;
+      timers_.touch(Clock::now());
       record_locked(out, Event::Kind::read, std::move(buffer));
       pump_reads_locked();
     } else if (error == 0) {
@@ -474,21 +476,16 @@ void IocpConnection::on_send_complete(Operation& op, DWORD bytes, int error) {
     --in_flight_;
     send_in_flight_ = false;
     op.buffer.reset();
-    if (aborting_ || write_queue_.empty()) {
+    if (aborting_ || output_.empty()) {
       // Aborting: the queue was dropped and nothing more is reported.
     } else if (error == 0 && bytes > 0) {
       server_.bytes_sent_.fetch_add(bytes, std::memory_order_relaxed);
-      touch();
-      idle_reported_ = false;
-      WriteItem& item = write_queue_.front();
-      item.sent += bytes;
-      if (item.sent == item.buffer->size()) {
-        record_locked(out, Event::Kind::write, std::move(item.buffer));
-        write_queue_.pop_front();
-      }
+      timers_.touch(Clock::now());
+      if (BufferPtr done = output_.sent(bytes)) record_locked(out, Event::Kind::write, std::move(done));
       // Otherwise a partial send (an overlapped send normally completes
       // whole, but the contract does not promise it): the rest goes next.
       pump_writes_locked(out);
+      pump_reads_locked();  // the queue shrank: a read held back by the output limit may go
     } else if (error == 0) {
       fail_locked(out, WSAECONNRESET);  // the kernel took nothing of a non-empty send
     } else if (!is_cancelled(error)) {
@@ -499,20 +496,16 @@ void IocpConnection::on_send_complete(Operation& op, DWORD bytes, int error) {
   deliver(out);
 }
 
-void IocpConnection::check_idle(Clock::time_point now, std::chrono::milliseconds limit) {
+void IocpConnection::check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit) {
   Recorded out;
   {
     std::lock_guard lock(mutex_);
     // A connection whose closing the server took over (a lingering close)
     // still times out: that is how a client that never sends its EOF ends.
-    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_ ||
-        idle_reported_) {
-      return;
-    }
-    const Clock::time_point last{Clock::duration(last_activity_.load(std::memory_order_relaxed))};
-    if (now - last < limit) return;
-    idle_reported_ = true;  // once per idle period: activity re-arms it
-    record_locked(out, Event::Kind::idle);
+    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_) return;
+    const std::optional<Event::Kind> due = timers_.due(now, idle_limit);
+    if (!due) return;
+    record_locked(out, *due);
   }
   deliver(out);
 }
@@ -546,6 +539,10 @@ void IocpConnection::drain() {
     if (kind == Event::Kind::closing) {
       std::lock_guard lock(mutex_);
       deciding_close_ = true;
+    }
+    if (kind == Event::Kind::deadline) {
+      std::lock_guard lock(mutex_);
+      if (!timers_.deadline_passed(Clock::now())) continue;  // moved or cleared since the sweep
     }
     const Notifier::Then then = Notifier::deliver(server_.owner_, *this, *event);
     event.reset();  // release the buffer before acting
@@ -584,6 +581,7 @@ void IocpConnection::pump_reads_locked() {
       framework_closing_) {
     return;
   }
+  if (!output_.reads_allowed()) return;  // over the output limit: on_send_complete resumes
   auto* op = new Operation(Operation::Type::recv);
   op->connection = self();
   op->socket = socket_;
@@ -603,17 +601,16 @@ void IocpConnection::pump_reads_locked() {
 }
 
 void IocpConnection::pump_writes_locked(Recorded& out) {
-  while (!send_in_flight_ && !write_queue_.empty() && socket_ != INVALID_SOCKET && !aborting_) {
-    WriteItem& item = write_queue_.front();
+  while (!send_in_flight_ && !output_.empty() && socket_ != INVALID_SOCKET && !aborting_) {
+    detail::OutputQueue::Item& item = output_.front();
     if (item.shutdown_marker) {
       // Every write before the marker has completed: now the FIN can go.
       ::shutdown(socket_, SD_SEND);
-      write_queue_.pop_front();
+      output_.pop_front();
       continue;
     }
     if (item.buffer->empty()) {
-      record_locked(out, Event::Kind::write, std::move(item.buffer));
-      write_queue_.pop_front();
+      record_locked(out, Event::Kind::write, output_.pop_front());
       continue;
     }
     auto* op = new Operation(Operation::Type::send);
@@ -648,7 +645,7 @@ void IocpConnection::abort_locked(Recorded& out) {
   aborting_ = true;
   close_requested_ = true;
   read_queue_.clear();
-  write_queue_.clear();  // an in-flight send keeps its own reference to its buffer
+  output_.clear();  // an in-flight send keeps its own reference to its buffer
   if ((recv_in_flight_ != nullptr || send_in_flight_) && !cancel_issued_) {
     cancel_issued_ = true;
     // Every operation on the socket completes (WSA_OPERATION_ABORTED, or
@@ -678,7 +675,7 @@ void IocpConnection::begin_framework_close() {
 
 void IocpConnection::advance_close_locked(Recorded& out) {
   if (closed_) return;
-  const bool writes_done = write_queue_.empty() && !send_in_flight_;
+  const bool writes_done = output_.empty() && !send_in_flight_;
   if (!(aborting_ || (framework_closing_ && writes_done)) || in_flight_ > 0) return;
   if (aborting_) {
     // Linger on with a zero timeout: closesocket() sends RST and discards
@@ -864,15 +861,12 @@ void IocpEngine::handle(Operation* op, DWORD bytes, int error) {
 }
 
 void IocpEngine::timer_loop() {
-  const auto idle_timeout = owner_.options().idle_timeout;
-  // Sweep a few times per timeout, so a connection is reported at most a
-  // quarter of the timeout late, without a timer per connection.
-  const auto sweep_period = std::clamp(idle_timeout / 4, std::chrono::milliseconds{5},
-                                       std::chrono::milliseconds{1000});
+  // The sweep is always due: any connection may be given a deadline.
+  const auto sweep_period = detail::sweep_period(owner_.options());
   auto next_sweep = Clock::now() + sweep_period;
   std::unique_lock lock(timer_mutex_);
   while (!timer_stopping_) {
-    auto wake = idle_timeout.count() > 0 ? next_sweep : Clock::now() + std::chrono::hours(1);
+    auto wake = next_sweep;
     if (backoff_until_) wake = std::min(wake, *backoff_until_);
     timer_changed_.wait_until(lock, wake);
     if (timer_stopping_) break;
@@ -881,9 +875,9 @@ void IocpEngine::timer_loop() {
       backoff_until_.reset();
       post([this] { on_accept_backoff(); });
     }
-    if (idle_timeout.count() > 0 && now >= next_sweep) {
+    if (now >= next_sweep) {
       next_sweep = now + sweep_period;
-      post([this] { sweep_idle(); });
+      post([this] { sweep(); });
     }
   }
 }
@@ -906,12 +900,7 @@ void IocpEngine::arm_accept_locked() {
         // Out of sockets or memory: trying again at once would fail again
         // at once. Back off; clients wait in the backlog (or in the accepts
         // already posted).
-        cs::log_warn("accept: ", text_of(error), "; retrying in ", cs::accept_backoff.count(), " ms");
-        backoff_pending_ = true;
-        accept_backoffs_.fetch_add(1);
-        std::lock_guard timer_lock(timer_mutex_);
-        backoff_until_ = Clock::now() + cs::accept_backoff;
-        timer_changed_.notify_all();
+        back_off_locked(error);
       } else {
         cs::log_error("cannot create a socket to accept into: ", text_of(error), "; no longer accepting");
         accept_broken_ = true;
@@ -974,12 +963,7 @@ void IocpEngine::on_accept(Operation* op, int error) {
           error == ERROR_NETNAME_DELETED) {
         // Cancelled (pause or stop), or the client gave up before we took it.
       } else if (error == WSAEMFILE || error == WSAENOBUFS || error == ERROR_NOT_ENOUGH_MEMORY) {
-        cs::log_warn("accept: ", text_of(error), "; retrying in ", cs::accept_backoff.count(), " ms");
-        backoff_pending_ = true;
-        accept_backoffs_.fetch_add(1);
-        std::lock_guard timer_lock(timer_mutex_);
-        backoff_until_ = Clock::now() + cs::accept_backoff;
-        timer_changed_.notify_all();
+        back_off_locked(error);
       } else {
         cs::log_error("accept failed: ", text_of(error), "; no longer accepting");
         accept_broken_ = true;
@@ -1005,13 +989,23 @@ void IocpEngine::on_accept(Operation* op, int error) {
   arm_accept_locked();
 }
 
+void IocpEngine::back_off_locked(int error) {
+  cs::log_warn_limited(exhausted_warnings_, "accept: ", text_of(error), "; retrying in ",
+                       cs::accept_backoff.count(), " ms");
+  backoff_pending_ = true;
+  accept_backoffs_.fetch_add(1);
+  std::lock_guard timer_lock(timer_mutex_);
+  backoff_until_ = Clock::now() + cs::accept_backoff;
+  timer_changed_.notify_all();
+}
+
 void IocpEngine::on_accept_backoff() {
   std::lock_guard lock(accept_mutex_);
   backoff_pending_ = false;
   arm_accept_locked();
 }
 
-void IocpEngine::sweep_idle() {
+void IocpEngine::sweep() {
   std::vector<std::shared_ptr<IocpConnection>> connections;
   {
     std::lock_guard lock(registry_mutex_);
@@ -1019,7 +1013,7 @@ void IocpEngine::sweep_idle() {
     for (auto& entry : connections_) connections.push_back(entry.second);
   }
   const auto now = Clock::now();
-  for (auto& connection : connections) connection->check_idle(now, owner_.options().idle_timeout);
+  for (auto& connection : connections) connection->check_timers(now, owner_.options().idle_timeout);
 }
 
 void IocpEngine::establish(SOCKET socket, std::string peer) {
@@ -1159,6 +1153,8 @@ Counters IocpEngine::counters() const {
   counters.bytes_received = bytes_received_.load();
   counters.bytes_sent = bytes_sent_.load();
   counters.accept_backoffs = accept_backoffs_.load();
+  counters.bytes_queued = output_totals_.queued.load(std::memory_order_relaxed);
+  counters.read_pauses = output_totals_.pauses.load(std::memory_order_relaxed);
   std::lock_guard lock(accept_mutex_);
   counters.accepting = accepts_in_flight_ > 0 && !paused_ && !stopping_;
   return counters;

@@ -2,16 +2,19 @@
 // clients on 127.0.0.1 (the framework's own server_test.cpp uses POSIX
 // sockets, so on Windows these cover the backend): an echo round trip,
 // several clients at once (the pre-posted accepts), half-close, pause and
-// resume of accepting, and a stop that aborts an idle client and leaves no
-// connection or buffer behind.
+// resume of accepting, a stop that aborts an idle client and leaves no
+// connection or buffer behind, the output limit, deadlines and the idle
+// clock.
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpf/server.hpp"
@@ -40,11 +43,24 @@ class EchoServer final : public cpf::Server {
   std::atomic<int> established{0};
   std::atomic<int> closed{0};
   std::atomic<int> client_closed{0};
+  std::atomic<int> idle{0};
+  std::atomic<int> deadlines{0};
+  // Set before start(): each connection gets a deadline this far ahead.
+  std::chrono::milliseconds deadline_after{0};
 
  protected:
   void on_connection_established(cpf::Connection& connection) override {
     ++established;
+    if (deadline_after.count() > 0) connection.set_deadline(std::chrono::steady_clock::now() + deadline_after);
     connection.read();
+  }
+  void on_idle_timeout(cpf::Connection& connection) override {
+    ++idle;
+    Server::on_idle_timeout(connection);  // close
+  }
+  void on_deadline(cpf::Connection& connection) override {
+    ++deadlines;
+    Server::on_deadline(connection);  // close
   }
   void on_read_completed(cpf::Connection& connection, cpf::BufferPtr buffer) override {
     connection.write(std::move(buffer));
@@ -60,8 +76,13 @@ class EchoServer final : public cpf::Server {
 // A blocking Winsock client with timeouts.
 class Client {
  public:
-  explicit Client(std::uint16_t port) : socket_(::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)) {
+  explicit Client(std::uint16_t port, int receive_buffer = 0)
+      : socket_(::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)) {
     if (socket_ == INVALID_SOCKET) throw std::runtime_error("socket failed");
+    if (receive_buffer > 0) {
+      ::setsockopt(socket_, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&receive_buffer),
+                   sizeof receive_buffer);
+    }
     const DWORD timeout = client_timeout_ms;
     ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&timeout), sizeof timeout);
     ::setsockopt(socket_, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char*>(&timeout), sizeof timeout);
@@ -83,7 +104,7 @@ class Client {
   // Reads exactly n bytes (or fewer if the connection ends or times out).
   std::string receive(std::size_t n) {
     std::string data;
-    char chunk[4096];
+    char chunk[65536];
     while (data.size() < n) {
       const int got = ::recv(socket_, chunk, static_cast<int>(std::min(sizeof chunk, n - data.size())), 0);
       if (got <= 0) break;
@@ -182,6 +203,87 @@ TEST(IocpServer, StopAbortsAnIdleClientAndLeavesNothingBehind) {
   EXPECT_EQ(counters.active_connections, 0u);
   EXPECT_EQ(counters.buffers_in_use, 0u);
   EXPECT_EQ(server.closed.load(), 1);
+}
+
+// The output limit (cpf/server.hpp): a client that sends without reading
+// makes the echo queue up; past the limit the framework stops reading it,
+// so the queue stays bounded, and everything arrives in order once the
+// client reads.
+TEST(IocpServer, OutputLimitHoldsReadsBackUntilTheClientReads) {
+  cpf::ServerOptions options = test_options();
+  options.buffer_size = 4096;
+  options.output_limit = 64 * 1024;
+  EchoServer server(options);
+  server.start();
+  Client client(server.local_port(), 4096);
+
+  constexpr std::size_t total = 32 << 20;  // far more than the limit and the socket buffers
+  std::string payload(total, '\0');
+  for (std::size_t i = 0; i < total; ++i) payload[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
+
+  std::atomic<std::size_t> sent{0};
+  std::thread sender([&] {
+    for (std::size_t at = 0; at < total; at += 65536) {
+      client.send(payload.substr(at, 65536));
+      sent = std::min(total, at + 65536);
+    }
+  });
+  std::atomic<bool> watching{true};
+  std::size_t most_queued = 0;
+  std::size_t most_buffers = 0;
+  std::thread watcher([&] {
+    while (watching) {
+      const cpf::Counters counters = server.counters();
+      most_queued = std::max(most_queued, counters.bytes_queued);
+      most_buffers = std::max(most_buffers, counters.buffers_in_use);
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(client_timeout_ms);
+  while (!(server.counters().read_pauses >= 1 && sent >= 8 * options.output_limit) && sent < total &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(server.counters().read_pauses, 1u) << "the server never held its reads back";
+
+  const std::string echoed = client.receive(total);
+  sender.join();
+  watching = false;
+  watcher.join();
+  EXPECT_TRUE(echoed == payload) << "the echo arrived torn or out of order (" << echoed.size() << " bytes)";
+  EXPECT_LE(most_queued, options.output_limit + options.buffer_size);
+  EXPECT_LE(most_buffers, options.output_limit / options.buffer_size + 4);
+}
+
+TEST(IocpServer, APassedDeadlineClosesTheConnection) {
+  cpf::ServerOptions options = test_options();
+  options.shortest_deadline = std::chrono::milliseconds(50);
+  EchoServer server(options);
+  server.deadline_after = std::chrono::milliseconds(50);
+  server.start();
+  Client client(server.local_port());
+  EXPECT_EQ(client.receive_some(), 0) << "the deadline's default close is graceful (EOF)";
+  server.stop(std::chrono::milliseconds{2000});
+  EXPECT_EQ(server.deadlines.load(), 1);
+  EXPECT_EQ(server.idle.load(), 0);
+  EXPECT_EQ(server.closed.load(), 1);
+}
+
+// The idle clock restarts with every byte received or sent.
+TEST(IocpServer, TricklingBytesKeepAConnectionFromBeingIdle) {
+  cpf::ServerOptions options = test_options();
+  options.idle_timeout = std::chrono::milliseconds(150);
+  EchoServer server(options);
+  server.start();
+  Client client(server.local_port());
+  for (int i = 0; i < 12; ++i) {  // 12 x 40 ms: more than three idle timeouts
+    client.send("x");
+    EXPECT_EQ(client.receive(1), "x");
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));  // the trickle's pace
+  }
+  EXPECT_EQ(server.idle.load(), 0) << "a client trickling a byte every 40 ms was idle";
+  EXPECT_EQ(client.receive_some(), 0) << "silent now: the idle timeout closes it";
+  EXPECT_EQ(server.idle.load(), 1);
 }
 
 TEST(IocpServer, PostRunsOnAnIoThread) {

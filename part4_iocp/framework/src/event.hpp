@@ -17,6 +17,7 @@ struct Event {
     reset,          // on_connection_reset
     error,          // on_connection_error(error)
     idle,           // on_idle_timeout
+    deadline,       // on_deadline
     closing,        // on_connection_closing
     closed,         // on_connection_closed (always the last)
   };

@@ -27,6 +27,11 @@ void Server::on_idle_timeout(Connection& connection) {
   connection.close();
 }
 
+void Server::on_deadline(Connection& connection) {
+  cs::log_info("connection ", connection.id(), " (", connection.peer(), ") passed its deadline; closing it");
+  connection.close();
+}
+
 bool Server::on_connection_closing(Connection&) { return false; }
 
 void Server::on_connection_closed(Connection&) {}
@@ -58,6 +63,9 @@ Notifier::Then Notifier::deliver(Server& server, Connection& connection, Event& 
         return Then::abort;
       case Event::Kind::idle:
         server.on_idle_timeout(connection);
+        return Then::nothing;
+      case Event::Kind::deadline:
+        server.on_deadline(connection);
         return Then::nothing;
       case Event::Kind::closing:
         return server.on_connection_closing(connection) ? Then::take_over_closing

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,7 @@ class TestServer : public cpf::Server {
   std::function<void(cpf::Connection&)> client_closed = [](cpf::Connection& c) { c.close(); };
   std::function<bool(cpf::Connection&)> closing = [](cpf::Connection&) { return false; };
   std::function<void(cpf::Connection&)> idle = [](cpf::Connection& c) { c.close(); };
+  std::function<void(cpf::Connection&)> deadline_passed;  // default: the framework's (log, close)
   std::function<void()> stopping = [] {};
 
   // How many times each notification ran (all connections together).
@@ -127,6 +129,14 @@ class TestServer : public cpf::Server {
   void on_idle_timeout(cpf::Connection& connection) override {
     Guard guard(*this, connection, "idle");
     idle(connection);
+  }
+  void on_deadline(cpf::Connection& connection) override {
+    Guard guard(*this, connection, "deadline");
+    if (deadline_passed) {
+      deadline_passed(connection);
+    } else {
+      cpf::Server::on_deadline(connection);
+    }
   }
   bool on_connection_closing(cpf::Connection& connection) override {
     Guard guard(*this, connection, "closing");
@@ -645,7 +655,10 @@ TEST(FrameworkServer, StopGivesConnectionsTheGraceToFinish) {
   }
 }
 
-TEST(FrameworkServer, OutOfDescriptorsBacksOffAndAcceptsOnceThereAreSome) {
+// Also: the warning is rate-limited (cs::log_warn_limited): a back-off
+// every 100 ms for as long as descriptors are short must not print a line
+// every 100 ms.
+TEST(FrameworkServer, OutOfDescriptorsBacksOffWarnsOnceAndAcceptsOnceThereAreSome) {
 #if defined(__SANITIZE_ADDRESS__)
   // The address-sanitizer build also has UBSan (common/cmake/cs_settings.cmake),
   // whose check of a virtual call probes memory through a pipe the first time
@@ -656,13 +669,27 @@ TEST(FrameworkServer, OutOfDescriptorsBacksOffAndAcceptsOnceThereAreSome) {
 #endif
   TestServer server(small_options());
   server.start();
-  // While descriptors are short, nothing else in this process may need
-  // one: no log line (the sanitizers' runtimes open files to report), so
-  // the framework's warning is switched off for the test.
-  cs::set_log_level(cs::LogLevel::error);
-  struct RestoreLogLevel {
-    ~RestoreLogLevel() { cs::set_log_level(cs::LogLevel::info); }
-  } restore_log_level;
+  // While descriptors are short, nothing else in this process may open
+  // one. Writing a log line opens nothing, so stderr goes to a file opened
+  // now, and only warnings are on (no info line about other things).
+  std::FILE* captured = std::tmpfile();
+  ASSERT_NE(captured, nullptr);
+  const int saved_stderr = ::dup(2);
+  ASSERT_GE(saved_stderr, 0);
+  std::fflush(stderr);
+  ::dup2(::fileno(captured), 2);
+  cs::set_log_level(cs::LogLevel::warn);
+  struct RestoreLogging {
+    std::FILE* captured;
+    int saved_stderr;
+    ~RestoreLogging() {
+      std::fflush(stderr);
+      ::dup2(saved_stderr, 2);
+      ::close(saved_stderr);
+      std::fclose(captured);
+      cs::set_log_level(cs::LogLevel::info);
+    }
+  } restore_logging{captured, saved_stderr};
   rlimit original{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
   // The client's socket exists first; then the limit is set to the lowest
@@ -685,17 +712,201 @@ TEST(FrameworkServer, OutOfDescriptorsBacksOffAndAcceptsOnceThereAreSome) {
       ::setrlimit(RLIMIT_NOFILE, &original);
       throw;
     }
-    // Observed through the counter (polled: the back-off has no notification).
+    // Observed through the counter (polled: the back-off has no
+    // notification). Three back-offs, 100 ms apart: three warnings without
+    // the rate limit.
     const auto give_up = std::chrono::steady_clock::now() + deadline;
-    while (server.counters().accept_backoffs == 0 && std::chrono::steady_clock::now() < give_up) {
+    while (server.counters().accept_backoffs < 3 && std::chrono::steady_clock::now() < give_up) {
       std::this_thread::sleep_for(1ms);
     }
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &original), 0);
-    ASSERT_GE(server.counters().accept_backoffs, 1u);
+    ASSERT_GE(server.counters().accept_backoffs, 3u);
     // After the back-off the client waiting in the backlog is served.
     client->send("x");
     EXPECT_EQ(client->receive(1), "x");
   }
+  std::fflush(stderr);
+  std::string log;
+  std::rewind(captured);
+  for (int c = std::fgetc(captured); c != EOF; c = std::fgetc(captured)) log += static_cast<char>(c);
+  std::size_t warnings = 0;
+  for (auto at = log.find("accept: "); at != std::string::npos; at = log.find("accept: ", at + 1)) ++warnings;
+  EXPECT_EQ(warnings, 1u) << "the back-off warning repeats:\n" << log;
+}
+
+// The output limit: a client that sends without reading makes an echo
+// server queue replies; past ServerOptions::output_limit the framework
+// stops reading that connection, so the server's memory for it stays
+// bounded however much the client sends, and everything still arrives,
+// intact and in order, once the client reads.
+TEST(FrameworkServer, OutputLimitHoldsReadsBackUntilTheClientReads) {
+  cpf::ServerOptions options = small_options();
+  options.buffer_size = 4096;
+  options.output_limit = 64 * 1024;
+  TestServer server(options);  // echoes every read with the same buffer
+  server.start();
+  Client client(server.local_port(), 4096);
+
+  // 512 times the limit, and several times what the kernel's socket buffers
+  // (the server's send buffer grows to 4 MiB) can absorb on their own.
+  constexpr std::size_t total = 32 << 20;
+  std::string payload;
+  payload.reserve(total);
+  for (int i = 0; payload.size() < total; ++i) payload += numbered_payload(i, 1000);
+  payload.resize(total);
+
+  std::atomic<std::size_t> sent{0};
+  std::thread sender([&] {
+    for (std::size_t at = 0; at < total; at += 65536) {
+      client.send(std::string_view(payload).substr(at, 65536));
+      sent = std::min(total, at + 65536);
+    }
+  });
+  // Watches the server's counters for the whole exchange.
+  std::atomic<bool> watching{true};
+  std::size_t most_queued = 0;
+  std::size_t most_buffers = 0;
+  std::thread watcher([&] {
+    while (watching) {
+      const cpf::Counters counters = server.counters();
+      most_queued = std::max(most_queued, counters.bytes_queued);
+      most_buffers = std::max(most_buffers, counters.buffers_in_use);
+      std::this_thread::sleep_for(100us);
+    }
+  });
+
+  // Not reading yet: the client gets 8 times the limit out while the
+  // server holds its reads back (the kernel's socket buffers take the
+  // rest). Without the limit the server would read all of it at once.
+  const auto give_up = std::chrono::steady_clock::now() + deadline;
+  while (!(server.counters().read_pauses >= 1 && sent >= 8 * options.output_limit) &&
+         sent < total && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_GE(server.counters().read_pauses, 1u) << "the server never held its reads back";
+
+  // Now the client reads: the server resumes whenever its queue drains.
+  const std::string echoed = client.receive(total);
+  sender.join();
+  watching = false;
+  watcher.join();
+  EXPECT_TRUE(echoed == payload) << "the echo arrived torn or out of order";
+
+  // At most the limit plus the reply to one read (one buffer) is queued.
+  EXPECT_LE(most_queued, options.output_limit + options.buffer_size);
+  EXPECT_LE(most_buffers, options.output_limit / options.buffer_size + 4);
+
+  client.close();
+  server.wait_for_count("closed", 1);
+  const cpf::Counters after = server.counters();
+  EXPECT_EQ(after.bytes_queued, 0u);
+  EXPECT_EQ(after.buffers_in_use, 0u);
+  EXPECT_LE(after.buffers_pooled, options.max_pooled_buffers) << "the pool keeps no more than its cap";
+}
+
+TEST(FrameworkServer, APassedDeadlineIsReportedOnceAndTheDefaultCloses) {
+  cpf::ServerOptions options = small_options();
+  options.shortest_deadline = 50ms;
+  TestServer server(options);
+  server.established = [](cpf::Connection& connection) {
+    connection.set_deadline(std::chrono::steady_clock::now() + 50ms);
+    connection.read();
+  };
+  server.start();
+  Client client(server.local_port());
+  bool reset = true;
+  EXPECT_EQ(client.receive_to_end(&reset), "");  // the deadline's close ends it
+  EXPECT_FALSE(reset) << "the default on_deadline closes gracefully";
+  server.wait_for_count("closed", 1);
+  EXPECT_EQ(server.count("deadline"), 1);
+  EXPECT_EQ(server.order(server.last_connection()->id()),
+            (std::vector<std::string>{"established", "deadline", "closing", "closed"}));
+}
+
+TEST(FrameworkServer, AMovedDeadlineFiresAtItsNewTime) {
+  cpf::ServerOptions options = small_options();
+  options.shortest_deadline = 100ms;
+  TestServer server(options);
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  std::atomic<Clock::rep> moved_to{0};
+  std::atomic<Clock::rep> fired_at{0};
+  server.established = [](cpf::Connection& connection) {
+    connection.set_deadline(Clock::now() + 10s);  // far: the test fails if this one is kept
+    connection.read();
+  };
+  server.read_completed = [&](cpf::Connection& connection, cpf::BufferPtr) {
+    const auto when = Clock::now() + 100ms;
+    moved_to = when.time_since_epoch().count();
+    connection.set_deadline(when);
+    connection.read();
+  };
+  server.deadline_passed = [&](cpf::Connection& connection) {
+    fired_at = Clock::now().time_since_epoch().count();
+    connection.close();
+  };
+  server.start();
+  Client client(server.local_port());
+  client.send("x");
+  server.wait_for_count("closed", 1);
+  EXPECT_EQ(server.count("deadline"), 1);
+  EXPECT_GE(fired_at.load(), moved_to.load()) << "not before the new deadline";
+  EXPECT_LT(Clock::time_point(Clock::duration(fired_at.load())) - started, 5s)
+      << "the old deadline was kept";
+}
+
+TEST(FrameworkServer, AClearedDeadlineNeverFires) {
+  cpf::ServerOptions options = small_options();
+  options.shortest_deadline = 200ms;
+  options.idle_timeout = 600ms;  // what ends the connection instead
+  TestServer server(options);
+  server.established = [](cpf::Connection& connection) {
+    connection.set_deadline(std::chrono::steady_clock::now() + 200ms);
+    connection.read();
+  };
+  server.read_completed = [](cpf::Connection& connection, cpf::BufferPtr) {
+    connection.set_deadline(std::nullopt);
+    connection.read();
+  };
+  server.start();
+  Client client(server.local_port());
+  client.send("x");
+  EXPECT_EQ(client.receive_to_end(), "");
+  server.wait_for_count("closed", 1);
+  EXPECT_EQ(server.count("idle"), 1);
+  EXPECT_EQ(server.count("deadline"), 0);
+}
+
+// The idle clock restarts with every byte received or sent, not with a
+// complete message: a connection that trickles is not idle.
+TEST(FrameworkServer, TricklingBytesEitherWayKeepAConnectionFromBeingIdle) {
+  cpf::ServerOptions options = small_options();
+  options.idle_timeout = 150ms;
+  TestServer server(options);
+  server.read_completed = [](cpf::Connection& connection, cpf::BufferPtr) {
+    connection.read();  // no reply: only the received bytes count in the first half
+  };
+  server.start();
+  Client client(server.local_port());
+  server.wait_for_count("established", 1);
+  const cpf::ConnectionPtr connection = server.last_connection();
+  constexpr int drops = 12;  // 12 x 40 ms: more than three idle timeouts each way
+  for (int i = 0; i < drops; ++i) {
+    client.send("x");
+    std::this_thread::sleep_for(40ms);  // the pace of the trickle, not a wait for an event
+  }
+  EXPECT_EQ(server.count("idle"), 0) << "a client sending a byte every 40 ms was idle";
+  for (int i = 0; i < drops; ++i) {
+    ASSERT_TRUE(connection->write(bytes("y")));
+    EXPECT_EQ(client.receive(1), "y");
+    std::this_thread::sleep_for(40ms);
+  }
+  EXPECT_EQ(server.count("idle"), 0) << "a server sending a byte every 40 ms was idle";
+  EXPECT_EQ(server.received(connection->id()), std::string(drops, 'x'));
+  // Silence: now it is idle.
+  EXPECT_EQ(client.receive_to_end(), "");
+  server.wait_for_count("closed", 1);
+  EXPECT_EQ(server.count("idle"), 1);
 }
 
 TEST(FrameworkServer, PostedTasksRunOnAnIoThread) {

@@ -56,12 +56,14 @@
 #include "cs/socket.hpp"
 #include "../src/event.hpp"
 #include "../src/notifier.hpp"
+#include "../src/output_queue.hpp"
 #include "../src/sequencer.hpp"
+#include "../src/timers.hpp"
 
 namespace cpf {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::Clock;
 using detail::Event;
 using detail::Notifier;
 
@@ -103,7 +105,7 @@ class UringConnection;
 // One submission in flight. Created by the submitting thread, deleted by
 // the I/O thread that handles its completion.
 struct Operation {
-  enum class Type { accept, recv, send, accept_backoff, idle_sweep, post };
+  enum class Type { accept, recv, send, accept_backoff, sweep, post };
   explicit Operation(Type t) : type(t) {}
 
   Type type;
@@ -113,7 +115,7 @@ struct Operation {
   std::shared_ptr<UringConnection> connection;
   BufferPtr buffer;            // recv/send: the kernel reads or fills it
   std::function<void()> task;  // post
-  __kernel_timespec timeout{};  // accept_backoff, idle_sweep: read by the kernel
+  __kernel_timespec timeout{};  // accept_backoff, sweep: read by the kernel
   // The kernel orders "submitted" before "completed", but ThreadSanitizer
   // cannot see inside the kernel; this release/acquire pair tells it that
   // everything the submitting thread wrote (this struct, the buffer's bytes)
@@ -154,6 +156,7 @@ class UringEngine {
   Server& owner_;
   std::atomic<std::uint64_t> bytes_received_{0};
   std::atomic<std::uint64_t> bytes_sent_{0};
+  detail::OutputTotals output_totals_;
 
  private:
   void submit_entry(std::uint64_t user_data, Prepare prepare);
@@ -166,7 +169,7 @@ class UringEngine {
   void cancel_accept_locked();
   void on_accept(int result);
   void on_accept_backoff();
-  void on_idle_sweep(Operation* op);
+  void on_sweep(Operation* op);
   void establish(cs::FileDescriptor fd);
   void wait_for_no_connections(std::optional<Clock::time_point> deadline);
   bool at_capacity() const;
@@ -197,8 +200,10 @@ class UringEngine {
   bool backoff_pending_ = false;   // guarded by accept_mutex_
   bool accept_broken_ = false;     // guarded by accept_mutex_
   std::vector<cs::FileDescriptor> parked_;  // accepted while paused; guarded by accept_mutex_
-  Operation* idle_timer_ = nullptr;         // armed idle sweep; guarded by accept_mutex_
+  Operation* sweep_timer_ = nullptr;        // armed sweep; guarded by accept_mutex_
   bool timer_stopping_ = false;             // guarded by accept_mutex_
+  // While descriptors are used up, every retry fails the same way.
+  cs::RepeatLimiter exhausted_warnings_;
 
   // Every live connection, so stop() can find them and counters() count
   // them. An entry goes when its on_connection_closed has been delivered.
@@ -221,9 +226,11 @@ class UringEngine {
 class UringConnection final : public Connection {
  public:
   UringConnection(UringEngine& server, Id id, std::string peer, cs::FileDescriptor fd)
-      : Connection(id, std::move(peer)), server_(server), fd_(std::move(fd)) {
-    touch();
-  }
+      : Connection(id, std::move(peer)),
+        server_(server),
+        fd_(std::move(fd)),
+        output_(server.output_totals_, server.owner_.options().output_limit),
+        timers_(Clock::now()) {}
 
   bool read() override;
   bool read(BufferPtr buffer) override;
@@ -236,11 +243,15 @@ class UringConnection final : public Connection {
     std::lock_guard lock(mutex_);
     return close_requested_ || aborting_ || closed_;
   }
+  void set_deadline(std::optional<Clock::time_point> when) override {
+    std::lock_guard lock(mutex_);
+    timers_.set_deadline(when);
+  }
 
   void start();
   void on_recv_complete(Operation& op, int result);
   void on_send_complete(Operation& op, int result);
-  void check_idle(Clock::time_point now, std::chrono::milliseconds limit);
+  void check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit);
 
  private:
   // Events recorded under mutex_ (each with its ticket), delivered after
@@ -266,18 +277,9 @@ class UringConnection final : public Connection {
     return !closed_ && !aborting_ && !framework_closing_ && !send_shutdown_requested_ &&
            (!close_requested_ || taken_over_ || deciding_close_);
   }
-  void touch() {
-    last_activity_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-  }
   std::shared_ptr<UringConnection> self() {
     return std::static_pointer_cast<UringConnection>(shared_from_this());
   }
-
-  struct WriteItem {
-    BufferPtr buffer;  // empty for the shutdown marker
-    std::size_t sent = 0;
-    bool shutdown_marker = false;
-  };
 
   UringEngine& server_;
   mutable std::mutex mutex_;  // guards everything below (taken before submit_mutex_)
@@ -291,7 +293,7 @@ class UringConnection final : public Connection {
   unsigned in_flight_ = 0;
   std::deque<BufferPtr> read_queue_;  // reads issued, not yet in the kernel
   bool recv_in_flight_ = false;
-  std::deque<WriteItem> write_queue_;  // front is the one in the kernel, if send_in_flight_
+  detail::OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
   bool send_in_flight_ = false;
   bool eof_ = false;                   // the client's EOF was seen (reported once)
   bool close_requested_ = false;       // close() was called (closing notification recorded)
@@ -302,9 +304,8 @@ class UringConnection final : public Connection {
   bool aborting_ = false;              // abortive close under way
   bool cancel_submitted_ = false;
   bool send_shutdown_requested_ = false;
-  bool idle_reported_ = false;
   bool closed_ = false;  // descriptor closed; the closed event is recorded
-  std::atomic<Clock::rep> last_activity_{0};
+  detail::ConnectionTimers timers_;
   detail::Sequencer<Event> sequencer_;
 };
 
@@ -344,7 +345,7 @@ bool UringConnection::write(BufferPtr buffer) {
   {
     std::lock_guard lock(mutex_);
     if (!writable_locked()) return false;
-    write_queue_.push_back({std::move(buffer)});
+    output_.push(std::move(buffer));
     pump_writes_locked(out);
   }
   deliver(out);
@@ -371,7 +372,7 @@ bool UringConnection::write(ByteView bytes) {
   {
     std::lock_guard lock(mutex_);
     if (!writable_locked()) return false;
-    for (auto& buffer : buffers) write_queue_.push_back({std::move(buffer)});
+    for (auto& buffer : buffers) output_.push(std::move(buffer));
     pump_writes_locked(out);
   }
   deliver(out);
@@ -384,7 +385,7 @@ bool UringConnection::shutdown_send() {
     std::lock_guard lock(mutex_);
     if (!writable_locked()) return false;
     send_shutdown_requested_ = true;
-    write_queue_.push_back({BufferPtr{}, 0, true});
+    output_.push_shutdown();
     pump_writes_locked(out);
   }
   deliver(out);
@@ -433,8 +434,7 @@ void UringConnection::on_recv_complete(Operation& op, int result) {
     } else if (result > 0) {
       buffer->commit(static_cast<std::size_t>(result));
       server_.bytes_received_.fetch_add(static_cast<std::uint64_t>(result), std::memory_order_relaxed);
-      touch();
-      idle_reported_ = false;
+      timers_.touch(Clock::now());
       record_locked(out, Event::Kind::read, std::move(buffer));
       pump_reads_locked();
     } else if (result == 0) {
@@ -461,21 +461,18 @@ void UringConnection::on_send_complete(Operation& op, int result) {
     --in_flight_;
     send_in_flight_ = false;
     op.buffer.reset();
-    if (aborting_ || write_queue_.empty()) {
+    if (aborting_ || output_.empty()) {
       // Aborting: the queue was dropped and nothing more is reported.
     } else if (result > 0) {
       server_.bytes_sent_.fetch_add(static_cast<std::uint64_t>(result), std::memory_order_relaxed);
-      touch();
-      idle_reported_ = false;
-      WriteItem& item = write_queue_.front();
-      item.sent += static_cast<std::size_t>(result);
-      if (item.sent == item.buffer->size()) {
-        record_locked(out, Event::Kind::write, std::move(item.buffer));
-        write_queue_.pop_front();
+      timers_.touch(Clock::now());
+      if (BufferPtr done = output_.sent(static_cast<std::size_t>(result))) {
+        record_locked(out, Event::Kind::write, std::move(done));
       }
       // Otherwise a partial send: pump_writes_locked() sends the rest
       // before anything queued behind it.
       pump_writes_locked(out);
+      pump_reads_locked();  // the queue shrank: a read held back by the output limit may go
     } else if (result == -EINTR || result == -EAGAIN) {
       pump_writes_locked(out);
     } else if (result == 0) {
@@ -488,20 +485,16 @@ void UringConnection::on_send_complete(Operation& op, int result) {
   deliver(out);
 }
 
-void UringConnection::check_idle(Clock::time_point now, std::chrono::milliseconds limit) {
+void UringConnection::check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit) {
   Recorded out;
   {
     std::lock_guard lock(mutex_);
     // A connection whose closing the server took over (a lingering close)
     // still times out: that is how a client that never sends its EOF ends.
-    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_ ||
-        idle_reported_) {
-      return;
-    }
-    const Clock::time_point last{Clock::duration(last_activity_.load(std::memory_order_relaxed))};
-    if (now - last < limit) return;
-    idle_reported_ = true;  // once per idle period: activity re-arms it
-    record_locked(out, Event::Kind::idle);
+    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_) return;
+    const std::optional<Event::Kind> due = timers_.due(now, idle_limit);
+    if (!due) return;
+    record_locked(out, *due);
   }
   deliver(out);
 }
@@ -535,6 +528,10 @@ void UringConnection::drain() {
     if (kind == Event::Kind::closing) {
       std::lock_guard lock(mutex_);
       deciding_close_ = true;
+    }
+    if (kind == Event::Kind::deadline) {
+      std::lock_guard lock(mutex_);
+      if (!timers_.deadline_passed(Clock::now())) continue;  // moved or cleared since the sweep
     }
     const Notifier::Then then = Notifier::deliver(server_.owner_, *this, *event);
     event.reset();  // release the buffer before acting
@@ -570,6 +567,7 @@ void UringConnection::drain() {
 
 void UringConnection::pump_reads_locked() {
   if (recv_in_flight_ || read_queue_.empty() || !fd_ || aborting_ || framework_closing_) return;
+  if (!output_.reads_allowed()) return;  // over the output limit: on_send_complete resumes
   auto* op = new Operation(Operation::Type::recv);
   op->connection = self();
   op->buffer = std::move(read_queue_.front());
@@ -582,17 +580,16 @@ void UringConnection::pump_reads_locked() {
 }
 
 void UringConnection::pump_writes_locked(Recorded& out) {
-  while (!send_in_flight_ && !write_queue_.empty() && fd_ && !aborting_) {
-    WriteItem& item = write_queue_.front();
+  while (!send_in_flight_ && !output_.empty() && fd_ && !aborting_) {
+    detail::OutputQueue::Item& item = output_.front();
     if (item.shutdown_marker) {
       // Every write before the marker has completed: now the FIN can go.
       ::shutdown(fd_.get(), SHUT_WR);
-      write_queue_.pop_front();
+      output_.pop_front();
       continue;
     }
     if (item.buffer->empty()) {
-      record_locked(out, Event::Kind::write, std::move(item.buffer));
-      write_queue_.pop_front();
+      record_locked(out, Event::Kind::write, output_.pop_front());
       continue;
     }
     auto* op = new Operation(Operation::Type::send);
@@ -621,7 +618,7 @@ void UringConnection::abort_locked(Recorded& out) {
   aborting_ = true;
   close_requested_ = true;
   read_queue_.clear();
-  write_queue_.clear();  // an in-flight send keeps its own reference to its buffer
+  output_.clear();  // an in-flight send keeps its own reference to its buffer
   if ((recv_in_flight_ || send_in_flight_) && !cancel_submitted_) {
     cancel_submitted_ = true;
     const int fd = fd_.get();
@@ -649,7 +646,7 @@ void UringConnection::begin_framework_close() {
 
 void UringConnection::advance_close_locked(Recorded& out) {
   if (closed_) return;
-  const bool writes_done = write_queue_.empty() && !send_in_flight_;
+  const bool writes_done = output_.empty() && !send_in_flight_;
   if (!(aborting_ || (framework_closing_ && writes_done)) || in_flight_ > 0) return;
   if (aborting_) {
     // Linger on with a zero timeout: close() sends RST and discards unsent
@@ -769,17 +766,14 @@ void UringEngine::start() {
 
   std::lock_guard lock(accept_mutex_);
   arm_accept_locked();
-  if (options.idle_timeout.count() > 0) {
-    // Sweep a few times per timeout, so a connection is reported at most a
-    // quarter of the timeout late, without a timer per connection.
-    const auto period = std::clamp(options.idle_timeout / 4, std::chrono::milliseconds{5},
-                                   std::chrono::milliseconds{1000});
-    idle_timer_ = new Operation(Operation::Type::idle_sweep);
-    idle_timer_->timeout.tv_sec = period.count() / 1000;
-    idle_timer_->timeout.tv_nsec = (period.count() % 1000) * 1'000'000;
-    Operation* timer = idle_timer_;
-    submit(timer, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &timer->timeout, 0, 0); });
-  }
+  // The sweep for idle timeouts and deadlines (src/timers.hpp): always
+  // armed, since any connection may be given a deadline.
+  const auto period = detail::sweep_period(options);
+  sweep_timer_ = new Operation(Operation::Type::sweep);
+  sweep_timer_->timeout.tv_sec = period.count() / 1000;
+  sweep_timer_->timeout.tv_nsec = (period.count() % 1000) * 1'000'000;
+  Operation* timer = sweep_timer_;
+  submit(timer, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &timer->timeout, 0, 0); });
 }
 
 void UringEngine::worker_loop() {
@@ -834,8 +828,8 @@ void UringEngine::handle(Operation* op, int result) {
       delete op;
       on_accept_backoff();
       return;
-    case Operation::Type::idle_sweep:
-      on_idle_sweep(op);  // re-arms or deletes it
+    case Operation::Type::sweep:
+      on_sweep(op);  // re-arms or deletes it
       return;
     case Operation::Type::post:
       try {
@@ -908,7 +902,8 @@ void UringEngine::on_accept(int result) {
         case ENOMEM: {
           // Out of descriptors or memory: accepting again at once would
           // fail again at once. Back off; clients wait in the backlog.
-          cs::log_warn("accept: ", std::strerror(error), "; retrying in ", cs::accept_backoff.count(), " ms");
+          cs::log_warn_limited(exhausted_warnings_, "accept: ", std::strerror(error), "; retrying in ",
+                               cs::accept_backoff.count(), " ms");
           backoff_pending_ = true;
           accept_backoffs_.fetch_add(1);
           auto* op = new Operation(Operation::Type::accept_backoff);
@@ -949,7 +944,7 @@ void UringEngine::on_accept_backoff() {
   arm_accept_locked();
 }
 
-void UringEngine::on_idle_sweep(Operation* op) {
+void UringEngine::on_sweep(Operation* op) {
   std::vector<std::shared_ptr<UringConnection>> connections;
   {
     std::lock_guard lock(registry_mutex_);
@@ -957,11 +952,11 @@ void UringEngine::on_idle_sweep(Operation* op) {
     for (auto& entry : connections_) connections.push_back(entry.second);
   }
   const auto now = Clock::now();
-  for (auto& connection : connections) connection->check_idle(now, owner_.options().idle_timeout);
+  for (auto& connection : connections) connection->check_timers(now, owner_.options().idle_timeout);
 
   std::lock_guard lock(accept_mutex_);
   if (timer_stopping_) {
-    idle_timer_ = nullptr;
+    sweep_timer_ = nullptr;
     delete op;
     return;
   }
@@ -1064,13 +1059,13 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
   remaining.clear();
   wait_for_no_connections(std::nullopt);
 
-  // 4. Stop the idle timer, wait until no operation is in flight (posted
-  //    tasks and back-off timers included), then end the I/O threads.
+  // 4. Stop the sweep, wait until no operation is in flight (posted tasks
+  //    and back-off timers included), then end the I/O threads.
   {
     std::lock_guard lock(accept_mutex_);
     timer_stopping_ = true;
-    if (idle_timer_ != nullptr) {
-      const auto target = reinterpret_cast<std::uint64_t>(idle_timer_);
+    if (sweep_timer_ != nullptr) {
+      const auto target = reinterpret_cast<std::uint64_t>(sweep_timer_);
       submit_ignored([=](io_uring_sqe* sqe) { io_uring_prep_timeout_remove(sqe, target, 0); });
     }
   }
@@ -1099,6 +1094,8 @@ Counters UringEngine::counters() const {
   counters.bytes_received = bytes_received_.load();
   counters.bytes_sent = bytes_sent_.load();
   counters.accept_backoffs = accept_backoffs_.load();
+  counters.bytes_queued = output_totals_.queued.load(std::memory_order_relaxed);
+  counters.read_pauses = output_totals_.pauses.load(std::memory_order_relaxed);
   std::lock_guard lock(accept_mutex_);
   counters.accepting = accept_in_flight_ && !paused_ && !stopping_;
   return counters;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Behaviour tests of part 4's packet and line servers beyond the
+"""Behaviour tests of part 4's servers beyond the
 conformance suite: what the lingering close is for, a flood without a line
-end, and packets cut at every kind of boundary.
+end, packets cut at every kind of boundary, and --request-timeout-ms.
 
     python3 test_part4_servers.py PATH/TO/SERVER [TestCase.test_name ...]
 
@@ -63,6 +63,21 @@ class Server:
                 raise AssertionError("no log line with %r within %.0f s" % (text, TIMEOUT)) from None
             if text in line:
                 return line
+
+    def trickle_until_log(self, client: socket.socket, byte: bytes, text: str) -> None:
+        """Sends `byte` every 50 ms (never idle, never completing a request)
+        until a log line contains `text`; fails after TIMEOUT."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                while True:
+                    if text in self.log.get_nowait():
+                        return
+            except queue.Empty:
+                pass
+            client.sendall(byte)
+            time.sleep(0.05)  # the trickle's pace, not a wait for an event
+        raise AssertionError("no log line with %r within %.0f s" % (text, TIMEOUT))
 
     def connect(self) -> socket.socket:
         client = socket.create_connection((self.host, self.port), timeout=TIMEOUT)
@@ -155,6 +170,36 @@ class LingeringLineServer(ServerTest):
             self.server.wait_for_log("no EOF after goodbye")
 
 
+class TimedLineServer(ServerTest):
+    PROTOCOL = "line"
+    ARGS = ["--request-timeout-ms", "300", "--idle-timeout-ms", "10000"]
+
+    def test_a_trickled_line_is_closed_at_its_deadline(self):
+        # Each byte restarts the idle clock; only the request deadline can
+        # end a line that is begun and never finished.
+        with self.server.connect() as client:
+            client.sendall(b"NOOP\r\nECHO slow")
+            self.assertEqual(read_exactly(client, 16), b"+OK ready\r\n+OK\r\n")
+            self.server.trickle_until_log(client, b"x", "request not complete after 300 ms")
+            client.shutdown(socket.SHUT_WR)  # the lingering close now ends
+            self.assertEqual(read_to_eof(client), b"", "nothing for the unfinished line")
+
+
+class TimedCompletionServer(ServerTest):
+    PROTOCOL = "shift"
+    ARGS = ["--request-timeout-ms", "300", "--idle-timeout-ms", "10000"]
+
+    def test_a_trickled_message_is_closed_at_its_deadline(self):
+        with self.server.connect() as client:
+            client.sendall(b"^ab$^c")  # one message answered, the next begun
+            self.assertEqual(read_exactly(client, 4), b"*bcd")
+            self.server.trickle_until_log(client, b"x", "request not complete after 300 ms")
+            try:
+                read_to_eof(client)  # the replies to the trickled bytes, then the close
+            except ConnectionResetError:
+                pass  # a byte of the trickle that arrived after the close makes it a reset
+
+
 class PacketEchoServer(ServerTest):
     PROTOCOL = "packet"
 
@@ -182,6 +227,21 @@ class PacketEchoServer(ServerTest):
             client.sendall(b"\x03ab\x09part")
             client.shutdown(socket.SHUT_WR)
             self.assertEqual(read_to_eof(client), b"\x03ab")
+
+
+class TimedPacketEchoServer(ServerTest):
+    PROTOCOL = "packet"
+    ARGS = ["--request-timeout-ms", "300", "--idle-timeout-ms", "10000"]
+
+    def test_a_trickled_packet_is_closed_at_its_deadline(self):
+        with self.server.connect() as client:
+            client.sendall(b"\x03ab\xff")  # one whole packet, then a 255-byte one begun
+            self.assertEqual(read_exactly(client, 3), b"\x03ab")
+            self.server.trickle_until_log(client, b"x", "request not complete after 300 ms")
+            try:
+                self.assertEqual(read_to_eof(client), b"", "no echo of the unfinished packet")
+            except ConnectionResetError:
+                pass  # a byte of the trickle that arrived after the close makes it a reset
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@
 // from this one; the server's code only ever sees this interface.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cpf/buffer.hpp"
@@ -84,6 +86,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // True once close() or abort() was called or the connection failed.
   virtual bool closing() const = 0;
+
+  // Sets the moment at which the server gets on_deadline for this
+  // connection (a request that must be complete by then, say); nullopt
+  // clears it. One deadline at a time: a new one replaces the old. The
+  // framework's sweep notices it at most a sweep period late (see
+  // ServerOptions::shortest_deadline). Not reported once the connection is
+  // closing, unless the server took the closing over.
+  virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> when) = 0;
 
   // Per-connection state of the server (a session object, say). Set it in
   // on_connection_established; read it in later notifications of this

@@ -6,8 +6,25 @@
 // overrides the notifications below and issues reads and writes on the
 // Connection it is handed. The framework does the rest: accepting (with
 // back-off when descriptors run out), continuing partial sends, keeping
-// reads and writes in order, idle timeouts, pause/resume, and a stop that
-// leaves no descriptor or buffer behind.
+// reads and writes in order, idle timeouts and deadlines, pause/resume, a
+// bound on what a connection may queue, and a stop that leaves no
+// descriptor or buffer behind.
+//
+// Bounded memory per connection (ServerOptions::output_limit): while more
+// than output_limit bytes a connection's writes issued are still unsent
+// (the client reads slower than the server answers, or not at all), the
+// framework issues no read of that connection to the kernel; reads the
+// server asks for wait until the kernel has taken enough to bring the
+// queue back to the limit, then go on by themselves. So a server that
+// answers each read with a write needs no flow control of its own: a
+// client that sends without reading fills its own socket buffers and is
+// stopped by TCP, and the connection holds at most output_limit plus the
+// replies to one read. The same rule as epoll-server's --output-limit.
+//
+// Timeouts: a connection with no completed read or write (no byte received
+// or sent) for idle_timeout gets on_idle_timeout; a connection whose
+// deadline (Connection::set_deadline, e.g. a request timeout) has passed
+// gets on_deadline. One sweep checks both (see shortest_deadline).
 //
 // Notifications of one connection, in lifecycle order (each at most once
 // unless marked *):
@@ -15,7 +32,7 @@
 //   on_connection_established
 //     -> on_read_completed*  -> on_write_completed*   (interleaved as the
 //     -> on_client_closed        operations complete)
-//     -> on_connection_reset | on_connection_error | on_idle_timeout
+//     -> on_connection_reset | on_connection_error | on_idle_timeout | on_deadline
 //     -> on_connection_closing   (after close(), unless abort() was used)
 //     -> on_connection_closed    (always last; the descriptor is closed)
 //
@@ -47,6 +64,10 @@ namespace detail {
 class Notifier;  // delivers notifications (src/notifier.cpp, shared by the backends)
 }
 
+// ServerOptions::output_limit's default: the same as epoll-server's
+// --output-limit, so the two designs hold the same per connection.
+inline constexpr std::size_t default_output_limit = 256 * 1024;
+
 struct ServerOptions {
   // Loopback by default, like every server of the repository.
   std::string host = "127.0.0.1";
@@ -59,8 +80,18 @@ struct ServerOptions {
   // closes (clients wait in the listen backlog). 0 = no limit.
   std::size_t max_connections = 0;
   // A connection with no completed read or write for this long gets
-  // on_idle_timeout (checked a few times per period). 0 = never.
+  // on_idle_timeout. 0 = never.
   std::chrono::milliseconds idle_timeout{0};
+  // The shortest time ahead the server will set a connection's deadline
+  // (its request timeout, say); 0 if it sets none. Idle timeouts and
+  // deadlines are checked by one sweep over the connections, every quarter
+  // of the shorter of this and idle_timeout (between 5 ms and 1 s; every
+  // second if both are 0), so either is noticed at most that late.
+  std::chrono::milliseconds shortest_deadline{0};
+  // While more than this many bytes of a connection's writes are unsent,
+  // no read of that connection is issued (see the top of this file).
+  // 0 = no limit.
+  std::size_t output_limit = default_output_limit;
   // Submission/completion queue size hint for the backend (io_uring
   // entries); the number of operations in flight is not limited by it.
   unsigned queue_depth = 256;
@@ -77,6 +108,8 @@ struct Counters {
   std::uint64_t bytes_sent = 0;
   bool accepting = false;  // an accept is being offered (started, not paused, not stopping)
   std::uint64_t accept_backoffs = 0;  // times accepting paused for lack of descriptors or memory
+  std::size_t bytes_queued = 0;   // issued with write() and not yet sent, all connections together
+  std::uint64_t read_pauses = 0;  // times a connection's reads were held back by output_limit
 };
 
 class Server {
@@ -163,6 +196,12 @@ class Server {
   // No read or write completed for options().idle_timeout. Default:
   // close() (graceful: anything already queued is still sent).
   virtual void on_idle_timeout(Connection& connection);
+
+  // The deadline set with connection.set_deadline() has passed (noticed
+  // within a sweep period; delivered only if, by then, no earlier
+  // notification moved or cleared it). Once per deadline set. Default: log
+  // at info and close() (graceful).
+  virtual void on_deadline(Connection& connection);
 
   // close() was called for the first time. Return false (the default) to
   // let the framework close the connection gracefully once the writes
