@@ -124,7 +124,7 @@ void run_server(const cs::ServerOptions& options, const part4::FrameworkExtras& 
   server.start();
   cs::log_info("serving ", cs::to_string(options.protocol), " on ", options.threads,
                " I/O threads");
-  // The one line tests and the simulator wait for (DESIGN.md).
+  // The one line tests and the simulator wait for (docs/conventions.md).
   std::cout << "listening on " << server.local_address() << std::endl;  // endl flushes
   const int signal_number = part4::wait_for_stop_signal();
   cs::log_info("signal ", signal_number, ": stopping; open connections get ",
