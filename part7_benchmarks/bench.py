@@ -736,7 +736,9 @@ def evaluate_goals(results):
                     f"{format_number(r['rps'])}/s = {format_ratio(r['rps'], fastest['rps'])} "
                     f"of {fastest['server']}"
                     + (f" (served {served} of {connections})" if served < connections else ""),
-                    ratio is not None and ratio >= share)
+                    # A server that starved some connections did not meet a
+                    # goal about serving them, however fast the rest went.
+                    served >= connections and ratio is not None and ratio >= share)
 
     chat = [r for r in results.get("chat", []) if r["broadcast"] == "queue"]
     top = max(GOAL_CHAT_CLIENTS)

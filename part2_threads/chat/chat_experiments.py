@@ -14,10 +14,10 @@ it, and prints what it measured. All on 127.0.0.1; each run takes seconds.
                then SIGTERM, and that client's thread closes the descriptor
                the sender is still using (--bin: a -DCS_SANITIZE=thread build)
 
-  python3 part2_threads/chat/chat_experiments.py corruption --bin build/chat-release
+  python3 part2_threads/chat/chat_experiments.py corruption --bin build/release/part2_threads/chat
 
-Use a Release build (cmake -DCMAKE_BUILD_TYPE=Release): a Debug server
-measures the debug build. Standard library only, but --plot needs matplotlib.
+Use the release build (./run build release): a debug server measures the
+debug build. Standard library only, but --plot needs matplotlib.
 """
 import argparse
 import json

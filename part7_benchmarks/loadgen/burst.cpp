@@ -9,7 +9,8 @@
 // The listen backlog is what this measures: the kernel completes handshakes
 // on the server's behalf into a queue of at most min(backlog, somaxconn)
 // connections, and what arrives while that queue is full waits for a SYN
-// retransmission (1 s, then 3 s, 7 s ...) that the timeout may not allow.
+// retransmission (docs/backlog.md: one second apart at first since Linux
+// 6.5, doubling from the start before) that the timeout may not allow.
 #include <sys/socket.h>
 
 #include <algorithm>
