@@ -71,9 +71,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read_header();                  // framed: exactly 4 bytes
   void do_read_body(std::uint32_t length);  // framed: exactly `length` bytes
   bool read_completed(const boost::system::error_code& error, std::size_t bytes);
+  void note_received();  // bytes arrived: the idle clock restarts, a frame's begins
+  void note_sent();      // bytes left: the idle clock restarts
   void queue_reply(cs::Bytes reply);
   void do_write();
-  void wait_for_idle_deadline();
+  void watch_deadlines();  // the idle and request timeouts
   void finish(std::string why);  // no more input: close once the replies are out
   void close(const std::string& why);
 
@@ -81,8 +83,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Server& server_;
   const std::uint64_t id_;
   const std::string peer_;
-  asio::steady_timer idle_timer_;
-  Clock::time_point last_activity_ = Clock::now();
+  asio::steady_timer deadline_timer_;
+  part5::SessionDeadlines deadlines_;
 
   std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
   std::array<cs::Byte, cs::frame_header_length> header_{};  // framed only
@@ -130,6 +132,8 @@ class Server {
   tcp::acceptor acceptor_;
   asio::steady_timer backoff_timer_;
   Clock::duration backoff_ = first_accept_backoff;
+  // Out of descriptors, accept fails at every retry: one warning per 5 s.
+  cs::RepeatLimiter accept_warnings_;
   asio::steady_timer grace_timer_;
   asio::signal_set signals_;
 
@@ -151,7 +155,8 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
         return error ? std::string("unknown peer")
                      : cs::Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
       }()),
-      idle_timer_(socket_.get_executor()) {
+      deadline_timer_(socket_.get_executor()),
+      deadlines_(server_.options()) {
   if (server_.options().protocol == cs::Protocol::shift) {
     shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
   }
@@ -179,7 +184,7 @@ void Session::start() {
       self->shift_->greet(greeting);
       self->queue_reply(std::move(greeting));
     }
-    self->wait_for_idle_deadline();
+    if (self->deadlines_.enabled()) self->watch_deadlines();
     self->start_reading();
   });
 }
@@ -210,15 +215,20 @@ void Session::do_read_some() {
         cs::Bytes reply;
         const cs::Verdict verdict = self->shift_->on_receive(
             cs::ByteView(static_cast<const cs::Byte*>(buffer.data()), bytes), reply);
+        self->deadlines_.after_receive(*self->shift_);
         if (!reply.empty()) self->queue_reply(std::move(reply));
         if (verdict.close) return self->finish(verdict.reason);
         if (!self->reading_paused_) self->do_read_some();
       });
 }
 
+// Both framed reads pass a completion condition that notes each piece as it
+// arrives (part5::noting_progress): a frame trickled in 10 KB at a time is
+// not idle, and its first byte, not its whole header, starts its request
+// clock.
 void Session::do_read_header() {
   asio::async_read(
-      socket_, asio::buffer(header_),
+      socket_, asio::buffer(header_), part5::noting_progress([this] { note_received(); }),
       [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
         if (!self->read_completed(error, bytes)) return;
         const std::uint32_t length = cs::read_frame_length(self->header_);
@@ -242,16 +252,12 @@ void Session::do_read_body(std::uint32_t length) {
     return finish("out of memory");
   }
   asio::async_read(
-      socket_, asio::buffer(body_),
+      socket_, asio::buffer(body_), part5::noting_progress([this] { note_received(); }),
       [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
         if (!self->read_completed(error, bytes)) return;
-        // Header and payload in one buffer: one reply, one write.
-        cs::Bytes reply;
-        reply.reserve(cs::frame_header_length + self->body_.size());
-        cs::append_frame_header(static_cast<std::uint32_t>(self->body_.size()), reply);
-        for (const cs::Byte b : self->body_) reply.push_back(static_cast<cs::Byte>(b + 1));
+        self->deadlines_.frame_complete();
         ++self->frames_;
-        self->queue_reply(std::move(reply));
+        self->queue_reply(part5::frame_reply(self->body_));
         if (!self->reading_paused_) self->do_read_header();
       });
 }
@@ -260,7 +266,7 @@ void Session::do_read_body(std::uint32_t length) {
 bool Session::read_completed(const boost::system::error_code& error, std::size_t bytes) {
   if (closed_) return false;  // the socket was closed while the read was queued
   bytes_received_ += bytes;
-  last_activity_ = Clock::now();
+  if (bytes > 0) note_received();
   if (error == asio::error::eof) {
     finish("client closed");  // a half-close: the replies still go out
     return false;
@@ -271,6 +277,16 @@ bool Session::read_completed(const boost::system::error_code& error, std::size_t
   }
   return true;
 }
+
+// The completion conditions of the framed reads and of do_write call these
+// too, between the pieces of an operation (on the strand, like every
+// handler).
+void Session::note_received() {
+  deadlines_.activity(Clock::now());
+  if (!shift_) deadlines_.frame_byte_arrived();
+}
+
+void Session::note_sent() { deadlines_.activity(Clock::now()); }
 
 void Session::queue_reply(cs::Bytes reply) {
   if (reply.empty() || closed_) return;
@@ -284,7 +300,8 @@ void Session::queue_reply(cs::Bytes reply) {
 // write_some calls, and two loops running at once could interleave their
 // pieces on the wire. So replies wait in write_queue_, and this handler takes
 // all of them at once: one gather write (a buffer sequence), each reply
-// whole and in order.
+// whole and in order. Its completion condition notes each piece sent, so a
+// client that reads a large reply slowly is not idle.
 void Session::do_write() {
   writing_.assign(std::make_move_iterator(write_queue_.begin()),
                   std::make_move_iterator(write_queue_.end()));
@@ -293,11 +310,11 @@ void Session::do_write() {
   buffers.reserve(writing_.size());
   for (const cs::Bytes& reply : writing_) buffers.push_back(asio::buffer(reply));
   asio::async_write(
-      socket_, buffers,
+      socket_, buffers, part5::noting_progress([this] { note_sent(); }),
       [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
         if (self->closed_) return;
         self->bytes_sent_ += bytes;
-        self->last_activity_ = Clock::now();
+        if (bytes > 0) self->note_sent();
         if (error) return self->close(error.message());
         self->queued_bytes_ -= bytes;
         self->writing_.clear();
@@ -314,20 +331,17 @@ void Session::do_write() {
       });
 }
 
-// The idle timeout, as in Asio's timeouts example: the timer sleeps until
-// the deadline the last activity set; if there was activity meanwhile it
-// sleeps again until the new one. Reads and writes only store a time, they
-// never touch the timer.
-void Session::wait_for_idle_deadline() {
-  const auto idle = server_.options().idle_timeout;
-  if (idle.count() == 0) return;
-  idle_timer_.expires_at(last_activity_ + idle);
-  idle_timer_.async_wait([self = shared_from_this(), idle](const boost::system::error_code&) {
+// The idle and request timeouts, as in Asio's timeouts example: the timer
+// sleeps until the earliest deadline deadlines_ knows; if none has passed
+// when it wakes (there was activity meanwhile, or the request completed),
+// it sleeps again until the new one. Reads and writes only store times in
+// deadlines_ (server_setup.hpp), they never touch the timer.
+void Session::watch_deadlines() {
+  deadline_timer_.expires_at(deadlines_.next_check(Clock::now()));
+  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
     if (self->closed_) return;
-    if (Clock::now() >= self->last_activity_ + idle) {
-      return self->close("idle for " + std::to_string(idle.count()) + " ms");
-    }
-    self->wait_for_idle_deadline();
+    if (const auto why = self->deadlines_.expired(Clock::now())) return self->close(*why);
+    self->watch_deadlines();
   });
 }
 
@@ -345,7 +359,7 @@ void Session::close(const std::string& why) {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  idle_timer_.cancel();
+  deadline_timer_.cancel();
 }
 
 // --- Server ------------------------------------------------------------------
@@ -384,8 +398,9 @@ void Server::on_accept(const boost::system::error_code& error, tcp::socket socke
     return do_accept();  // the client gave up before accept(): nothing to wait for
   }
   if (error) {
-    cs::log_warn("accept failed: ", error.message(), "; retrying in ",
-                 std::chrono::duration_cast<std::chrono::milliseconds>(backoff_).count(), " ms");
+    cs::log_warn_limited(
+        accept_warnings_, "accept failed: ", error.message(), "; retrying in ",
+        std::chrono::duration_cast<std::chrono::milliseconds>(backoff_).count(), " ms");
     return back_off_then_accept();
   }
   backoff_ = first_accept_backoff;

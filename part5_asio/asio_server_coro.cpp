@@ -4,9 +4,9 @@
 // How it works: the same io_context, thread pool, strand per session,
 // registry and shutdown. A session is three coroutines on its strand: reader
 // (read a request, queue its reply), writer (the only writer, so one write in
-// flight) and watchdog (the idle timeout). Each co_await is where the
-// callback version ended a handler; each frame holds the shared_ptr that
-// keeps the session alive. Its limit: the callback server's. New since
+// flight) and watchdog (the idle and request timeouts). Each co_await is
+// where the callback version ended a handler; each frame holds the
+// shared_ptr that keeps the session alive. Its limit: the callback server's. New since
 // asio_server.cpp: co_spawn, awaitable, and timers used as wake-up signals.
 //
 // Run:  asio-server-coro 9090 --threads 4 --protocol framed
@@ -79,6 +79,8 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<bool> serve_shift_chunk();
   awaitable<bool> serve_frame();
   bool read_completed(const error_code& error, std::size_t bytes);
+  void note_received();  // bytes arrived: the idle clock restarts, a frame's begins
+  void note_sent();      // bytes left: the idle clock restarts
   void queue_reply(cs::Bytes reply);
   void finish(std::string why);
   void close(const std::string& why);
@@ -87,10 +89,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Server& server_;
   const std::uint64_t id_;
   const std::string peer_;
-  asio::steady_timer idle_timer_;
-  asio::steady_timer reply_queued_;   // wakes the writer
-  asio::steady_timer queue_drained_;  // wakes a reader paused by backpressure
-  Clock::time_point last_activity_ = Clock::now();
+  asio::steady_timer deadline_timer_;  // the watchdog's
+  asio::steady_timer reply_queued_;    // wakes the writer
+  asio::steady_timer queue_drained_;   // wakes a reader paused by backpressure
+  part5::SessionDeadlines deadlines_;
 
   std::unique_ptr<cs::Session> shift_;  // shift only
   std::array<cs::Byte, cs::frame_header_length> header_{};
@@ -131,6 +133,8 @@ class Server {
   asio::steady_timer backoff_timer_;
   asio::steady_timer grace_timer_;
   asio::signal_set signals_;
+  // Out of descriptors, accept fails at every retry: one warning per 5 s.
+  cs::RepeatLimiter accept_warnings_;
 
   std::mutex mutex_;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
@@ -150,9 +154,10 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
         return error ? std::string("unknown peer")
                      : cs::Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
       }()),
-      idle_timer_(socket_.get_executor()),
+      deadline_timer_(socket_.get_executor()),
       reply_queued_(socket_.get_executor()),
-      queue_drained_(socket_.get_executor()) {
+      queue_drained_(socket_.get_executor()),
+      deadlines_(server_.options()) {
   if (server_.options().protocol == cs::Protocol::shift) {
     shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
   }
@@ -183,9 +188,7 @@ void Session::start() {
   };
   asio::co_spawn(strand, reader(shared_from_this()), on_end);
   asio::co_spawn(strand, writer(shared_from_this()), on_end);
-  if (server_.options().idle_timeout.count() > 0) {
-    asio::co_spawn(strand, watchdog(shared_from_this()), on_end);
-  }
+  if (deadlines_.enabled()) asio::co_spawn(strand, watchdog(shared_from_this()), on_end);
 }
 
 void Session::stop(std::string why) {
@@ -225,6 +228,7 @@ awaitable<bool> Session::serve_shift_chunk() {
   cs::Bytes reply;
   const cs::Verdict verdict =
       shift_->on_receive(cs::ByteView(static_cast<const cs::Byte*>(buffer.data()), bytes), reply);
+  deadlines_.after_receive(*shift_);
   queue_reply(std::move(reply));
   if (verdict.close) {
     finish(verdict.reason);
@@ -233,10 +237,14 @@ awaitable<bool> Session::serve_shift_chunk() {
   co_return true;
 }
 
-// The callback server's do_read_header and do_read_body, as one function.
+// The callback server's do_read_header and do_read_body, as one function,
+// with the same completion condition: each piece of a frame is noted as it
+// arrives, so a frame trickled in 10 KB at a time is not idle, and its first
+// byte starts its request clock.
 awaitable<bool> Session::serve_frame() {
+  const auto note_each_piece = part5::noting_progress([this] { note_received(); });
   error_code error;
-  std::size_t bytes = co_await asio::async_read(socket_, asio::buffer(header_),
+  std::size_t bytes = co_await asio::async_read(socket_, asio::buffer(header_), note_each_piece,
                                                 asio::redirect_error(use_awaitable, error));
   if (!read_completed(error, bytes)) co_return false;
   const std::uint32_t length = cs::read_frame_length(header_);
@@ -247,22 +255,19 @@ awaitable<bool> Session::serve_frame() {
     co_return false;
   }
   body_.resize(length);
-  bytes = co_await asio::async_read(socket_, asio::buffer(body_),
+  bytes = co_await asio::async_read(socket_, asio::buffer(body_), note_each_piece,
                                     asio::redirect_error(use_awaitable, error));
   if (!read_completed(error, bytes)) co_return false;
-  cs::Bytes reply;
-  reply.reserve(cs::frame_header_length + body_.size());
-  cs::append_frame_header(length, reply);
-  for (const cs::Byte b : body_) reply.push_back(static_cast<cs::Byte>(b + 1));
+  deadlines_.frame_complete();
   ++frames_;
-  queue_reply(std::move(reply));
+  queue_reply(part5::frame_reply(body_));
   co_return true;
 }
 
 bool Session::read_completed(const error_code& error, std::size_t bytes) {
   if (closed_) return false;
   bytes_received_ += bytes;
-  last_activity_ = Clock::now();
+  if (bytes > 0) note_received();
   if (error == asio::error::eof) {
     finish("client closed");
     return false;
@@ -274,6 +279,15 @@ bool Session::read_completed(const error_code& error, std::size_t bytes) {
   return true;
 }
 
+// The framed reads' and the writer's completion conditions call these too,
+// between the pieces of an operation (on the strand, like the coroutines).
+void Session::note_received() {
+  deadlines_.activity(Clock::now());
+  if (!shift_) deadlines_.frame_byte_arrived();
+}
+
+void Session::note_sent() { deadlines_.activity(Clock::now()); }
+
 void Session::queue_reply(cs::Bytes reply) {
   if (reply.empty() || closed_) return;
   queued_bytes_ += reply.size();
@@ -282,7 +296,10 @@ void Session::queue_reply(cs::Bytes reply) {
 }
 
 // The one writer of this socket, so one write in flight by construction.
+// Each piece sent restarts the idle clock, so a client that reads a large
+// reply slowly is not idle.
 awaitable<void> Session::writer([[maybe_unused]] std::shared_ptr<Session> self) {
+  const auto note_each_piece = part5::noting_progress([this] { note_sent(); });
   std::vector<cs::Bytes> writing;
   std::vector<asio::const_buffer> buffers;
   while (!closed_) {
@@ -300,11 +317,11 @@ awaitable<void> Session::writer([[maybe_unused]] std::shared_ptr<Session> self) 
     buffers.clear();
     for (const cs::Bytes& reply : writing) buffers.push_back(asio::buffer(reply));
     error_code error;
-    const std::size_t bytes =
-        co_await asio::async_write(socket_, buffers, asio::redirect_error(use_awaitable, error));
+    const std::size_t bytes = co_await asio::async_write(
+        socket_, buffers, note_each_piece, asio::redirect_error(use_awaitable, error));
     if (closed_) co_return;
     bytes_sent_ += bytes;
-    last_activity_ = Clock::now();
+    if (bytes > 0) note_sent();
     if (error) {
       close(error.message());
       co_return;
@@ -314,15 +331,16 @@ awaitable<void> Session::writer([[maybe_unused]] std::shared_ptr<Session> self) 
   }
 }
 
+// The idle and request timeouts: sleeps until the earliest deadline
+// deadlines_ knows (server_setup.hpp); reads and writes only store times
+// there, they never touch the timer.
 awaitable<void> Session::watchdog([[maybe_unused]] std::shared_ptr<Session> self) {
-  const auto idle = server_.options().idle_timeout;
   while (!closed_) {
-    idle_timer_.expires_at(last_activity_ + idle);
+    deadline_timer_.expires_at(deadlines_.next_check(Clock::now()));
     error_code ignored;
-    co_await idle_timer_.async_wait(asio::redirect_error(use_awaitable, ignored));
-    if (!closed_ && Clock::now() >= last_activity_ + idle) {
-      close("idle for " + std::to_string(idle.count()) + " ms");
-    }
+    co_await deadline_timer_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    if (closed_) co_return;
+    if (const auto why = deadlines_.expired(Clock::now())) close(*why);
   }
 }
 
@@ -340,7 +358,7 @@ void Session::close(const std::string& why) {
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  idle_timer_.cancel();
+  deadline_timer_.cancel();
   wake(reply_queued_);
   wake(queue_drained_);
 }
@@ -381,8 +399,9 @@ awaitable<void> Server::accept_loop() {
       continue;
     }
     if (error) {
-      cs::log_warn("accept failed: ", error.message(), "; retrying in ",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count(), " ms");
+      cs::log_warn_limited(
+          accept_warnings_, "accept failed: ", error.message(), "; retrying in ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count(), " ms");
       backoff_timer_.expires_after(backoff);
       backoff = std::min<Clock::duration>(backoff * 2, last_accept_backoff);
       co_await backoff_timer_.async_wait(asio::redirect_error(use_awaitable, error));
