@@ -1,7 +1,7 @@
 // Qt event-loop server - one thread, one QCoreApplication event loop, every
 // client a QTcpSocket on it.
 //
-// How it works: QTcpServer accepts; each connection is a QtConnection
+// How it works: a DescriptorServer accepts; each connection is a QtConnection
 // (qt_support.hpp) whose slots run when its socket has bytes, has written
 // bytes, or its timers fire. Nothing blocks, so one thread serves any number
 // of clients, and no state is shared between threads. Its limit: one core,

@@ -8,6 +8,10 @@
 // whole life, so --threads is the number of clients served at once. Further
 // connections are accepted but wait, ungreeted, in the pool's queue until a
 // thread frees (a silent client holds a thread until --idle-timeout-ms).
+// Each pool thread's event loop owns an eventfd and each client, queued or
+// served, its socket: clients beyond what RLIMIT_NOFILE holds are refused,
+// or the next pool thread would find no descriptor for its loop and Qt
+// would end the process (qt_descriptor_budget.hpp).
 // New since qt-server-threads: threads are reused, and a QRunnable is not a
 // QObject, so the stop reaches it through the QObject it creates.
 //
@@ -26,6 +30,7 @@
 #include "cs/options.hpp"
 #include "cs/stats.hpp"
 #include "cs/stop.hpp"
+#include "qt_descriptor_budget.hpp"
 #include "qt_support.hpp"
 
 namespace {
@@ -39,16 +44,19 @@ using Clock = std::chrono::steady_clock;
 // One accepted connection, waiting in the pool's queue or being served.
 // Owns the descriptor until run() hands it to a QtConnection; a task the
 // pool drops unstarted (QThreadPool::clear() on shutdown) closes it in the
-// destructor, ungreeted.
+// destructor, ungreeted. Either way the client leaves the descriptor budget
+// when the task is deleted, its socket closed.
 class ConnectionTask : public QRunnable {
  public:
   ConnectionTask(qintptr descriptor, const cs::ServerOptions& options, const cs::StopSignal& stop,
-                 cs::ServerStats& stats, const part6::StopNotifier& stop_notifier)
+                 cs::ServerStats& stats, const part6::StopNotifier& stop_notifier,
+                 part6::DescriptorBudget& clients)
       : descriptor_(descriptor),
         options_(options),
         stop_(stop),
         stats_(stats),
         stop_notifier_(stop_notifier),
+        clients_(clients),
         accepted_at_(Clock::now()) {}
 
   ~ConnectionTask() override {
@@ -56,6 +64,7 @@ class ConnectionTask : public QRunnable {
       cs::log_info("closing a queued client: shutting down before a pool thread was free");
       part6::close_descriptor(descriptor_);
     }
+    clients_.release();
   }
 
   // Called by the main thread just before QThreadPool::start(). The pool
@@ -99,6 +108,7 @@ class ConnectionTask : public QRunnable {
   const cs::StopSignal& stop_;
   cs::ServerStats& stats_;
   const part6::StopNotifier& stop_notifier_;
+  part6::DescriptorBudget& clients_;
   Clock::time_point accepted_at_;
   std::atomic<bool> handed_over_{false};
 };
@@ -110,18 +120,22 @@ void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop, ch
 
   cs::ServerStats stats;
   part6::StopNotifier stop_notifier(stop);
+  // Declared before the pool: the tasks the pool deletes release from it.
+  part6::DescriptorBudget clients(static_cast<int>(options.threads));
   QThreadPool pool;  // our own, not globalInstance(): its size is the limit
-  pool.setMaxThreadCount(static_cast<int>(options.threads));
+  pool.setMaxThreadCount(clients.threads_within(static_cast<int>(options.threads)));
   part6::DescriptorServer server;
 
   QObject::connect(&server, &part6::DescriptorServer::descriptorAccepted, &server,
                    [&](qintptr descriptor) {
+                     if (!clients.admit(descriptor)) return;
                      if (pool.activeThreadCount() >= pool.maxThreadCount()) {
                        cs::log_info("every pool thread is busy: the new client waits in the queue");
                      }
                      // start() never blocks: with every thread busy the task
                      // waits in the pool's (unbounded) queue. The pool deletes it.
-                     auto* task = new ConnectionTask(descriptor, options, stop, stats, stop_notifier);
+                     auto* task = new ConnectionTask(descriptor, options, stop, stats,
+                                                     stop_notifier, clients);
                      task->hand_over();
                      pool.start(task);
                    });

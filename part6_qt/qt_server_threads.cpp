@@ -1,7 +1,7 @@
 // Qt thread-per-client server - every client gets a QThread running its own
 // event loop.
 //
-// How it works: the main thread's QTcpServer accepts and hands the raw
+// How it works: the main thread's DescriptorServer accepts and hands the raw
 // descriptor to a new QtConnection, which is moved to a new QThread before
 // it creates its QTcpSocket, so the socket, its notifiers and its timers all
 // belong to the client's thread. When the client leaves, the thread's event
@@ -10,42 +10,24 @@
 // per client, as in part 2, and two descriptors per client: its socket and
 // the eventfd of its thread's event loop. Qt aborts the whole process when a
 // new thread's event loop finds no descriptor, so the server counts them and
-// refuses (closes) a client that would need more than RLIMIT_NOFILE allows.
+// refuses (closes) a client that would need more than RLIMIT_NOFILE allows
+// (qt_descriptor_budget.hpp).
 // New since qt-server: thread affinity and moveToThread; the stop reaches
 // each thread as a queued signal.
 //
 // Run:  qt-server-threads 9090 --protocol shift
 //       python3 simulator run -n 3 --address 127.0.0.1:9090
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <QCoreApplication>
 #include <QThread>
-
-#include <algorithm>
-#include <climits>
 
 #include "cs/log.hpp"
 #include "cs/options.hpp"
 #include "cs/stats.hpp"
 #include "cs/stop.hpp"
+#include "qt_descriptor_budget.hpp"
 #include "qt_support.hpp"
 
 namespace {
-
-// Descriptors each client costs (its socket, its thread's eventfd), and
-// those kept for everything else (stdio, the listener, the main loop's
-// eventfd, the stop pipe, whatever Qt opens).
-constexpr rlim_t descriptors_per_client = 2;
-constexpr rlim_t descriptors_reserved = 32;
-
-// How many clients may be served at once within RLIMIT_NOFILE.
-int client_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return INT_MAX;
-  const rlim_t usable = limit.rlim_cur > descriptors_reserved ? limit.rlim_cur - descriptors_reserved : 0;
-  return static_cast<int>(std::clamp<rlim_t>(usable / descriptors_per_client, 1, INT_MAX));
-}
 
 void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop, char* program) {
   int qt_argc = 1;  // see qt_server.cpp: Qt gets the program name only
@@ -55,22 +37,14 @@ void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop, ch
   cs::ServerStats stats;
   part6::DescriptorServer server;
   part6::StopNotifier stop_notifier(stop);
-  int active = 0;  // threads started and not yet joined; main thread only
+  // Counts the client threads started and not yet joined, and refuses a
+  // client whose thread could not get a descriptor for its event loop.
+  part6::DescriptorBudget clients(part6::DescriptorBudget::unlimited_threads);
   bool stopping = false;
-  const int most_clients = client_limit();
-  cs::log_info("at most ", most_clients, " clients at once: each needs ", descriptors_per_client,
-               " descriptors (its socket, its thread's eventfd) of RLIMIT_NOFILE");
 
   QObject::connect(&server, &part6::DescriptorServer::descriptorAccepted, &server,
                    [&](qintptr descriptor) {
-    if (active >= most_clients) {
-      // Closed before a byte is exchanged: the client sees the connection
-      // end at once, and nobody else is affected.
-      cs::log_warn("refusing a client: ", active,
-                   " clients is the most that RLIMIT_NOFILE allows (raise it with ulimit -n)");
-      ::close(static_cast<int>(descriptor));
-      return;
-    }
+    if (!clients.admit(descriptor)) return;
     auto* thread = new QThread;
     // No parent: an object with a parent cannot be moved to another thread
     // ("QObject::moveToThread: Cannot move objects with a parent").
@@ -93,20 +67,19 @@ void run_server(const cs::ServerOptions& options, const cs::StopSignal& stop, ch
     QObject::connect(thread, &QThread::finished, &server, [&, thread] {
       thread->wait();
       delete thread;
-      if (--active == 0 && stopping) app.quit();
+      if (clients.release() == 0 && stopping) app.quit();
     });
     // Queued into the client's thread: the main thread never calls the
     // connection directly.
     QObject::connect(&stop_notifier, &part6::StopNotifier::stopRequested, connection,
                      &part6::QtConnection::begin_shutdown);
-    ++active;
     thread->start();
   });
   QObject::connect(&stop_notifier, &part6::StopNotifier::stopRequested, &server, [&] {
-    cs::log_info("stopping: ", active, " client threads get the grace period");
+    cs::log_info("stopping: ", clients.admitted(), " client threads get the grace period");
     stopping = true;
     server.close();
-    if (active == 0) app.quit();
+    if (clients.admitted() == 0) app.quit();
   });
 
   server.adopt(cs::listen_tcp(options.host, options.port, options.backlog));

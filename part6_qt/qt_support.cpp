@@ -5,21 +5,24 @@
 #include <QSocketNotifier>
 #include <QtGlobal>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
+#include "cs/acceptor.hpp"
 #include "cs/log.hpp"
 
 namespace part6 {
 
 namespace {
 
-// After accept() failed for lack of descriptors: long enough for clients to
-// leave and free some, short enough that a new client barely notices.
-constexpr int accept_backoff_ms = 100;
+// The most connections accept_pending() takes in one go.
+constexpr int accept_batch = 64;
 
 void route_qt_message(QtMsgType type, const QMessageLogContext&, const QString& message) {
   const std::string text = "qt: " + message.toStdString();
@@ -65,38 +68,80 @@ StopNotifier::StopNotifier(const cs::StopSignal& stop, QObject* parent)
 
 // --- DescriptorServer -------------------------------------------------------
 
-DescriptorServer::DescriptorServer(QObject* parent) : QTcpServer(parent) {
-  connect(this, &QTcpServer::acceptError, this, &DescriptorServer::on_accept_error);
+DescriptorServer::DescriptorServer(QObject* parent)
+    : QObject(parent), backoff_timer_(new QTimer(this)) {
+  backoff_timer_->setSingleShot(true);
+  connect(backoff_timer_, &QTimer::timeout, this, [this] {
+    if (notifier_ != nullptr) notifier_->setEnabled(true);
+  });
 }
+
+DescriptorServer::~DescriptorServer() { close(); }
 
 void DescriptorServer::adopt(cs::FileDescriptor listener) {
   const cs::Endpoint endpoint = cs::local_endpoint(listener.get());
-  if (!setSocketDescriptor(listener.get())) {
-    throw cs::SetupError("Qt cannot use the listening socket on " + endpoint.to_string() + ": " +
-                         errorString().toStdString());
+  // Non-blocking: accept_pending() takes connections until the backlog is
+  // empty, and an empty backlog must answer EAGAIN rather than block the loop.
+  const int flags = ::fcntl(listener.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(listener.get(), F_SETFL, flags | O_NONBLOCK) < 0) {
+    throw cs::SetupError("cannot make the listening socket on " + endpoint.to_string() +
+                         " non-blocking: " + std::strerror(errno));
   }
-  listener.release();  // QTcpServer closes it now
+  close();
+  listener_ = std::move(listener);
+  notifier_ = new QSocketNotifier(listener_.get(), QSocketNotifier::Read, this);
+  connect(notifier_, &QSocketNotifier::activated, this, &DescriptorServer::accept_pending);
   cs::announce_listening(endpoint);
 }
 
-void DescriptorServer::incomingConnection(qintptr descriptor) {
-  emit descriptorAccepted(descriptor);
+void DescriptorServer::close() {
+  backoff_timer_->stop();
+  // The notifier goes first: it must not watch a descriptor that is closed
+  // (and whose number the next open() may reuse).
+  delete std::exchange(notifier_, nullptr);
+  listener_.reset();
 }
 
-void DescriptorServer::on_accept_error(QAbstractSocket::SocketError) {
-  // QTcpServer has paused accepting (it does so on any error but EAGAIN).
-  cs::log_warn("accept failed: ", errorString().toStdString(), "; retrying in ",
-               accept_backoff_ms, " ms");
-  QTimer::singleShot(accept_backoff_ms, this, [this] {
-    if (isListening()) resumeAccepting();
-  });
+void DescriptorServer::accept_pending() {
+  // At most accept_batch per wakeup, so that a crowd at the door cannot
+  // starve the clients already in; the notifier fires again for the rest.
+  for (int taken = 0; taken < accept_batch && notifier_ != nullptr; ++taken) {
+    cs::Accepted accepted = cs::accept_client(listener_.get());
+    switch (accepted.kind) {
+      case cs::Accepted::Kind::client:
+        // A receiver may call close() from here; the loop condition sees it.
+        emit descriptorAccepted(accepted.fd.release());
+        break;
+      case cs::Accepted::Kind::retry:
+        if (accepted.error == EAGAIN || accepted.error == EWOULDBLOCK) return;  // drained
+        break;  // that one client gave up: take the next
+      case cs::Accepted::Kind::exhausted:
+        // The listener stays readable, so the notifier would fire at once
+        // again: it sleeps until descriptors may have been freed.
+        cs::log_warn_limited(accept_warnings_, "accept failed: ", std::strerror(accepted.error),
+                             "; retrying in ", cs::accept_backoff.count(), " ms");
+        notifier_->setEnabled(false);
+        backoff_timer_->start(cs::accept_backoff);
+        return;
+      case cs::Accepted::Kind::fatal:
+        cs::log_error("accept failed: ", std::strerror(accepted.error),
+                      "; no longer accepting connections");
+        close();
+        return;
+    }
+  }
 }
 
 // --- QtConnection -----------------------------------------------------------
 
 QtConnection::QtConnection(qintptr descriptor, const cs::ServerOptions& options,
                            const cs::StopSignal& stop, cs::ServerStats& stats, QObject* parent)
-    : QObject(parent), descriptor_(descriptor), options_(options), stop_(stop), stats_(stats) {}
+    : QObject(parent),
+      descriptor_(descriptor),
+      options_(options),
+      stop_(stop),
+      stats_(stats),
+      request_deadline_(options.request_timeout) {}
 
 QtConnection::~QtConnection() { close_descriptor(descriptor_); }
 
@@ -107,9 +152,14 @@ void QtConnection::start() {
   // thread from birth (a QObject belongs to the thread that creates it).
   socket_ = new QTcpSocket(this);
   idle_timer_ = new QTimer(this);
+  request_timer_ = new QTimer(this);
   grace_timer_ = new QTimer(this);
   idle_timer_->setSingleShot(true);
+  request_timer_->setSingleShot(true);
   grace_timer_->setSingleShot(true);
+  // A coarse timer (the default) may fire up to 5% early; a request is
+  // promised its whole --request-timeout-ms (on_request_timer checks too).
+  request_timer_->setTimerType(Qt::PreciseTimer);
 
   const qintptr descriptor = std::exchange(descriptor_, -1);
   if (!socket_->setSocketDescriptor(descriptor)) {
@@ -141,6 +191,7 @@ void QtConnection::start() {
   connect(idle_timer_, &QTimer::timeout, this, [this] {
     close_because("idle for " + std::to_string(options_.idle_timeout.count()) + " ms", false);
   });
+  connect(request_timer_, &QTimer::timeout, this, &QtConnection::on_request_timer);
   connect(grace_timer_, &QTimer::timeout, this,
           [this] { close_because("shutdown grace period over", false); });
 
@@ -188,6 +239,8 @@ void QtConnection::process_input() {
         cs::ByteView(reinterpret_cast<const cs::Byte*>(chunk.constData()),
                      static_cast<std::size_t>(chunk.size())),
         replies);
+    request_deadline_.after_receive(*session_, cs::RequestTimer::Clock::now());
+    arm_request_timer();
     if (!replies.empty()) {
       socket_->write(reinterpret_cast<const char*>(replies.data()),
                      static_cast<qint64>(replies.size()));
@@ -222,6 +275,31 @@ void QtConnection::touch() {
   }
 }
 
+void QtConnection::arm_request_timer() {
+  using namespace std::chrono;
+  const auto deadline = request_deadline_.deadline();
+  if (!deadline) {
+    request_timer_->stop();
+    return;
+  }
+  // Rounded up, so the timer never fires before the deadline; a deadline
+  // already passed fires at the next loop iteration (a negative interval
+  // would be refused with a warning).
+  const auto left = ceil<milliseconds>(*deadline - cs::RequestTimer::Clock::now());
+  request_timer_->start(std::max(left, milliseconds::zero()));
+}
+
+void QtConnection::on_request_timer() {
+  if (finished_ || closing_) return;
+  if (!request_deadline_.expired(cs::RequestTimer::Clock::now())) {
+    arm_request_timer();  // the timer's clock ran a little ahead of ours
+    return;
+  }
+  close_because("request not complete after " +
+                    std::to_string(request_deadline_.limit().count()) + " ms",
+                false);
+}
+
 void QtConnection::close_because(const std::string& reason, bool flush_first) {
   if (finished_) return;
   if (end_reason_.empty() || !closing_) end_reason_ = reason;
@@ -241,6 +319,7 @@ void QtConnection::finish() {
   if (finished_) return;
   finished_ = true;
   if (idle_timer_ != nullptr) idle_timer_->stop();
+  if (request_timer_ != nullptr) request_timer_->stop();
   if (grace_timer_ != nullptr) grace_timer_->stop();
   const std::uint64_t requests = session_ ? session_->requests() : 0;
   stats_.add_connection(requests, bytes_in_, bytes_out_);

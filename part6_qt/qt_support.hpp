@@ -12,7 +12,6 @@
 
 #include <QObject>
 #include <QPointer>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
 
@@ -20,7 +19,9 @@
 #include <memory>
 #include <string>
 
+#include "cs/log.hpp"
 #include "cs/options.hpp"
+#include "cs/request_timer.hpp"
 #include "cs/session.hpp"
 #include "cs/socket.hpp"
 #include "cs/stats.hpp"
@@ -55,39 +56,57 @@ class StopNotifier : public QObject {
   QSocketNotifier* notifier_;
 };
 
-// A QTcpServer that adopts a listening socket made by cs::listen_tcp (so
-// --host names, --backlog and SO_REUSEADDR behave as in every other chapter,
-// and setup errors read the same) and announces each accepted connection as
-// a raw descriptor, which the caller wraps in a QTcpSocket on the thread
-// that will serve it. When accept() fails for lack of descriptors (EMFILE),
-// QTcpServer pauses accepting; this class resumes after a short back-off
-// instead of spinning or stopping for good. Not thread-safe: lives on the
-// main thread.
-class DescriptorServer : public QTcpServer {
+// The listener of the three servers: it adopts a listening socket made by
+// cs::listen_tcp (so --host names, --backlog and SO_REUSEADDR behave as in
+// every other chapter, and setup errors read the same), watches it with a
+// QSocketNotifier, and announces each accepted connection as a raw
+// descriptor, which the caller wraps in a QTcpSocket on the thread that will
+// serve it.
+//
+// Why not QTcpServer: Qt 6.4's socket engine keeps the first error it
+// records, and the EAGAIN that ends every accept loop is one. From then on
+// a failing accept() (EMFILE when descriptors are used up) reads as
+// "temporary", QTcpServer neither pauses nor emits acceptError(), and the
+// listener, still readable, makes the loop call accept() without end at
+// full CPU. Here cs::accept_client() sorts each failure: out of descriptors
+// pauses the notifier for accept_backoff (with a warning at most once per
+// interval), a broken listener stops accepting. Not thread-safe: lives on
+// the main thread.
+class DescriptorServer : public QObject {
   Q_OBJECT
  public:
   explicit DescriptorServer(QObject* parent = nullptr);
+  ~DescriptorServer() override;
 
   // Takes ownership of `listener`, then prints the "listening on" line.
-  // Throws cs::SetupError if Qt refuses the socket.
+  // Throws cs::SetupError if it cannot be made non-blocking.
   void adopt(cs::FileDescriptor listener);
+
+  // Stops accepting and closes the listener: clients still in the backlog
+  // are reset. Idempotent.
+  void close();
 
  signals:
   // A connection was accepted. The receiver owns `descriptor` and must
   // close it (or hand it to a QTcpSocket) exactly once.
   void descriptorAccepted(qintptr descriptor);
 
- protected:
-  void incomingConnection(qintptr descriptor) override;
-
  private:
-  void on_accept_error(QAbstractSocket::SocketError error);
+  void accept_pending();
+
+  cs::FileDescriptor listener_;
+  QSocketNotifier* notifier_ = nullptr;  // child of this, watches listener_
+  QTimer* backoff_timer_;                // re-enables notifier_ after EMFILE
+  cs::RepeatLimiter accept_warnings_;
 };
 
 // One client, served on the event loop of the thread that calls start():
 // greets, feeds each chunk that arrives to the Session, writes what the
 // Session appends (one write per chunk), and closes on the Session's verdict,
-// the idle timeout, or the end of the shutdown grace period. Replies are
+// the idle timeout (--idle-timeout-ms: nothing received or sent for that
+// long), the request timeout (--request-timeout-ms: a request begun and not
+// complete within that long, cs::RequestTimer), or the end of the shutdown
+// grace period. Replies are
 // flushed to the kernel at once: QTcpSocket has no half-close, and a peer's
 // EOF makes it drop whatever is still in its write buffer.
 //
@@ -129,6 +148,8 @@ class QtConnection : public QObject {
   void on_bytes_written();
   void on_disconnected();
   void touch();
+  void arm_request_timer();
+  void on_request_timer();
   void close_because(const std::string& reason, bool flush_first);
   void finish();
 
@@ -139,7 +160,9 @@ class QtConnection : public QObject {
   std::unique_ptr<cs::Session> session_;
   QTcpSocket* socket_ = nullptr;  // child of this, created in start()
   QTimer* idle_timer_ = nullptr;
+  QTimer* request_timer_ = nullptr;  // fires at request_deadline_.deadline()
   QTimer* grace_timer_ = nullptr;
+  cs::RequestTimer request_deadline_;
   std::string peer_;
   std::string end_reason_;
   std::uint64_t bytes_in_ = 0;

@@ -6,9 +6,11 @@ Every wait has a deadline; nothing sleeps and hopes.
 """
 from __future__ import annotations
 
+import os
 import queue
 import re
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -106,6 +108,25 @@ class Server:
         with self._changed:
             return "\n".join(self.lines)
 
+    def fd_count(self) -> int:
+        """Descriptors the server has open now."""
+        return len(os.listdir("/proc/%d/fd" % self.process.pid))
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of all its threads so far."""
+        with open("/proc/%d/stat" % self.process.pid) as stat:
+            # Fields after the command name, which is in parentheses and
+            # may hold spaces: utime and stime are the 12th and 13th.
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        """Resident memory now (VmRSS of /proc/PID/status)."""
+        with open("/proc/%d/status" % self.process.pid) as status:
+            match = re.search(r"^VmRSS:\s+(\d+)\s+kB", status.read(), re.MULTILINE)
+        assert match is not None, "the server has no VmRSS (has it exited?)\n" + self.log()
+        return int(match.group(1)) * 1024
+
     def thread_warnings(self) -> List[str]:
         with self._changed:
             return [line for line in self.lines if QT_THREAD_WARNINGS.search(line)]
@@ -122,8 +143,17 @@ class Server:
 class Client:
     """One blocking TCP client with a deadline on every read."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    def __init__(self, host: str, port: int, sock: Optional[socket.socket] = None) -> None:
+        """sock: a socket already connecting to host:port, to adopt."""
+        if sock is None:
+            sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        self.sock = sock
+        self.sock.settimeout(TIMEOUT)
+
+    def peer_name(self) -> str:
+        """How the server names this client in its log: HOST:PORT."""
+        host, port = self.sock.getsockname()[:2]
+        return "%s:%d" % (host, port)
 
     def read(self, count: int, timeout: float = TIMEOUT) -> bytes:
         """Up to `count` bytes: fewer if the peer closed or time ran out."""
@@ -160,3 +190,43 @@ class Client:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def connect_at_once(host: str, port: int, count: int) -> List[Client]:
+    """`count` clients connected with non-blocking connects, so that none
+    waits for the server to accept the one before: the server sees them as
+    one burst, as it would a crowd arriving together."""
+    clients = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setblocking(False)
+        sock.connect_ex((host, port))
+        clients.append(Client(host, port, sock))
+    return clients
+
+
+def first_byte_of_each(clients: Sequence[Client], timeout: float = TIMEOUT) -> List[bytes]:
+    """The first byte each client receives, or b"" for a client the server
+    closed (FIN or RST). Raises AssertionError if any is still waiting for
+    either at the deadline."""
+    first = {}
+    waiting = {client.sock: client for client in clients}
+    deadline = time.monotonic() + timeout
+    while waiting:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("%d of %d clients were neither greeted nor closed within %.0f s"
+                                 % (len(waiting), len(clients), timeout))
+        readable, _, _ = select.select(list(waiting), [], [], left)
+        for sock in readable:
+            client = waiting.pop(sock)
+            sock.setblocking(False)
+            try:
+                first[client] = sock.recv(1)
+            except BlockingIOError:  # readable, then nothing: look again
+                waiting[sock] = client
+            except (ConnectionResetError, ConnectionRefusedError):
+                first[client] = b""
+            finally:
+                sock.settimeout(TIMEOUT)
+    return [first[client] for client in clients]
