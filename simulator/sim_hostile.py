@@ -8,7 +8,9 @@
 #
 # Output is check's: `PASS name (time)` or `FAIL name: reason` per case, then
 # `N passed, M failed`; a case declared out of reach of the server's design
-# (--design-limit) prints `SKIP name: reason` and counts as neither.
+# (--design-limit), or one that cannot apply to the protocol (huge-header-flood
+# needs a header that can announce gigabytes), prints `SKIP name: reason` and
+# counts as neither.
 from __future__ import annotations
 
 import argparse
@@ -20,10 +22,10 @@ from typing import Dict, List, Optional
 import sim_hostile_cases  # noqa: F401
 from sim_hostile_process import MeasuredServer
 from sim_hostile_registry import (ALL_CASES, PROTOCOLS, HostileCase, Setup, hostile_cases,
-                                  stderr_block)
+                                  hostile_command, stderr_block)
 from sim_net import CaseFailure
 from sim_protocols import SHIFT
-from sim_server import ServerError, describe_status, server_command
+from sim_server import ServerError, describe_status
 
 DEFAULT_TIMEOUT = 5.0  # seconds any single wait on a socket may take
 # After a failure, how long a dying server gets to be seen dead, so that the
@@ -42,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="protocol to speak (default: %(default)s)")
     parser.add_argument("--server", metavar='"BINARY [ARGS]"',
                         help="the server: each case starts BINARY --port 0 --protocol P [ARGS] "
-                             "[its own options]; a BINARY ending in .py runs with this Python")
+                             "[its own options] (no --protocol for chat, whose server speaks "
+                             "only chat); a BINARY ending in .py runs with this Python")
     parser.add_argument("--only", nargs="+", metavar="CASE", help="run only these cases")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--one-at-a-time", action="store_true",
@@ -66,15 +69,20 @@ def main(args: argparse.Namespace) -> int:
     if not args.server:
         return usage_error("give --server \"BINARY [ARGS]\" (each case starts its own server)")
     try:
-        selected = select_cases(cases, args.only, args.protocol)
+        selected = select_cases(ALL_CASES, args.only, args.protocol)
         limits = parse_design_limits(args.design_limit)
     except ValueError as error:
         return usage_error(str(error))
+    # A case that cannot apply to the protocol is reported, never dropped.
+    for case in selected:
+        reason = case.reason_not_for(args.protocol)
+        if reason is not None:
+            limits[case.name] = "not for %s: %s" % (args.protocol, reason)
 
     # One start and stop first, so that a server that cannot start at all is
     # a usage error (exit 2) rather than every case failing the same way.
     try:
-        server = MeasuredServer(server_command(args.server, args.protocol))
+        server = MeasuredServer(hostile_command(args.server, args.protocol))
     except ValueError as error:
         return usage_error(str(error))
     try:
@@ -86,7 +94,8 @@ def main(args: argparse.Namespace) -> int:
     stop_quietly(server)
 
     print("hostile clients, %s, against %s: %d cases" % (args.protocol, description,
-                                                         len(selected)), flush=True)
+                                                         applicable_count(selected, args.protocol)),
+          flush=True)
     passed = failed = skipped = 0
     for case in selected:
         if case.name in limits:
@@ -108,7 +117,8 @@ def main(args: argparse.Namespace) -> int:
             failed += 1
             print("FAIL %s: %s (after %.2f s)" % (case.name, reason, elapsed), flush=True)
     if skipped:
-        print("%d skipped (design limits of this server)" % skipped, flush=True)
+        print("%d skipped (not for this protocol, or design limits of this server)" % skipped,
+              flush=True)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     return EXIT_ALL_PASSED if failed == 0 else EXIT_SOME_FAILED
 
@@ -120,14 +130,21 @@ def usage_error(message: str) -> int:
 
 def select_cases(cases: List[HostileCase], only: Optional[List[str]],
                  protocol: str) -> List[HostileCase]:
+    """The cases to report on, in registration order: all of them, or
+    those of --only (a case not for this protocol is reported as SKIP)."""
     if not only:
         return cases
     known = {case.name for case in cases}
     unknown = [name for name in only if name not in known]
     if unknown:
-        raise ValueError("unknown case(s) for %s: %s; known: %s"
-                         % (protocol, ", ".join(unknown), ", ".join(case.name for case in cases)))
+        raise ValueError("unknown case(s): %s; known for %s: %s"
+                         % (", ".join(unknown), protocol,
+                            ", ".join(case.name for case in hostile_cases(protocol))))
     return [case for case in cases if case.name in only]
+
+
+def applicable_count(selected: List[HostileCase], protocol: str) -> int:
+    return sum(1 for case in selected if case.reason_not_for(protocol) is None)
 
 
 def parse_design_limits(entries: List[str]) -> Dict[str, str]:

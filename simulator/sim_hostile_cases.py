@@ -4,6 +4,14 @@
 # observed from outside: the attacker's connection closed (or not) at the
 # right time, a bystander client served correctly throughout, and the
 # server's memory, descriptors, CPU time and log lines kept in bounds.
+#
+# Every case speaks the protocol under test through that protocol's pieces,
+# gathered in the section "what each protocol's attack is made of": the
+# request a bystander sends, how a flood of requests is built, what a
+# trickled request that never completes is. Chat differs most (a frame goes
+# to the other clients, never back to its sender): its clients are in
+# sim_hostile_chat, and "served" means a frame reached the other client of
+# a pair.
 from __future__ import annotations
 
 import random
@@ -15,14 +23,20 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional
 
+# The packet and line modules register their probes (see run_probe).
+import sim_cases_line  # noqa: F401
+import sim_cases_packet  # noqa: F401
 from sim_cases_common import exchange, expect_greeting, model_for, sample_request
 from sim_cases_framed import payload_bytes
 from sim_cases_shift import message_body
+from sim_hostile_chat import (ChatLoadPair, ChatMember, ChatModel, ChatPair, chat_payload,
+                              chat_probe, join)
 from sim_hostile_process import MIB, MemoryWatch, wait_until
-from sim_hostile_registry import Setup, Target, hostile_case, stderr_block
+from sim_hostile_registry import CHAT, Setup, Target, hostile_case, stderr_block
 from sim_net import CaseFailure, Client, abbreviate, describe_mismatch
-from sim_protocols import (DEFAULT_MAX_FRAME, FRAMED, SHIFT, encode_frame, encode_header,
-                           new_model, shift_message)
+from sim_protocols import (DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, FRAMED, LINE, MAX_PACKET, PACKET,
+                           SHIFT, encode_frame, encode_header, encode_packet, new_model,
+                           shift_message)
 from sim_registry import run_probe
 from sim_server import describe_status
 
@@ -33,6 +47,10 @@ FLOOD_BUDGET = 3.0  # seconds the flood may last
 FLOOD_MEMORY_LIMIT = 16 * MIB
 # -- big-message-never-reads: 64 MiB of request, not one reply byte read.
 BIG_MESSAGE_BYTES = 64 * MIB
+# line: the flood is many valid ECHO lines of this many bytes of text each
+# (a line over --max-line would only be refused and closed).
+LINE_FLOOD_TEXT = 500
+FLOOD_UNIT_REQUESTS = 256  # packet, line: requests per unit of the flood
 BIG_MESSAGE_BUDGET = 4.0  # seconds of sending at most
 BIG_MESSAGE_MEMORY_LIMIT = 32 * MIB
 # The sender's receive buffer, kept small (setting it turns off the
@@ -73,6 +91,7 @@ TRICKLE_INTERVAL = 0.15
 TRICKLE_DURATION = 1.5
 TRICKLED_FRAME = 100 * 1000  # the frame a framed trickler never finishes in time
 TRICKLED_FRAME_PIECE = 4  # bytes per trickled send
+TRICKLED_PACKET = 200  # the packet a packet trickler announces in its header
 # -- request-timeout
 REQUEST_TIMEOUT_MS = 800
 SLOW_BYTE_INTERVAL = 0.1
@@ -90,23 +109,69 @@ BYSTANDER_PAUSE = 0.01  # seconds between two of its round trips
 
 # ------------------------------------------------------ shared pieces
 
+def probe(target: Target, client_name: str, senders=()) -> None:
+    """Require that a fresh client is served: check's probe of the protocol,
+    or for chat a fresh pair exchanging a frame (which may also receive
+    frames from `senders`, the case's own clients still in the room)."""
+    if target.ctx.protocol == CHAT:
+        chat_probe(target.ctx, client_name, senders)
+    else:
+        run_probe(target.ctx, client_name)
+
+
 def warm_up(target: Target) -> None:
     """One correct exchange before measuring anything, so that what a server
     allocates for its first client (buffers, an io_uring, a thread) is part
     of the baseline, not of the growth."""
-    run_probe(target.ctx, "warm-up")
+    probe(target, "warm-up")
+
+
+def hostile_model(protocol: str):
+    """What a server of `protocol` answers a client's own bytes: the
+    reference model, or for chat nothing (ChatModel)."""
+    return ChatModel() if protocol == CHAT else new_model(protocol)
+
+
+class EchoSession:
+    """A bystander of a protocol whose server answers the sender (all but
+    chat): served means every request gets exactly the modelled reply.
+    (ChatPair has the same interface: connect, round_trip, abort, close.)"""
+
+    def __init__(self, ctx, name: str) -> None:
+        self.client = ctx.unconnected_client(name)
+        self.model = model_for(ctx)
+        self.protocol = ctx.protocol
+        self.senders = ()
+
+    def connect(self) -> None:
+        self.client.connect()
+        expect_greeting(self.client, self.model)
+
+    def round_trip(self, body: bytes, what: str) -> None:
+        exchange(self.client, self.model, sample_request(self.protocol, body), what)
+
+    def abort(self) -> None:
+        self.client.abort_from_other_thread()
+
+    def close(self) -> None:
+        self.client.close()
 
 
 class Bystander:
-    """A client that makes round trips from its own thread while a hostile
-    one does its worst; finish() requires that every one of them was
-    answered correctly, and that there were at least BYSTANDER_MIN_ROUNDS."""
+    """A client (for chat, a pair of clients) that makes round trips from
+    its own thread while a hostile one does its worst; finish() requires
+    that every one of them was served correctly, and that there were at
+    least BYSTANDER_MIN_ROUNDS. `senders`, for chat: the case's hostile
+    clients, whose frames the pair may receive too."""
 
-    def __init__(self, target: Target, during: str) -> None:
+    def __init__(self, target: Target, during: str, senders=()) -> None:
         self.ctx = target.ctx
         self.during = during
-        self.client = self.ctx.unconnected_client("bystander")
-        self.model = model_for(self.ctx)
+        if self.ctx.protocol == CHAT:
+            self.session = ChatPair(self.ctx, "bystander", senders)
+        else:
+            self.session = EchoSession(self.ctx, "bystander")
+        self.senders = self.session.senders  # the names a hostile chat client may receive
         self.rounds = 0
         self.failure: Optional[str] = None
         self._stop = threading.Event()
@@ -116,12 +181,10 @@ class Bystander:
         # Served once from this thread, so that a server that cannot serve
         # it at all fails clearly here.
         try:
-            self.client.connect()
-            expect_greeting(self.client, self.model)
-            exchange(self.client, self.model, sample_request(self.ctx.protocol, b"first"),
-                     "the bystander's first request")
+            self.session.connect()
+            self.session.round_trip(b"first", "the bystander's first request")
         except CaseFailure as failure:
-            self.client.close()
+            self.session.close()
             raise CaseFailure("a bystander client was not served %s: %s"
                               % (self.during, failure)) from None
         self._thread.start()
@@ -130,9 +193,8 @@ class Bystander:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                exchange(self.client, self.model,
-                         sample_request(self.ctx.protocol, b"ping %d" % self.rounds),
-                         "bystander round trip %d" % self.rounds)
+                self.session.round_trip(b"ping %d" % self.rounds,
+                                        "bystander round trip %d" % self.rounds)
                 self.rounds += 1
                 self._stop.wait(BYSTANDER_PAUSE)
         except CaseFailure as failure:
@@ -154,17 +216,19 @@ class Bystander:
         self._stop.set()
         self._thread.join(self.ctx.timeout + 1)
         if self._thread.is_alive():
-            self.client.abort_from_other_thread()
+            self.session.abort()
             self._thread.join(1)
 
     def __exit__(self, *exc_info) -> None:
         if self._thread.is_alive():
             self._halt()
-        self.client.close()
+        self.session.close()
 
 
 class NoBystander:
     """Stands in for a Bystander when the server serves one client at a time."""
+
+    senders = ()
 
     def __enter__(self) -> "NoBystander":
         return self
@@ -176,9 +240,9 @@ class NoBystander:
         pass
 
 
-def bystander_for(setup: Setup, target: Target, during: str):
+def bystander_for(setup: Setup, target: Target, during: str, senders=()):
     """A Bystander, or a stand-in when the server serves one client at a time."""
-    return NoBystander() if setup.without_bystander() else Bystander(target, during)
+    return NoBystander() if setup.without_bystander() else Bystander(target, during, senders)
 
 
 @dataclass
@@ -306,33 +370,110 @@ def one_byte_pieces(data: bytes) -> List[bytes]:
     return [data[index:index + 1] for index in range(len(data))]
 
 
+# ------------------------------------------------------ what each protocol's attack is made of
+
+def text_bytes(size: int, seed: int = 0) -> bytes:
+    """`size` printable bytes (no space, CR or LF), different for each seed:
+    the text of a line."""
+    period = bytes(range(0x21, 0x7F))
+    rotated = period[seed % len(period):] + period[:seed % len(period)]
+    return (rotated * (size // len(rotated) + 1))[:size]
+
+
+def flood_unit(protocol: str):
+    """(prefix, unit, description) of big-message-never-reads: the flood is
+    `prefix` then `unit` over and over, and every unit calls for a reply
+    (chat: a delivery to the member that never reads)."""
+    if protocol == SHIFT:  # one message, never ended: a reply byte per byte
+        return (b"^", message_body(MIB),
+                "'^' and %d MiB of one message never ended by '$'" % (BIG_MESSAGE_BYTES // MIB))
+    # packet and line: a unit of many small requests (one send() each would
+    # make the flood too slow to fill a server that keeps reading).
+    if protocol == PACKET:  # the largest packets, each echoed
+        packet = encode_packet(payload_bytes(MAX_PACKET - 1))
+        return b"", packet * FLOOD_UNIT_REQUESTS, "%d packets of %d bytes" % (
+            BIG_MESSAGE_BYTES // len(packet), len(packet))
+    if protocol == LINE:  # valid ECHO lines, each answered with as many bytes
+        line = b"ECHO " + text_bytes(LINE_FLOOD_TEXT) + b"\r\n"
+        return b"", line * FLOOD_UNIT_REQUESTS, "%d ECHO lines of %d bytes" % (
+            BIG_MESSAGE_BYTES // len(line), len(line))
+    if protocol == CHAT:
+        unit = encode_frame(chat_payload("flooder", payload_bytes(DEFAULT_MAX_FRAME - 16)))
+        return b"", unit, "%d frames of %d bytes into the room" % (BIG_MESSAGE_BYTES // len(unit),
+                                                                  len(unit) - 4)
+    unit = encode_frame(payload_bytes(DEFAULT_MAX_FRAME))
+    return b"", unit, "%d frames of %d bytes" % (BIG_MESSAGE_BYTES // len(unit), DEFAULT_MAX_FRAME)
+
+
+def unfinished_request(protocol: str, count: int) -> bytes:
+    """A request of which the first `count` bytes are not yet complete:
+    shift a message without '$', framed and chat a frame announcing
+    TRICKLED_FRAME bytes, packet a header announcing TRICKLED_PACKET bytes,
+    line a line without its LF (and shorter than --max-line)."""
+    if protocol == SHIFT:
+        request = b"^" + message_body(count)
+    elif protocol == PACKET:
+        assert count < TRICKLED_PACKET
+        request = encode_packet(payload_bytes(TRICKLED_PACKET - 1))
+    elif protocol == LINE:
+        assert count < DEFAULT_MAX_LINE
+        request = b"ECHO " + text_bytes(count) + b"\r\n"
+    else:
+        request = encode_frame(payload_bytes(TRICKLED_FRAME))
+    assert len(request) > count
+    return request
+
+
 def load_request(protocol: str, size: int, seed: int) -> bytes:
+    """About `size` bytes of complete requests (sigterm-under-load)."""
     if protocol == SHIFT:
         return shift_message(message_body(size, seed))
+    if protocol == PACKET:
+        body = payload_bytes(size, seed)
+        step = MAX_PACKET - 1
+        return b"".join(encode_packet(body[start:start + step])
+                        for start in range(0, len(body), step))
+    if protocol == LINE:
+        step = LINE_FLOOD_TEXT
+        return b"".join(b"ECHO " + text_bytes(min(step, size - start), seed + start) + b"\r\n"
+                        for start in range(0, size, step))
     return encode_frame(payload_bytes(size, seed))
 
 
 # ------------------------------------------------------ 1. huge-header-flood
 
-@hostile_case("huge-header-flood", protocols=(FRAMED,))
+@hostile_case("huge-header-flood", not_for={
+    SHIFT: "shift has no header (a message is answered byte by byte, never buffered)",
+    PACKET: "a packet's header is one byte, which cannot announce more than 255 bytes",
+    LINE: "line has no header (a line over --max-line is refused as soon as it is too long; "
+          "garbage-then-reset sends some)"})
 def huge_header_flood(setup: Setup) -> None:
     """A header announcing ~4 GiB, then a 32 MiB flood: closed at once, memory flat."""
     target = setup.start()
     warm_up(target)
     during = "while another client flooded the server after a header announcing %d bytes" \
         % FLOOD_ANNOUNCED
-    with bystander_for(setup, target, during) as bystander, \
-            MemoryWatch(target.server) as memory, target.ctx.client("flooder") as flooder:
-        result = flood(flooder, encode_header(FLOOD_ANNOUNCED), payload_bytes(MIB), FLOOD_BYTES,
-                       FLOOD_BUDGET)
-        memory.require_growth_below(FLOOD_MEMORY_LIMIT, "while a client flooded it after a "
-                                    "header announcing %d bytes (%s)"
-                                    % (FLOOD_ANNOUNCED, result.describe()))
-        flooder.expect_eof("after a header announcing %d bytes (over --max-frame) and a flood "
-                           "(%s)" % (FLOOD_ANNOUNCED, result.describe()), allow_reset=True)
+    # A chat flooder is a member of the room until it is closed: frames
+    # from the bystander pair may reach it first.
+    flooder = ChatMember(target.ctx, "flooder") if setup.protocol == CHAT else None
+    with bystander_for(setup, target, during) as bystander, MemoryWatch(target.server) as memory:
+        client = flooder.connect().client if flooder else target.ctx.client("flooder")
+        with client:
+            result = flood(client, encode_header(FLOOD_ANNOUNCED), payload_bytes(MIB),
+                           FLOOD_BYTES, FLOOD_BUDGET)
+            memory.require_growth_below(FLOOD_MEMORY_LIMIT, "while a client flooded it after a "
+                                        "header announcing %d bytes (%s)"
+                                        % (FLOOD_ANNOUNCED, result.describe()))
+            what = ("after a header announcing %d bytes (over --max-frame) and a flood (%s)"
+                    % (FLOOD_ANNOUNCED, result.describe()))
+            if flooder is None:
+                client.expect_eof(what, allow_reset=True)
+            elif not flooder.closed_within(target.ctx.timeout, bystander.senders):
+                raise CaseFailure("flooder: timed out after %.1f s waiting for the server to "
+                                  "close the connection %s" % (target.ctx.timeout, what))
         bystander.finish()
     target.require_alive("after the flood")
-    run_probe(target.ctx, "client-after-the-flood")
+    probe(target, "client-after-the-flood")
 
 
 # ------------------------------------------------------ 2. big-message-never-reads
@@ -340,14 +481,12 @@ def huge_header_flood(setup: Setup) -> None:
 @hostile_case("big-message-never-reads")
 def big_message_never_reads(setup: Setup) -> None:
     """64 MiB of requests from a client that never reads: memory stays bounded."""
+    if setup.protocol == CHAT:
+        chat_big_message_never_reads(setup)
+        return
     target = setup.start()
     warm_up(target)
-    if setup.protocol == SHIFT:
-        prefix, unit = b"^", message_body(MIB)  # one message, never ended
-        request = "'^' and %d MiB of one message never ended by '$'" % (BIG_MESSAGE_BYTES // MIB)
-    else:
-        prefix, unit = b"", encode_frame(payload_bytes(DEFAULT_MAX_FRAME))
-        request = "%d frames of %d bytes" % (BIG_MESSAGE_BYTES // len(unit), DEFAULT_MAX_FRAME)
+    prefix, unit, request = flood_unit(setup.protocol)
     total = len(prefix) + BIG_MESSAGE_BYTES // len(unit) * len(unit)
     with MemoryWatch(target.server) as memory, target.ctx.client("never-reads") as sender:
         sender.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, NON_READER_RCVBUF)
@@ -365,7 +504,48 @@ def big_message_never_reads(setup: Setup) -> None:
                            % request) as bystander:
             bystander.finish()
         sender.reset()  # its unread replies would turn a close into a reset anyway
-    run_probe(target.ctx, "client-after-the-big-message")
+    probe(target, "client-after-the-big-message")
+
+
+def chat_big_message_never_reads(setup: Setup) -> None:
+    """Chat's big-message-never-reads. In chat the output a client causes
+    goes to the others, so the client whose unread output piles up is a
+    member that never reads while another floods the room: a flooder that
+    never reads either sends 64 MiB of frames, which the server must not
+    queue without limit for the silent member (drop it, or stop reading
+    from the flooder). Then a bystander pair must be served while both are
+    still connected (a server that blocks sending to the silent member
+    cannot deliver their frames)."""
+    target = setup.start()
+    warm_up(target)
+    ctx = target.ctx
+    prefix, unit, request = flood_unit(CHAT)
+    total = BIG_MESSAGE_BYTES // len(unit) * len(unit)
+    silent, flooder = ChatMember(ctx, "never-reads"), ChatMember(ctx, "flooder")
+    hostile = {silent.name, flooder.name}
+    try:
+        silent.connect()
+        silent.client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, NON_READER_RCVBUF)
+        flooder.connect()
+        join([silent], [flooder], ctx.timeout, hostile)  # the silent member is in the room
+        flooder.client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, NON_READER_RCVBUF)
+        with MemoryWatch(target.server) as memory:
+            result = flood(flooder.client, prefix, unit, total, BIG_MESSAGE_BUDGET)
+            settle_memory(memory)
+            memory.require_growth_below(
+                BIG_MESSAGE_MEMORY_LIMIT, "while a client sent %s (%s) and another member of the "
+                "room never read: a chat server must bound what it queues for a member (drop it "
+                "when its queue overflows, or stop reading from the sender)"
+                % (request, result.describe()))
+        target.require_alive("while a client sent %s and another member never read" % request)
+        setup.note("flood: %s" % result.describe())
+        with bystander_for(setup, target, "while a member that never reads was in the room, "
+                           "after another had sent %s" % request, hostile) as bystander:
+            bystander.finish()
+    finally:
+        silent.reset()
+        flooder.reset()
+    probe(target, "client-after-the-big-message")
 
 
 def settle_memory(memory: MemoryWatch) -> None:
@@ -405,27 +585,39 @@ def garbage_then_reset(setup: Setup) -> None:
         # The probe waits behind the batch (a server that serves one client
         # at a time takes them in order), which also keeps the backlog from
         # overflowing, where a connect would wait a second for a SYN retry.
-        run_probe(target.ctx, "probe-after-%d-resets" % ((batch + 1) * GARBAGE_BATCH))
+        probe(target, "probe-after-%d-resets" % ((batch + 1) * GARBAGE_BATCH))
     if not wait_until(lambda: server.fd_count() <= before + DESCRIPTOR_SLACK, DESCRIPTOR_SETTLE):
         raise CaseFailure("the server had %d descriptors open before %d connections sent random "
                           "bytes and reset, and still %d (%.1f s after the last; at most %d more "
                           "allowed): it does not close connections that the peer reset"
                           % (before, GARBAGE_CONNECTIONS, server.fd_count(), DESCRIPTOR_SETTLE,
                              DESCRIPTOR_SLACK))
-    run_probe(target.ctx, "client-after-the-resets")
+    probe(target, "client-after-the-resets")
 
 
 def garbage_bytes(protocol: str, rng: random.Random, plausible: bool) -> bytes:
     """Random bytes; `plausible` ones start like a request, so the server
-    is in the middle of one when the reset comes. (In framed, random bytes
-    alone nearly always make a header over --max-frame, which a server
-    refuses before it has read anything else.)"""
+    is in the middle of one when the reset comes. (In framed and chat,
+    random bytes alone nearly always make a header over --max-frame, which
+    a server refuses before it has read anything else; in packet a header
+    byte 0 or 1 soon closes the connection; in line they make lines of
+    unknown commands, or one over --max-line, which closes it.)"""
     garbage = rng.randbytes(rng.randint(1, GARBAGE_MAX_BYTES))
     if not plausible:
         return garbage
     if protocol == SHIFT:
         return b"^" + garbage.replace(b"$", b"")
-    return encode_header(rng.randint(len(garbage), 64 * 1024)) + garbage
+    if protocol == PACKET:  # a few whole packets, then one never finished
+        whole = [garbage[start:start + 50] for start in range(0, min(len(garbage), 200), 50)]
+        unfinished = garbage[:rng.randint(0, MAX_PACKET - 2)]
+        return b"".join(encode_packet(body) for body in whole) + \
+            bytes([len(unfinished) + rng.randint(2, MAX_PACKET - len(unfinished))]) + unfinished
+    if protocol == LINE:  # an ECHO line, then one never ended, both within --max-line
+        text = garbage.replace(b"\n", b"").replace(b"\r", b"")[:DEFAULT_MAX_LINE - 8]
+        return b"ECHO " + text[:len(text) // 2] + b"\r\nECHO " + text[len(text) // 2:]
+    # framed, chat: a frame never finished (in chat, a finished one would be
+    # delivered to the probe's clients)
+    return encode_header(rng.randint(len(garbage) + 1, 64 * 1024)) + garbage
 
 
 # ------------------------------------------------------ 4. descriptor-exhaustion
@@ -482,7 +674,7 @@ def descriptor_exhaustion(setup: Setup) -> None:
     finally:
         for sock in load:
             sock.close()
-    run_probe(target.ctx, "client-after-the-load-left")
+    probe(target, "client-after-the-load-left")
 
 
 def settle_descriptor_count(target: Target) -> None:
@@ -510,7 +702,7 @@ def idle_timeout(setup: Setup) -> None:
     limit = IDLE_TIMEOUT_MS / 1000
     with ctx.client("silent") as silent:
         connected = time.monotonic()
-        expect_greeting(silent, model_for(ctx))
+        expect_greeting(silent, hostile_model(ctx.protocol))
         silent.expect_eof("of a silent client (--idle-timeout-ms %d)" % IDLE_TIMEOUT_MS,
                           timeout=CLOSE_DEADLINE, allow_reset=True)
         elapsed = time.monotonic() - connected
@@ -520,28 +712,48 @@ def idle_timeout(setup: Setup) -> None:
 
     # One request that takes longer than the idle timeout to arrive, a few
     # bytes at a time: the connection is never idle, so it must stay open.
-    model = model_for(ctx)
+    model = hostile_model(ctx.protocol)
     count = int(TRICKLE_DURATION / TRICKLE_INTERVAL)
     if setup.protocol == SHIFT:
         pieces = [b"^"] + one_byte_pieces(message_body(count, seed=1))
         finish = b"$" + sample_request(SHIFT, b"after the trickle")
-    else:
-        frame = encode_frame(payload_bytes(TRICKLED_FRAME))
+    elif setup.protocol in (FRAMED, CHAT):
+        frame = unfinished_request(setup.protocol, 0)
         trickled = 4 + count * TRICKLED_FRAME_PIECE
         pieces = [frame[start:start + TRICKLED_FRAME_PIECE]
                   for start in range(0, trickled, TRICKLED_FRAME_PIECE)]
         finish = frame[trickled:]
+    else:  # packet: a header then body bytes; line: a line without its LF
+        request = unfinished_request(setup.protocol, count)
+        pieces, finish = one_byte_pieces(request[:count]), request[count:]
     what = "one unfinished request sent a few bytes every %.2f s" % TRICKLE_INTERVAL
-    with ctx.client("trickler") as trickler:
-        expect_greeting(trickler, model)
-        closed = trickle(trickler, model, pieces, TRICKLE_INTERVAL, what)
+    trickler = ChatMember(ctx, "trickler") if setup.protocol == CHAT else None
+    with (trickler.connect().client if trickler else ctx.client("trickler")) as client:
+        expect_greeting(client, model)
+        closed = trickle(client, model, pieces, TRICKLE_INTERVAL, what)
         if closed is not None:
             raise CaseFailure("the server closed a client %.2f s after it began to send %s (the "
                               "idle timeout of %.2f s must count from the last byte received "
                               "or sent, not from the last complete request)"
                               % (closed, what, limit))
-        exchange(trickler, model, finish, "the rest of the trickled request, %.1f s after it "
-                 "began (with --idle-timeout-ms %d)" % (TRICKLE_DURATION, IDLE_TIMEOUT_MS))
+        rest = ("the rest of the trickled request, %.1f s after it began (with --idle-timeout-ms "
+                "%d)" % (TRICKLE_DURATION, IDLE_TIMEOUT_MS))
+        if trickler is None:
+            exchange(client, model, finish, rest)
+        else:  # the finished frame must reach a member who joins now
+            finish_chat_request(ctx, trickler, finish, b"".join(pieces) + finish, rest)
+
+
+def finish_chat_request(ctx, sender: ChatMember, rest: bytes, frame: bytes, what: str) -> None:
+    """Chat: a listener joins the room (its hello reaching `sender`), then
+    `sender` sends `rest`, the end of `frame`, which must reach the listener."""
+    listener = ChatMember(ctx, "listener").connect()
+    try:
+        join([listener], [sender], ctx.timeout, {listener.name})
+        sender.client.send(rest, what)
+        listener.expect(frame[4:], what, {sender.name})
+    finally:
+        listener.close()
 
 
 # ------------------------------------------------------ 6. request-timeout
@@ -553,12 +765,9 @@ def request_timeout(setup: Setup) -> None:
     ctx = target.ctx
     limit = REQUEST_TIMEOUT_MS / 1000
     count = int(CLOSE_DEADLINE / SLOW_BYTE_INTERVAL) + 1
-    if setup.protocol == SHIFT:
-        request = b"^" + message_body(count)
-    else:
-        request = encode_header(TRICKLED_FRAME) + payload_bytes(count)
+    request = unfinished_request(setup.protocol, count)
     what = "a request that never ends, one byte every %.1f s" % SLOW_BYTE_INTERVAL
-    model = model_for(ctx)
+    model = hostile_model(ctx.protocol)
     with ctx.client("slowloris") as slow:
         expect_greeting(slow, model)
         closed = trickle(slow, model, one_byte_pieces(request[:count]), SLOW_BYTE_INTERVAL, what)
@@ -570,17 +779,24 @@ def request_timeout(setup: Setup) -> None:
             raise CaseFailure("the server closed a client that sent %s %.2f s after its first "
                               "byte, before the request timeout of %.2f s" % (what, closed, limit))
 
-    model = model_for(ctx)
-    with ctx.client("slow-but-complete") as patient:
-        expect_greeting(patient, model)
-        exchange(patient, model, sample_request(ctx.protocol, b"first"), "a complete request")
-        if closed_now(patient, REQUEST_PAUSE):
-            raise CaseFailure("the server closed a client that had sent one complete request and "
-                              "was then silent for less than %.1f s (no request was under way, "
-                              "so --request-timeout-ms %d does not apply; --idle-timeout-ms is 0)"
-                              % (REQUEST_PAUSE, REQUEST_TIMEOUT_MS))
-        exchange(patient, model, sample_request(ctx.protocol, b"second"),
-                 "a second complete request, %.1f s after the first was answered" % REQUEST_PAUSE)
+    # Chat: a pair, each member sending a complete frame in turn.
+    patient = ChatPair(ctx, "slow-but-complete") if setup.protocol == CHAT \
+        else EchoSession(ctx, "slow-but-complete")
+    try:
+        patient.connect()
+        patient.round_trip(b"first", "a complete request")
+        closed_one = patient.closed_within(REQUEST_PAUSE) if setup.protocol == CHAT \
+            else closed_now(patient.client, REQUEST_PAUSE) and patient.client.name
+        if closed_one:
+            raise CaseFailure("the server closed a client (%s) that had sent complete requests "
+                              "only and was then silent for less than %.1f s (no request was "
+                              "under way, so --request-timeout-ms %d does not apply; "
+                              "--idle-timeout-ms is 0)" % (closed_one, REQUEST_PAUSE,
+                                                           REQUEST_TIMEOUT_MS))
+        patient.round_trip(b"second", "a second complete request, %.1f s after the first was "
+                           "answered" % REQUEST_PAUSE)
+    finally:
+        patient.close()
 
 
 # ------------------------------------------------------ 7. sigterm-under-load
@@ -628,6 +844,9 @@ class LoadClient(threading.Thread):
         finally:
             self.client.close()
 
+    def abort(self) -> None:
+        self.client.abort_from_other_thread()
+
 
 @hostile_case("sigterm-under-load")
 def sigterm_under_load(setup: Setup) -> None:
@@ -635,7 +854,12 @@ def sigterm_under_load(setup: Setup) -> None:
     target = setup.start("--shutdown-grace-ms", str(SHUTDOWN_GRACE_MS))
     ctx, server = target.ctx, target.server
     stop = threading.Event()
-    clients = [LoadClient(target, index, stop) for index in range(LOAD_CLIENTS)]
+    if setup.protocol == CHAT:  # 4 pairs in ping-pong, all 8 checking every frame
+        pairs = range(LOAD_CLIENTS // 2)
+        names = {"load-%d-%s" % (index, side) for index in pairs for side in "ab"}
+        clients = [ChatLoadPair(ctx, index, stop, names, LOAD_REQUEST_MAX) for index in pairs]
+    else:
+        clients = [LoadClient(target, index, stop) for index in range(LOAD_CLIENTS)]
     try:
         for client in clients:
             client.start()
@@ -669,6 +893,6 @@ def sigterm_under_load(setup: Setup) -> None:
     finally:
         stop.set()
         for client in clients:
-            client.client.abort_from_other_thread()
+            client.abort()
             client.join(1)
 

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from sim_hostile_process import MeasuredServer
 from sim_net import CaseFailure
-from sim_protocols import DEFAULT_MAX_FRAME, FRAMED, SHIFT
+from sim_protocols import DEFAULT_MAX_FRAME, FRAMED, LINE, PACKET, SHIFT
 from sim_registry import Context
 from sim_server import ServerError, describe_status, server_command
 
-PROTOCOLS = (SHIFT, FRAMED)
+# The chat room's protocol (docs/part2_chat.md): framed messages that the
+# server delivers to every other client and never answers. It has no
+# reference model in sim_protocols (a sender gets nothing back); its clients
+# are in sim_hostile_chat.
+CHAT = "chat"
+PROTOCOLS = (SHIFT, FRAMED, PACKET, LINE, CHAT)
 STDERR_LINES_SHOWN = 12
 
 
@@ -27,24 +32,50 @@ class HostileCase:
     function: Callable[["Setup"], None]
     description: str
     protocols: Tuple[str, ...]
+    # (protocol, why the case cannot apply to it): such a run prints
+    # `SKIP name: not for PROTOCOL: reason`, so no case is dropped silently.
+    not_for: Tuple[Tuple[str, str], ...] = ()
+
+    def reason_not_for(self, protocol: str) -> Optional[str]:
+        return dict(self.not_for).get(protocol)
 
 
 ALL_CASES: List[HostileCase] = []  # every protocol's, in registration order
 
 
-def hostile_case(name: str, protocols: Tuple[str, ...] = PROTOCOLS):
-    """Decorator: register the function as hostile case `name` for
-    `protocols`. The docstring's first line is its --list description.
-    Cases run in registration order."""
+def hostile_case(name: str, not_for: Optional[Dict[str, str]] = None):
+    """Decorator: register the function as hostile case `name` for every
+    protocol but those of `not_for`, {protocol: why it cannot apply}. The
+    docstring's first line is its --list description. Cases run in
+    registration order."""
+    excluded = dict(not_for or {})
+    unknown = set(excluded) - set(PROTOCOLS)
+    assert not unknown, "unknown protocol(s) %s" % unknown
+
     def register(function: Callable[["Setup"], None]):
         description = (function.__doc__ or "").strip().split("\n")[0]
-        ALL_CASES.append(HostileCase(name, function, description, tuple(protocols)))
+        protocols = tuple(protocol for protocol in PROTOCOLS if protocol not in excluded)
+        ALL_CASES.append(HostileCase(name, function, description, protocols,
+                                     tuple(excluded.items())))
         return function
     return register
 
 
 def hostile_cases(protocol: str) -> List[HostileCase]:
+    """The cases that apply to `protocol`, in registration order."""
     return [case for case in ALL_CASES if protocol in case.protocols]
+
+
+def hostile_command(spec: str, protocol: str) -> List[str]:
+    """The argv of a server under test: sim_server's `BINARY --port 0
+    --protocol P [ARGS]`, except for chat, whose server speaks only chat
+    and refuses --protocol (docs/conventions.md: an option a server cannot
+    honour is not offered)."""
+    if protocol != CHAT:
+        return server_command(spec, protocol)
+    argv = server_command(spec, FRAMED)
+    index = argv.index("--protocol")
+    return argv[:index] + argv[index + 2:]
 
 
 # ------------------------------------------------------ what a case gets
@@ -91,7 +122,7 @@ class Setup:
         under `prlimit --nofile=N:N` when `nofile` is given. It is stopped
         when the case ends. Raises CaseFailure if it does not start (an
         option it does not know, for instance)."""
-        argv = server_command(self.spec, self.protocol) + list(options)
+        argv = hostile_command(self.spec, self.protocol) + list(options)
         if nofile is not None:
             prlimit = shutil.which("prlimit")
             if prlimit is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
+from sim_hostile_registry import CHAT, PROTOCOLS, hostile_command
+
 from .support import last_line, server_spec, simulator
 
 # A few runs at a time: most of a hostile run is waiting (timeouts, grace
@@ -16,6 +18,10 @@ from .support import last_line, server_spec, simulator
 PARALLEL_RUNS = 3
 # No hostile run may take this long (a full one takes about 15 s).
 RUN_TIMEOUT = 150.0
+# Cases whose verdict does not depend on what the protocol's requests are
+# made of (descriptor counts, CPU time, log lines): a flaw caught in one
+# protocol proves them for all, so not every protocol needs its own.
+SAME_FOR_EVERY_PROTOCOL = {"descriptor-exhaustion", "garbage-then-reset"}
 
 # (flavour, protocol, case that must fail, text its reason must contain)
 BROKEN_SERVERS = [
@@ -39,12 +45,35 @@ BROKEN_SERVERS = [
     ("garbles-on-sigterm", "shift", "sigterm-under-load", "wrong byte"),
     ("garbles-on-sigterm", "framed", "sigterm-under-load", "wrong byte"),
     ("bad-exit-status", "framed", "sigterm-under-load", "status 1"),
+    # packet and line: what a flood, a trickle and a load are made of.
+    ("unbounded-output", "packet", "big-message-never-reads", "grew by"),
+    ("idle-from-request", "packet", "idle-timeout", "must count from the last byte"),
+    ("no-request-timeout", "packet", "request-timeout", "did not close"),
+    ("garbles-on-sigterm", "packet", "sigterm-under-load", "wrong byte"),
+    ("unbounded-output", "line", "big-message-never-reads", "grew by"),
+    ("idle-from-request", "line", "idle-timeout", "must count from the last byte"),
+    ("no-request-timeout", "line", "request-timeout", "did not close"),
+    ("garbles-on-sigterm", "line", "sigterm-under-load", "wrong byte"),
+    # chat: served means a frame reached the other client of a pair.
+    ("no-frame-limit", "chat", "huge-header-flood", "grew by"),
+    ("unbounded-output", "chat", "big-message-never-reads", "grew by"),
+    # A room whose sender blocks on a member that does not read, lock held:
+    # the bystander pair's frames never get through.
+    ("global-lock", "chat", "big-message-never-reads", "bystander"),
+    ("leak-on-reset", "chat", "garbage-then-reset", "descriptors"),
+    ("idle-from-request", "chat", "idle-timeout", "must count from the last byte"),
+    ("no-request-timeout", "chat", "request-timeout", "did not close"),
+    ("request-timeout-when-idle", "chat", "request-timeout", "no request was under way"),
+    ("garbles-on-sigterm", "chat", "sigterm-under-load", "wrong byte"),
 ]
 
 
 def hostile(protocol: str, flavour: str, *extra: str):
-    return simulator(["hostile", "--protocol", protocol, "--server", server_spec(flavour)]
-                     + list(extra), timeout=RUN_TIMEOUT)
+    # hostile starts a chat server without --protocol (chat-server refuses
+    # it); the self-test server is told in its ARGS instead.
+    spec = server_spec(flavour) + (" --protocol chat" if protocol == CHAT else "")
+    return simulator(["hostile", "--protocol", protocol, "--server", spec] + list(extra),
+                     timeout=RUN_TIMEOUT)
 
 
 def hostile_all(runs):
@@ -61,6 +90,7 @@ def listed_cases(protocol: str):
 
 class CorrectServersPass(unittest.TestCase):
     RUNS = [("shift", "correct", ()), ("framed", "correct", ()),
+            ("packet", "correct", ()), ("line", "correct", ()), ("chat", "correct", ()),
             ("shift", "sequential", ("--one-at-a-time",)),
             ("framed", "sequential", ("--one-at-a-time",))]
 
@@ -85,6 +115,19 @@ class CorrectServersPass(unittest.TestCase):
         result = self.assert_all_pass("framed", "correct")
         self.assertNotIn("no bystander", result.stdout)
 
+    def test_threaded_packet(self):
+        result = self.assert_all_pass("packet", "correct")
+        self.assertIn("SKIP huge-header-flood: not for packet: ", result.stdout)
+
+    def test_threaded_line(self):
+        result = self.assert_all_pass("line", "correct")
+        self.assertIn("SKIP huge-header-flood: not for line: ", result.stdout)
+
+    def test_chat_room(self):
+        result = self.assert_all_pass("chat", "correct")
+        self.assertNotIn("SKIP", result.stdout)
+        self.assertRegex(result.stdout, r"PASS big-message-never-reads \(.*flood: sent")
+
     def test_sequential_shift_without_bystanders(self):
         result = self.assert_all_pass("shift", "sequential")
         self.assertRegex(result.stdout, r"PASS big-message-never-reads \(.*no bystander")
@@ -108,15 +151,33 @@ class BrokenServersFail(unittest.TestCase):
                 self.assertEqual(last_line(result.stdout), "0 passed, 1 failed")
 
     def test_every_case_has_a_flaw_that_fails_it(self):
-        caught = {case for _, _, case, _ in BROKEN_SERVERS}
-        for protocol in ("shift", "framed"):
-            self.assertEqual(set(listed_cases(protocol)) - caught, set(), protocol)
+        everywhere = {case for _, _, case, _ in BROKEN_SERVERS}
+        for protocol in PROTOCOLS:
+            with self.subTest(protocol=protocol):
+                listed = set(listed_cases(protocol))
+                caught = {case for _, caught_in, case, _ in BROKEN_SERVERS
+                          if caught_in == protocol}
+                self.assertEqual(listed - everywhere, set())
+                self.assertEqual(listed - caught - SAME_FOR_EVERY_PROTOCOL, set())
 
 
 class CommandLine(unittest.TestCase):
-    def test_huge_header_flood_is_framed_only(self):
-        self.assertIn("huge-header-flood", listed_cases("framed"))
-        self.assertNotIn("huge-header-flood", listed_cases("shift"))
+    def test_huge_header_flood_needs_a_length_header(self):
+        for protocol in PROTOCOLS:
+            listed = "huge-header-flood" in listed_cases(protocol)
+            self.assertEqual(listed, protocol in ("framed", "chat"), protocol)
+
+    def test_a_case_not_for_the_protocol_is_skipped_with_its_reason(self):
+        result = hostile("shift", "correct", "--only", "huge-header-flood", "garbage-then-reset")
+        self.assertEqual(result.returncode, 0, result.stdout)
+        self.assertIn("SKIP huge-header-flood: not for shift: shift has no header", result.stdout)
+        self.assertIn("PASS garbage-then-reset", result.stdout)
+        self.assertEqual(last_line(result.stdout), "1 passed, 0 failed")
+
+    def test_chat_server_is_started_without_protocol(self):
+        self.assertEqual(hostile_command("chat-server --broadcast queue", CHAT),
+                         ["chat-server", "--port", "0", "--broadcast", "queue"])
+        self.assertIn("--protocol", hostile_command("epoll-server", "framed"))
 
     def test_design_limit_skips_the_case(self):
         result = hostile("framed", "correct", "--only", "garbage-then-reset", "idle-timeout",
@@ -132,9 +193,9 @@ class CommandLine(unittest.TestCase):
         self.assertIn("--design-limit wants CASE:REASON", result.stdout)
 
     def test_unknown_case_is_a_usage_error(self):
-        result = hostile("shift", "correct", "--only", "huge-header-flood")
+        result = hostile("shift", "correct", "--only", "no-such-case")
         self.assertEqual(result.returncode, 2)
-        self.assertIn("unknown case(s) for shift: huge-header-flood", result.stdout)
+        self.assertIn("unknown case(s): no-such-case; known for shift: ", result.stdout)
 
     def test_server_that_cannot_start_is_a_usage_error(self):
         result = simulator(["hostile", "--server", "/nonexistent/server-binary"])

@@ -4,6 +4,10 @@
 # has one deliberate bug that `check` must catch, which proves the suite
 # cannot pass vacuously. The protocol logic is written here independently
 # of sim_protocols, so the checker's model is not its own oracle.
+#
+# It also speaks chat (`--protocol chat`, for the hostile suite only): a
+# room where every frame goes to every other client, with a bounded outbox
+# and a writer thread per member, as chat-server's `--broadcast queue`.
 from __future__ import annotations
 
 import argparse
@@ -25,6 +29,7 @@ SHUTDOWN_JOIN_SECONDS = 5.0  # how long shutdown waits for the accept loop to re
 DELAYED_REPLY_SECONDS = 0.05  # drop-on-half-close: replies lag behind reads
 EXIT_ON_RESET_STATUS = 3
 EXIT_AT_EMFILE_STATUS = 4
+CHAT_OUTBOX_BYTES = 8 * 1024 * 1024  # chat: unsent bytes a member may have before it is dropped
 ACCEPT_BACKOFF_SECONDS = 0.1  # after accept() failed for want of descriptors or memory
 REPEAT_INTERVAL_SECONDS = 5.0  # a repeated warning is printed at most once per interval
 # accept() errors that pass once clients leave: back off and retry.
@@ -38,7 +43,7 @@ FLAVOURS = {
     "no-greeting": "shift, line: never sends the greeting",
     "answers-outside": "shift: answers bytes outside messages too",
     "merge-clients": "writes each reply to the most recently accepted connection",
-    "no-frame-limit": "framed: answers frames over --max-frame",
+    "no-frame-limit": "framed: answers frames over --max-frame; chat: buffers them",
     "exit-on-reset": "the whole server exits when a client resets its connection",
     "drop-on-half-close": "closes as soon as the client half-closes, losing queued replies",
     "close-after-first-reply": "closes every connection after its first reply",
@@ -63,7 +68,11 @@ FLAVOURS = {
     "answers-after-quit": "line: commands after QUIT in the same read are still answered",
     # Bugs only the hostile suite (`simulator hostile`) can see:
     "unbounded-output": "queues replies for a writer thread without limit and keeps reading "
-                        "from a client that does not read them",
+                        "from a client that does not read them (chat: a member's outbox has "
+                        "no limit)",
+    "global-lock": "chat: the sender's thread writes each frame to every other member "
+                   "while holding the room's lock, so one member that does not read stalls "
+                   "the room",
     "leak-on-reset": "never closes a connection that the client reset",
     "spin-at-emfile": "retries a failing accept() at once, without backing off",
     "log-flood-at-emfile": "warns about every failing accept(), with no repeat limit",
@@ -74,7 +83,8 @@ FLAVOURS = {
     "no-request-timeout": "ignores --request-timeout-ms",
     "request-timeout-when-idle": "closes a connection --request-timeout-ms after its last "
                                  "complete request even when no request is under way",
-    "garbles-on-sigterm": "after SIGTERM, answers with wrong bytes during the grace period",
+    "garbles-on-sigterm": "after SIGTERM, answers (chat: delivers frames) with wrong bytes during "
+                          "the grace period",
     "without-request-timeout": "correct, but has no --request-timeout-ms option (an older "
                                "server)",
 }
@@ -171,6 +181,10 @@ class PacketSession:
         self.flavour = flavour
         self.pending = bytearray()
         self.protocol_error = False
+        self.requests = 0  # packets complete so far
+
+    def request_pending(self) -> bool:
+        return bool(self.pending)
 
     def feed(self, data: bytes):
         """Returns (reply bytes, whether to close the connection)."""
@@ -192,6 +206,7 @@ class PacketSession:
                 break
             reply += self.pending[:length]
             del self.pending[:length]
+            self.requests += 1
             if self.flavour == "one-per-read":
                 self.pending.clear()
         if self.flavour == "no-reassembly":
@@ -210,6 +225,10 @@ class LineSession:
         self.ending = b"\r\n" if flavour == "crlf-only" else b"\n"
         self.pending = bytearray()
         self.protocol_error = False
+        self.requests = 0  # lines complete so far
+
+    def request_pending(self) -> bool:
+        return bool(self.pending)
 
     def feed(self, data: bytes):
         """Returns (reply bytes, whether to close the connection)."""
@@ -222,6 +241,7 @@ class LineSession:
                 break
             line = bytes(self.pending[:end])
             del self.pending[:end + len(self.ending)]
+            self.requests += 1
             if line.endswith(b"\r"):
                 line = line[:-1]
             if len(line) > self.limit and self.flavour != "limit-partial-only":
@@ -264,8 +284,135 @@ class LineSession:
         return b"-ERR line too long\r\n"
 
 
+class ChatSession:
+    """chat: frames as in framed, but each complete frame goes unchanged to
+    every other member of the room (Server.room), never back; the sender
+    gets no reply. A length over max_frame closes the connection."""
+
+    greeting = b""
+
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        self.max_frame = None if flavour == "no-frame-limit" else args.max_frame
+        self.pending = bytearray()
+        self.protocol_error = False
+        self.requests = 0
+        self.frames = []  # complete frames, header included, for the room to deliver
+
+    def request_pending(self) -> bool:
+        return bool(self.pending)
+
+    def feed(self, data: bytes):
+        """Returns (no reply, whether to close the connection)."""
+        self.pending += data
+        while len(self.pending) >= 4:
+            (length,) = struct.unpack_from(">I", self.pending)
+            if self.max_frame is not None and length > self.max_frame:
+                log("frame of %d bytes over the limit of %d: closing" % (length, self.max_frame))
+                self.protocol_error = True
+                return b"", True
+            if len(self.pending) < 4 + length:
+                break
+            self.frames.append(bytes(self.pending[:4 + length]))
+            del self.pending[:4 + length]
+            self.requests += 1
+        return b"", False
+
+    def take_frames(self):
+        frames, self.frames = self.frames, []
+        return frames
+
+
 SESSIONS = {"shift": ShiftSession, "framed": FramedSession, "packet": PacketSession,
-            "line": LineSession}
+            "line": LineSession, "chat": ChatSession}
+
+
+class ChatRoom:
+    """The chat room: join, leave, and broadcast a frame to every member
+    but its sender. Each member has an Outbox (a queue and a writer thread);
+    one whose outbox holds more than CHAT_OUTBOX_BYTES is dropped, so no
+    member that stops reading can stall the others or grow the server."""
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.flavour = server.flavour
+        self.limit = None if self.flavour == "unbounded-output" else CHAT_OUTBOX_BYTES
+        self.lock = threading.Lock()
+        self.outboxes = {}  # connection -> Outbox (None with global-lock: no writer threads)
+
+    def join(self, conn: socket.socket, on_sent) -> None:
+        outbox = None if self.flavour == "global-lock" else Outbox(conn, on_sent)
+        with self.lock:
+            self.outboxes[conn] = outbox
+
+    def leave(self, conn: socket.socket) -> None:
+        with self.lock:
+            outbox = self.outboxes.pop(conn, None)
+        if outbox is not None:
+            outbox.close()
+
+    def broadcast(self, sender: socket.socket, frame: bytes) -> None:
+        if self.flavour == "garbles-on-sigterm" and self.server.stopping.is_set():
+            frame = frame[:4] + frame[4:].translate(PLUS_ONE)  # each payload byte one too high
+        with self.lock:
+            for conn, outbox in list(self.outboxes.items()):
+                if conn is sender:
+                    continue
+                if outbox is None:  # global-lock: blocks, lock held, on a member that does not read
+                    try:
+                        conn.sendall(frame)
+                    except OSError:
+                        pass
+                elif not outbox.put(frame, self.limit):
+                    log("dropping a member: its outbox is over %d bytes" % self.limit)
+                    del self.outboxes[conn]
+                    outbox.drop()
+
+
+class Outbox:
+    """One chat member's frames waiting to be sent, and the writer thread
+    that sends them (the only thread that writes to its socket)."""
+
+    def __init__(self, conn: socket.socket, on_sent) -> None:
+        self.conn = conn
+        self.on_sent = on_sent
+        self.queue: "queue.Queue" = queue.Queue()
+        self.lock = threading.Lock()
+        self.queued_bytes = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def put(self, frame: bytes, limit) -> bool:
+        """Queue `frame`; False (nothing queued) if that would pass `limit`."""
+        with self.lock:
+            if limit is not None and self.queued_bytes + len(frame) > limit:
+                return False
+            self.queued_bytes += len(frame)
+        self.queue.put(frame)
+        return True
+
+    def close(self) -> None:
+        self.queue.put(None)
+
+    def drop(self) -> None:
+        """Cut the member off: a reset, which also wakes its reader thread."""
+        self.close()
+        try:
+            self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _run(self) -> None:
+        while True:
+            frame = self.queue.get()
+            if frame is None:
+                return
+            try:
+                self.conn.sendall(frame)
+            except OSError:
+                return
+            with self.lock:
+                self.queued_bytes -= len(frame)
+            self.on_sent()
 
 
 class Deadlines:
@@ -273,8 +420,8 @@ class Deadlines:
 
     Idle: no byte received or sent for the limit. Request: a request under
     way (any byte since the last complete one) not complete within the limit
-    of its first byte. Only the shift and framed sessions track requests
-    (the hostile suite speaks those two); the others never have one pending.
+    of its first byte. A session without request_pending() never has one
+    under way.
     """
 
     def __init__(self, flavour: str, args: argparse.Namespace) -> None:
@@ -356,6 +503,7 @@ class Server:
         self.stopping = threading.Event()  # set on SIGTERM
         self.leaked = []  # leak-on-reset keeps its sockets open here
         self.accept_warnings = RepeatLimiter()
+        self.room = ChatRoom(self) if args.protocol == "chat" else None
 
     def serve_forever(self, listener: socket.socket) -> None:
         while True:
@@ -399,6 +547,8 @@ class Server:
         deadlines = Deadlines(self.flavour, self.args)
         replies_sent = 0
         leaked = False
+        if self.room is not None:  # joins before it reads
+            self.room.join(conn, on_sent=deadlines.sent)
         try:
             if session.greeting:
                 conn.sendall(session.greeting)
@@ -407,7 +557,10 @@ class Server:
                 try:
                     data = conn.recv(RECV_SIZE)
                 except socket.timeout:
-                    log("closing: %s" % deadlines.next_deadline()[1])
+                    deadline = deadlines.next_deadline()
+                    if deadline is not None and deadline[0] > time.monotonic():
+                        continue  # moved meanwhile (chat: a frame was sent to this member)
+                    log("closing: %s" % (deadline[1] if deadline else "timed out"))
                     break
                 if not data:
                     if self.flavour == "exit-on-unfinished" and getattr(session, "pending", b""):
@@ -415,6 +568,9 @@ class Server:
                         os._exit(EXIT_ON_RESET_STATUS)
                     break
                 reply, close = session.feed(data)
+                if self.room is not None:
+                    for frame in session.take_frames():
+                        self.room.broadcast(conn, frame)
                 deadlines.received(session)
                 if reply:
                     self.write(conn, reply, writer)
@@ -434,6 +590,8 @@ class Server:
         except OSError:
             pass  # the connection is gone; it concerns this client only
         finally:
+            if self.room is not None:
+                self.room.leave(conn)
             with self.lock:
                 self.connections.discard(conn)
                 self.changed.notify_all()
