@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -91,10 +92,10 @@ inline cs::Bytes frame_reply(const cs::Bytes& payload) {
 // sleeps longer than the request limit, and a request that begins after it
 // went to sleep is due no earlier than a full limit later.
 //
-// The shift path hands its cs::Session to a cs::RequestTimer after each
-// chunk. The framed path reads headers and bodies itself, without a
-// cs::Session, and applies the same rule through frame_byte_arrived() and
-// frame_complete().
+// Both paths keep the request deadline in one cs::RequestTimer: the shift
+// path hands it its cs::Session after each chunk; the framed path reads
+// headers and bodies itself, without a cs::Session, and tells it through
+// frame_byte_arrived() and frame_complete().
 //
 // Not thread-safe: used on the session's strand only.
 class SessionDeadlines {
@@ -119,20 +120,16 @@ class SessionDeadlines {
 
   // Framed: a byte of a frame arrived at the last activity(); the first
   // byte of a frame starts its clock.
-  void frame_byte_arrived() {
-    if (!frame_deadline_ && request_limit().count() > 0) {
-      frame_deadline_ = last_activity_ + request_limit();
-    }
-  }
+  void frame_byte_arrived() { request_timer_.after_receive(true, frames_, last_activity_); }
   // Framed: the whole frame is in; no request is under way.
-  void frame_complete() { frame_deadline_.reset(); }
+  void frame_complete() { request_timer_.after_receive(false, ++frames_, last_activity_); }
 
   // When the timer should wake next (time_point::max(): never).
   Clock::time_point next_check(Clock::time_point now) const {
     Clock::time_point next = Clock::time_point::max();
     if (idle_limit_.count() > 0) next = last_activity_ + idle_limit_;
     if (request_limit().count() > 0) {
-      next = std::min(next, request_deadline().value_or(now + request_limit()));
+      next = std::min(next, request_timer_.deadline().value_or(now + request_limit()));
     }
     return next;
   }
@@ -142,8 +139,7 @@ class SessionDeadlines {
     if (idle_limit_.count() > 0 && now >= last_activity_ + idle_limit_) {
       return "idle for " + std::to_string(idle_limit_.count()) + " ms";
     }
-    const auto deadline = request_deadline();
-    if (deadline && now >= *deadline) {
+    if (request_timer_.expired(now)) {
       return "request not complete after " + std::to_string(request_limit().count()) + " ms";
     }
     return std::nullopt;
@@ -151,15 +147,11 @@ class SessionDeadlines {
 
  private:
   std::chrono::milliseconds request_limit() const { return request_timer_.limit(); }
-  // A session uses one of the two: the shift path's timer, or the frame's.
-  std::optional<Clock::time_point> request_deadline() const {
-    return frame_deadline_ ? frame_deadline_ : request_timer_.deadline();
-  }
 
   std::chrono::milliseconds idle_limit_;
   Clock::time_point last_activity_ = Clock::now();
-  cs::RequestTimer request_timer_;                  // shift
-  std::optional<Clock::time_point> frame_deadline_;  // framed
+  cs::RequestTimer request_timer_;
+  std::uint64_t frames_ = 0;  // framed: frames complete, for request_timer_
 };
 
 // The completion condition of a composed read or write (asio::async_read,
