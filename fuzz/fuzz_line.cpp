@@ -19,9 +19,12 @@ std::string upper_ascii(std::string_view text) {
 
 fuzz::Bytes text(std::string_view line) { return fuzz::Bytes(line.begin(), line.end()); }
 
+// The command word of a line, upper-cased: the text before the first space.
+std::string command(std::string_view line) { return upper_ascii(line.substr(0, line.find(' '))); }
+
 // The reply to one line, its line ending already removed.
 std::string answer(std::string_view line) {
-  const std::string word = upper_ascii(line.substr(0, line.find(' ')));
+  const std::string word = command(line);
   if (word == "ECHO") return "+OK" + std::string(line.substr(4)) + "\r\n";
   if (word == "NOOP") return "+OK\r\n";
   if (word == "QUIT") return "+OK bye\r\n";
@@ -45,7 +48,9 @@ fuzz::Model line_model(fuzz::ByteView stream, std::size_t max_line) {
                        stream.begin() + static_cast<std::ptrdiff_t>(at));
       if (!line.empty() && line.back() == '\r') line.pop_back();
       const std::string reply = answer(line);
-      const bool quit = reply == "+OK bye\r\n";
+      // By the command, not by the reply: "ECHO bye" is answered "+OK bye"
+      // as QUIT is, and keeps the connection open.
+      const bool quit = command(line) == "QUIT";
       model.events.push_back({at, text(reply), /*request=*/true, /*close=*/quit});
       if (quit) break;
       start = at + 1;
