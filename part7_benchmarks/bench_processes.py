@@ -1,0 +1,153 @@
+"""bench_processes.py - the processes the runner starts and watches.
+
+RunningServer starts a server binary on port 0 and waits for its
+"listening on" line (never a sleep), and stops it with SIGTERM;
+raise_open_files lifts RLIMIT_NOFILE for it and for loadgen; line_reader
+reads a pipe without blocking the runner; cpu_seconds and
+memory_and_threads read a process's CPU time, RSS and threads from /proc;
+VethPair makes the two network namespaces of experiment 2's two-host
+variant.
+"""
+
+import os
+import queue
+import resource
+import signal
+import subprocess
+import threading
+
+SERVER_START_TIMEOUT = 10  # seconds for a server to print "listening on"
+OPEN_FILES_WANTED = 65536  # RLIMIT_NOFILE asked for (capped at the hard limit)
+
+
+def raise_open_files():
+    """Raises RLIMIT_NOFILE toward OPEN_FILES_WANTED (the hard limit caps it);
+    used as preexec_fn, so servers and loadgen inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def line_reader(stream):
+    """Returns a queue fed with the stream's lines (None at EOF) by a thread."""
+    lines = queue.Queue()
+
+    def pump():
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+class RunningServer:
+    """A server started on port 0; stop() sends SIGTERM and waits."""
+
+    def __init__(self, build_dir, server, protocol, extra=(), prefix=()):
+        path = os.path.join(build_dir, server.path)
+        argv = [*prefix, path, "--port", "0", "--quiet", *server.args, *extra]
+        if protocol != "chat":
+            argv += ["--protocol", protocol]
+        self.argv = argv
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, preexec_fn=raise_open_files)
+        self.stderr_lines = line_reader(self.process.stderr)
+        lines = line_reader(self.process.stdout)
+        try:
+            first = lines.get(timeout=SERVER_START_TIMEOUT)
+        except queue.Empty:
+            first = None
+        if not first or not first.startswith("listening on "):
+            self.stop()
+            raise RuntimeError(f"{' '.join(argv)} did not print 'listening on' "
+                               f"within {SERVER_START_TIMEOUT} s")
+        self.port = int(first.strip().rsplit(":", 1)[1])
+        self.pid = self.process.pid
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process (all its threads), from
+    /proc/PID/stat (fields 14 and 15, in clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of the line)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def memory_and_threads(pid):
+    """(VmRSS in KiB, thread count) from /proc/PID/status."""
+    rss, threads = None, None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, threads
+
+
+class VethPair:
+    """Two network namespaces joined by a veth pair, created on entry and
+    removed on exit: a real (virtual) link between two hosts, where the
+    round trip is no longer a loopback shortcut. Needs root and iproute2;
+    raises CalledProcessError (with ip's message) when it cannot."""
+
+    server_address = "10.213.7.2"
+    client_address = "10.213.7.1"
+
+    def __init__(self):
+        tag = os.getpid()
+        self.server_ns = f"csbench-srv-{tag}"
+        self.client_ns = f"csbench-cli-{tag}"
+        self.link = f"csb{tag % 100000}"  # interface names are at most 15 bytes
+
+    @staticmethod
+    def ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
+
+    def __enter__(self):
+        try:
+            self.ip("netns", "add", self.server_ns)
+            self.ip("netns", "add", self.client_ns)
+            self.ip("link", "add", self.link + "c", "type", "veth", "peer", "name", self.link + "s")
+            self.ip("link", "set", self.link + "c", "netns", self.client_ns)
+            self.ip("link", "set", self.link + "s", "netns", self.server_ns)
+            self.ip("-n", self.client_ns, "addr", "add", self.client_address + "/24", "dev", self.link + "c")
+            self.ip("-n", self.server_ns, "addr", "add", self.server_address + "/24", "dev", self.link + "s")
+            for ns, dev in ((self.client_ns, self.link + "c"), (self.server_ns, self.link + "s")):
+                self.ip("-n", ns, "link", "set", dev, "up")
+                self.ip("-n", ns, "link", "set", "lo", "up")
+        except subprocess.CalledProcessError as error:
+            self.__exit__()
+            raise RuntimeError(f"ip {' '.join(error.cmd[1:])}: {error.stderr.strip()}") from None
+        except FileNotFoundError:
+            self.__exit__()
+            raise RuntimeError("the ip command (iproute2) is not installed") from None
+        return self
+
+    def __exit__(self, *exc):
+        # Deleting a namespace deletes the veth end inside it, and with it
+        # the pair.
+        for ns in (self.server_ns, self.client_ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)

@@ -1,0 +1,75 @@
+"""Shared by the tests of the benchmark runner's modules: puts
+part7_benchmarks/ on sys.path (the modules import each other by their bare
+names, as bench.py does when run as a script), makes stand-in executables in
+a temporary build tree, and builds result rows of the shapes the experiments
+record. Not a test module itself (the discovery pattern is test_*.py).
+"""
+
+import os
+import stat
+import sys
+
+PART7 = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH_PY = os.path.join(PART7, "bench.py")
+if PART7 not in sys.path:
+    sys.path.insert(0, PART7)
+
+
+def make_executable(root, relative, text="#!/bin/sh\n"):
+    """Writes `text` to root/relative and makes it executable; returns its path."""
+    path = os.path.join(root, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
+def pingpong_row(server, rps, connections=1, nodelay=False, kind="k"):
+    return {"server": server, "kind": kind, "protocol": "shift", "connections": connections,
+            "nodelay": nodelay, "rps": rps, "p50_us": 20.0, "p99_us": 90.0, "max_us": 300.0,
+            "connections_served": connections, "errors": 0, "server_cpu_per_10k_s": 0.1,
+            "loadgen_cpu_s": 0.2}
+
+
+def chat_row(strategy, backlog, clients, rps, in_room=None, lost=0):
+    in_room = clients if in_room is None else in_room
+    return {"server": "chat-server", "broadcast": strategy, "backlog": backlog, "connections": clients,
+            "joined": in_room >= 2, "clients_in_room": in_room, "join_success_rate": in_room / clients,
+            "rps": rps, "lost": lost, "p50_us": 500.0, "p99_us": 900.0, "corrupt": 0,
+            "clients_dropped": 0, "server_cpu_s": 1.0}
+
+
+def fixed_results():
+    """One or two rows of every experiment, with every field the report and
+    the charts read: a run in miniature."""
+    nagle = [{"server": "threaded-server", "link": "loopback", "protocol": "shift",
+              "split_writes": split, "nodelay": nodelay, "rps": 20.0 if split and not nodelay else 9000.0,
+              "p50_us": 40000.0 if split and not nodelay else 60.0, "p99_us": 41000.0, "errors": 0}
+             for split in (False, True) for nodelay in (False, True)]
+    backlog = [{"server": server, "backlog": b, "connections": n, "served": n // 2, "success_rate": 0.5,
+                "refused": 0, "timed_out": n // 2, "errors": 0, "p50_us": 1.5e6, "max_us": 3e6}
+               for server in ("sequential-server", "threaded-server") for b in (10, 128) for n in (200, 1000)]
+    clients = [{"client": "asio-client", "server": "asio-server", "connections": c, "nodelay": nd,
+                "requests": 1000 * c, "rps": 500.0 * c, "errors": 0, "seconds": 2.0, "server_cpu_s": 0.4}
+               for c in (1, 10) for nd in (False, True)]
+    idle = [{"server": "epoll-server", "kind": "event", "connections": 1000, "held": 1000, "ready": 1000,
+             "connect_failures": 0, "rss_kib_before": 4000, "rss_kib": 6000, "threads_before": 1,
+             "threads": 1, "kib_per_connection": 2.0, "threads_per_connection": 0.0},
+            {"server": "threaded-server", "kind": "threads", "connections": 1000, "held": 1000,
+             "ready": 1000, "connect_failures": 0, "rss_kib_before": 4000, "rss_kib": 14000,
+             "threads_before": 1, "threads": 1001, "kib_per_connection": 10.0,
+             "threads_per_connection": 1.0}]
+    scaling = [dict(pingpong_row("threadpool-server", 1000.0 * t, 16), server_threads=t) for t in (1, 2, 4)]
+    goals = [dict(pingpong_row("threaded-server", 20000.0), size=16, requests=40000),
+             dict(pingpong_row("epoll-server", 23.0), size=1024, p50_us=43900.0, requests=46)]
+    return {
+        "throughput": [pingpong_row("sequential-server", 1000.0, c, nd, "sequential")
+                       for c in (1, 10) for nd in (False, True)]
+                      + [pingpong_row("epoll-server", 3000.0, c, nd, "event")
+                         for c in (1, 10) for nd in (False, True)],
+        "nagle": nagle, "backlog": backlog, "clients": clients,
+        "chat": [chat_row(s, b, n, 100.0 * n) for s in ("global-lock", "queue")
+                 for b in (10, 128) for n in (50, 400)],
+        "idle": idle, "scaling": scaling, "goals": goals,
+    }
