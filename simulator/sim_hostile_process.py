@@ -15,7 +15,6 @@ from sim_server import ServerProcess
 
 MIB = 1024 * 1024
 MEMORY_SAMPLE_INTERVAL = 0.01  # seconds between two VmRSS samples
-STDERR_READ_SIZE = 64 * 1024
 
 
 class MeasuredServer(ServerProcess):
@@ -64,22 +63,8 @@ class MeasuredServer(ServerProcess):
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def stderr_lines(self) -> List[str]:
-        """Every complete line the server has written to stderr so far.
-
-        Read with pread() so that the file offset, which the server's own
-        writes share with us, never moves (stderr_tail() rewinds it, which
-        is fine only once the server is quiet).
-        """
-        fd = self._stderr.fileno()
-        chunks, offset = [], 0
-        while True:
-            chunk = os.pread(fd, STDERR_READ_SIZE, offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
-        text = b"".join(chunks).decode("utf-8", "replace")
-        return text.split("\n")[:-1]  # a line still being written is not counted
+        """Every complete line the server has written to stderr so far."""
+        return self.log_lines()
 
 
 class MemoryWatch:

@@ -1,6 +1,12 @@
 # Starts a server binary the way every server in the repository is started
 # (on port 0, ready when it prints "listening on HOST:PORT"), and stops it
 # with SIGTERM. Readiness is that line, never a sleep.
+#
+# The one launcher of the repository: the simulator, the conformance and
+# hostile suites, and every chapter's Python tests start their servers with
+# ServerProcess (the tests import it by putting simulator/ on sys.path), so
+# the readiness wait, the bounded stop and the log shown on failure are
+# written once.
 from __future__ import annotations
 
 import os
@@ -12,13 +18,18 @@ import subprocess
 import sys
 import tempfile
 import threading
-from typing import List, Optional, Tuple
+import time
+from typing import Callable, Dict, List, Optional, Tuple
 
 READY_TIMEOUT = 10.0  # seconds to wait for the "listening on" line
 STOP_TIMEOUT = 5.0  # seconds a server gets to exit after SIGTERM
 KILL_TIMEOUT = 5.0  # seconds to wait after SIGKILL before giving up
 DRAIN_JOIN_TIMEOUT = 1.0  # seconds for the stdout reader to see EOF at the end
 STDERR_TAIL_LINES = 20
+# The log is a file (see ServerProcess), so a wait for a line looks at it
+# this often until its deadline; a line is seen at most this late.
+LOG_POLL_INTERVAL = 0.02
+LOG_READ_SIZE = 1 << 16
 
 _LISTENING = re.compile(r"^listening on (\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\s]+)):(?P<port>\d+)\s*$")
 
@@ -83,16 +94,31 @@ class ServerProcess:
     """One running server. Use as a context manager, or start() and stop().
 
     The server's stderr goes to a temporary file (a pipe could fill up and
-    block the server); its stdout is drained by a thread for the same reason.
+    block the server), its log: log_lines() reads it while the server runs,
+    wait_for_log() waits for a line, and every error message ends with its
+    last lines. Its stdout is drained by a thread for the same reason; the
+    lines after `listening on` can be read with stdout_line().
+
+    `env` and `preexec_fn` are passed to subprocess.Popen (a test lowers a
+    resource limit in the child with preexec_fn); with `stdin_pipe` the
+    server's stdin is a pipe that close_stdin() closes (some test servers
+    stop at the end of their input), otherwise /dev/null.
     """
 
-    def __init__(self, argv: List[str], ready_timeout: float = READY_TIMEOUT) -> None:
+    def __init__(self, argv: List[str], ready_timeout: float = READY_TIMEOUT, *,
+                 env: Optional[Dict[str, str]] = None,
+                 preexec_fn: Optional[Callable[[], None]] = None,
+                 stdin_pipe: bool = False) -> None:
         self.argv = argv
         self.ready_timeout = ready_timeout
+        self._env = env
+        self._preexec_fn = preexec_fn
+        self._stdin_pipe = stdin_pipe
         self.host: Optional[str] = None
         self.port: Optional[int] = None
         self._process: Optional[subprocess.Popen] = None
         self._stderr = tempfile.TemporaryFile()
+        self._closed_log: List[str] = []
         self._stdout_lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self._drainer = threading.Thread(target=self._drain_stdout, daemon=True)
 
@@ -109,8 +135,9 @@ class ServerProcess:
         """
         try:
             self._process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=self._stderr, universal_newlines=True)
+                self.argv, stdin=subprocess.PIPE if self._stdin_pipe else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=self._stderr, universal_newlines=True,
+                env=self._env, preexec_fn=self._preexec_fn)
         except OSError as error:
             raise ServerError("cannot start %s: %s" % (self.description, error)) from None
         self._drainer.start()
@@ -137,6 +164,88 @@ class ServerProcess:
         for line in self._process.stdout:
             self._stdout_lines.put(line)
         self._stdout_lines.put(None)  # end of output
+
+    @property
+    def process(self) -> subprocess.Popen:
+        """The running process (for poll(), pid, send_signal())."""
+        if self._process is None:
+            raise ServerError("server was never started")
+        return self._process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stdout_line(self, timeout: float) -> Optional[str]:
+        """The next line the server prints on stdout after `listening on`,
+        waiting up to `timeout` seconds; None at its end or the deadline."""
+        try:
+            line = self._stdout_lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line is None:
+            self._stdout_lines.put(None)  # the end stays the end for the next caller
+        return line
+
+    def close_stdin(self) -> None:
+        """Close the server's stdin pipe (with stdin_pipe=True)."""
+        if self._process is not None and self._process.stdin is not None:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
+
+    def log_lines(self) -> List[str]:
+        """Every complete line the server has written to stderr so far.
+
+        Read with pread() so that the file offset, which the server's own
+        writes share with us, never moves (stderr_tail() rewinds it, which
+        is fine only once the server is quiet).
+        """
+        if self._stderr.closed:
+            return self._closed_log
+        fd = self._stderr.fileno()
+        chunks, offset = [], 0
+        while True:
+            chunk = os.pread(fd, LOG_READ_SIZE, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        text = b"".join(chunks).decode("utf-8", "replace")
+        return text.split("\n")[:-1]  # a line still being written is not counted
+
+    def log(self) -> str:
+        """The server's whole stderr so far."""
+        return "\n".join(self.log_lines())
+
+    def find_log(self, pattern: str, timeout: float = 0.0) -> Optional[Tuple[int, "re.Match[str]"]]:
+        """(index, match) of the first log line matching `pattern`, waiting
+        up to `timeout` seconds for it to be written; None if it was not."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            # Looked at before the log is read: a server that has exited
+            # writes no more lines, so one last look settles it.
+            exited = self.exit_status() is not None
+            for index, line in enumerate(self.log_lines()):
+                match = regex.search(line)
+                if match:
+                    return index, match
+            if exited or time.monotonic() >= deadline:
+                return None
+            time.sleep(LOG_POLL_INTERVAL)
+
+    def wait_for_log(self, pattern: str, timeout: float) -> Optional["re.Match[str]"]:
+        """The first log line's match of `pattern`, waiting up to `timeout`
+        seconds for it; None if no line matches by then."""
+        found = self.find_log(pattern, timeout)
+        return None if found is None else found[1]
+
+    def count_log_lines(self, pattern: str) -> int:
+        """How many log lines so far match `pattern`."""
+        regex = re.compile(pattern)
+        return sum(1 for line in self.log_lines() if regex.search(line))
 
     def exit_status(self) -> Optional[int]:
         """The exit status if the server has exited, else None."""
@@ -204,12 +313,16 @@ class ServerProcess:
     def close(self) -> None:
         """Make sure the process is gone and release the stderr file."""
         self._kill()
+        self.close_stdin()
         if self._drainer.is_alive():
             self._drainer.join(DRAIN_JOIN_TIMEOUT)
         if self._process is not None and self._process.stdout is not None \
                 and not self._drainer.is_alive():
             self._process.stdout.close()
-        self._stderr.close()
+        if not self._stderr.closed:
+            # Kept, so that a test can still show the log after closing.
+            self._closed_log = self.log_lines()
+            self._stderr.close()
 
     def __enter__(self) -> "ServerProcess":
         self.start()

@@ -23,10 +23,13 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "simulator"))
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 STRATEGIES = ("global-lock", "snapshot", "queue")
 READY_TIMEOUT = 10  # seconds for the server's "listening on" line
@@ -34,29 +37,34 @@ RUN_TIMEOUT = 120  # seconds for one chat-stress run
 
 
 class Server:
-    """chat-server on port 0; ready when it prints its listening line."""
+    """chat-server on port 0, started by sim_server.ServerProcess (ready when
+    it prints its listening line; its stderr kept as the log)."""
 
     def __init__(self, binary, args):
-        self.process = subprocess.Popen([binary, "--port", "0", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()  # the first line is the listening line
-        match = re.match(r"listening on 127\.0\.0\.1:(\d+)$", line.strip())
-        if not match:
-            self.process.kill()
-            sys.exit("chat-server did not start: %r %s" % (line, self.process.stderr.read()))
-        self.port = int(match.group(1))
+        self._server = ServerProcess([binary, "--port", "0", *args], READY_TIMEOUT)
+        try:
+            _, self.port = self._server.start()
+        except ServerError as error:
+            self._server.close()
+            sys.exit("chat-server did not start: %s" % error)
+        self.returncode = None
 
     def stop(self):
         """SIGTERM; returns the server's log (stderr); exits if it failed."""
         log = self.stop_any()
-        if self.process.returncode != 0:
-            sys.exit("chat-server exited with status %d:\n%s" % (self.process.returncode, log))
+        if self.returncode != 0:
+            sys.exit("chat-server exited with status %d:\n%s" % (self.returncode, log))
         return log
 
     def stop_any(self):
         """SIGTERM; returns the server's log (stderr), whatever the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.communicate(timeout=RUN_TIMEOUT)[1]
+        try:
+            self.returncode = self._server.stop(RUN_TIMEOUT)
+        except ServerError as error:  # it was killed; the message holds its log's tail
+            sys.exit(str(error))
+        finally:
+            self._server.close()
+        return self._server.log()
 
 
 def stress(bin_dir, strategy, stress_args, server_args=()):
@@ -175,7 +183,7 @@ def descriptor_race(args):
             print(line)
         elif "stopped:" in line:
             print(line)
-    print("chat-server exit status: %d" % server.process.returncode)
+    print("chat-server exit status: %d" % server.returncode)
 
 
 def plot(series, path):

@@ -2,18 +2,23 @@
 lines can be waited for, a blocking client with timeouts, and a thread count.
 
 Every wait here is for an event (a line, bytes, an exit) and has a timeout;
-the one exception, thread_count_becomes(), says why it polls.
+two look repeatedly instead, and say why: thread_count_becomes(), and the
+wait for a log line (sim_server keeps the log in a file, so that a server
+can never block on a full pipe).
 """
 from __future__ import annotations
 
 import os
-import re
 import select
 import socket
 import subprocess
-import threading
+import sys
 import time
-from typing import List, Optional
+from pathlib import Path
+from typing import List
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "simulator"))
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 READY_TIMEOUT = 10.0  # seconds for the "listening on" line
 EVENT_TIMEOUT = 10.0  # seconds for anything that must happen
@@ -23,7 +28,6 @@ EVENT_TIMEOUT = 10.0  # seconds for anything that must happen
 # only has to be long enough for a broken one to show itself.
 ABSENCE_WINDOW = 0.3
 
-_LISTENING = re.compile(r"^listening on (\S+):(\d+)$")
 
 
 def binary(variable: str) -> str:
@@ -35,93 +39,55 @@ def binary(variable: str) -> str:
 
 
 class Server:
-    """A server process started with `--port 0`; stdout and stderr are read
-    by threads so neither pipe can fill up and block it."""
+    """A server process started with `--port 0` by sim_server.ServerProcess
+    (the repository's one launcher, which keeps the server's stderr as its
+    log); the failures here are the test's AssertionErrors."""
 
     def __init__(self, argv: List[str]) -> None:
         self.argv = argv + ["--port", "0"]
-        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        universal_newlines=True)
-        self._lines: List[str] = []
-        self._changed = threading.Condition()
-        self._stdout_line: Optional[str] = None
-        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
-        for reader in self._readers:
-            reader.start()
-        with self._changed:
-            if not self._changed.wait_for(lambda: self._stdout_line is not None, READY_TIMEOUT):
-                self.kill()
-                raise AssertionError("%s printed no 'listening on' line within %.0f s:\n%s"
-                                     % (self.argv, READY_TIMEOUT, self.log()))
-            line = self._stdout_line
-        match = _LISTENING.match(line.strip())
-        if not match:
-            self.kill()
-            raise AssertionError("expected 'listening on HOST:PORT', got %r\n%s"
-                                 % (line, self.log()))
-        self.port = int(match.group(2))
+        self._server = ServerProcess(self.argv, READY_TIMEOUT)
+        try:
+            self.host, self.port = self._server.start()
+        except ServerError as error:
+            self._server.close()
+            raise AssertionError(str(error)) from None
 
-    def _read_stdout(self) -> None:
-        first = self.process.stdout.readline()
-        with self._changed:
-            self._stdout_line = first
-            self._changed.notify_all()
-        for _ in self.process.stdout:  # drain the rest
-            pass
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            with self._changed:
-                self._lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
+    @property
+    def process(self) -> subprocess.Popen:
+        return self._server.process
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self._server.pid
 
     def log(self) -> str:
-        with self._changed:
-            return "\n".join(self._lines)
+        return self._server.log()
 
     def wait_for_log(self, pattern: str, timeout: float = EVENT_TIMEOUT) -> str:
         """Waits for a stderr line matching `pattern`; returns it."""
-        regex = re.compile(pattern)
-
-        def found() -> Optional[str]:
-            return next((line for line in self._lines if regex.search(line)), None)
-
-        with self._changed:
-            if not self._changed.wait_for(lambda: found() is not None, timeout):
-                raise AssertionError("no log line matching %r within %.0f s; the log:\n%s"
-                                     % (pattern, timeout, "\n".join(self._lines)))
-            return found()
+        match = self._server.wait_for_log(pattern, timeout)
+        if match is None:
+            raise AssertionError("no log line matching %r within %.0f s; the log:\n%s"
+                                 % (pattern, timeout, self.log()))
+        return match.string
 
     def terminate(self) -> None:
-        self.process.terminate()
+        self._server.terminate()
 
     def wait(self, timeout: float = EVENT_TIMEOUT) -> int:
         """Waits for the exit; returns the status, fails the test on a hang."""
-        try:
-            status = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        status = self._server.wait(timeout)
+        if status is None:
             self.kill()
             raise AssertionError("%s did not exit within %.0f s; the log:\n%s"
-                                 % (self.argv, timeout, self.log())) from None
-        for reader in self._readers:
-            reader.join(EVENT_TIMEOUT)  # the pipes close at exit: the log is complete
+                                 % (self.argv, timeout, self.log()))
         return status
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(EVENT_TIMEOUT)
+        self._server.close()
 
     def close(self) -> None:
-        self.kill()
-        self.process.stdout.close()
-        self.process.stderr.close()
+        self._server.close()
 
 
 class Client:

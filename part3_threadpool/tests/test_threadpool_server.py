@@ -15,20 +15,16 @@ how surely a broken server is caught. Every wait has a deadline.
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 import unittest
 from pathlib import Path
 from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "simulator"))
-from sim_server import parse_listening_line  # noqa: E402  (the repository's one parser)
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 SERVER = ""  # set from the command line
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
@@ -37,50 +33,23 @@ GRACE_MS = 1000  # --shutdown-grace-ms for the shutdown tests
 EXIT_MARGIN = 5.0  # seconds allowed past the grace period for the exit
 
 
-class Server:
-    """threadpool-server on port 0, with its stderr read line by line."""
+class Server(ServerProcess):
+    """threadpool-server on port 0 (sim_server.ServerProcess), whose log
+    lines can be waited for in the order the server wrote them."""
 
     def __init__(self, *args: str) -> None:
-        self.argv = [SERVER, "--port", "0", "--protocol", "shift", *args]
-        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        universal_newlines=True)
-        self.lines: List[str] = []  # every stderr line so far, in order
-        self._changed = threading.Condition()
-        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr_reader.start()
-        ready: "queue.Queue[str]" = queue.Queue()
-        threading.Thread(target=lambda: ready.put(self.process.stdout.readline()),
-                         daemon=True).start()
+        super().__init__([SERVER, "--port", "0", "--protocol", "shift", *args], TIMEOUT)
         try:
-            line = ready.get(timeout=TIMEOUT)
-        except queue.Empty:
-            self.kill()
-            raise AssertionError("no 'listening on' line within %.0f s" % TIMEOUT) from None
-        self.host, self.port = parse_listening_line(line)
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
+            self.start()
+        except ServerError as error:
+            self.close()
+            raise AssertionError(str(error)) from None
 
     def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> Optional[int]:
         """Index of the first log line matching `pattern`, waiting for it to
         be written; None if it was not within `timeout`."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for index, line in enumerate(self.lines):
-                    if regex.search(line):
-                        return index
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._changed.wait(left)
+        found = self.find_log(pattern, timeout)
+        return None if found is None else found[0]
 
     def index_of(self, pattern: str) -> Optional[int]:
         return self.wait_for_line(pattern, timeout=0)
@@ -88,26 +57,11 @@ class Server:
     def connect(self) -> "Client":
         return Client(self.host, self.port)
 
-    def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-
     def wait_exit(self, timeout: float) -> Optional[int]:
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def log(self) -> str:
-        with self._changed:
-            return "\n".join(self.lines)
+        return self.wait(timeout)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=TIMEOUT)
-        self._stderr_reader.join(TIMEOUT)
-        self.process.stdout.close()
-        self.process.stderr.close()
+        self.close()
 
 
 class Client:

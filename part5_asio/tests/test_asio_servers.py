@@ -34,7 +34,6 @@ from sim_server import ServerProcess  # noqa: E402
 
 SERVER = ""  # set from the command line
 TIMEOUT = 20.0  # seconds: the longest any expected event may take (sanitizer builds are slow)
-POLL_INTERVAL = 0.05  # seconds between looks at the server's log while waiting for a line
 ABSENCE_WINDOW = 0.5  # seconds without progress that mean a sender is blocked for good
 
 
@@ -57,27 +56,12 @@ class Server(ServerProcess):
     def __init__(self, protocol: str, *args: str) -> None:
         super().__init__([SERVER, "--port", "0", "--protocol", protocol, "--threads", "2", *args])
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
-
-    def log(self) -> str:
-        return self.stderr_tail(lines=1 << 20)
-
     def count_lines(self, pattern: str) -> int:
-        return len(re.findall(pattern, self.log(), re.MULTILINE))
+        return self.count_log_lines(pattern)
 
     def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> bool:
-        """Whether a log line matching `pattern` appears within `timeout` s.
-        The log is a file (ServerProcess keeps the server's stderr in one),
-        so this looks at it every POLL_INTERVAL."""
-        deadline = time.monotonic() + timeout
-        while not re.search(pattern, self.log(), re.MULTILINE):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_INTERVAL)
-        return True
+        """Whether a log line matching `pattern` appears within `timeout` s."""
+        return self.wait_for_log(pattern, timeout) is not None
 
     def rss_bytes(self) -> int:
         """The server's resident memory now (VmRSS)."""

@@ -1,27 +1,24 @@
 """Helpers for part 6's Python test drivers: a server process on port 0
-with its stderr read line by line, a client with deadlines, and the Qt
-warnings that must never appear in a server's log.
+(started by sim_server.ServerProcess) whose log lines can be waited for, a
+client with deadlines, and the Qt warnings that must never appear in a
+server's log.
 
 Every wait has a deadline; nothing sleeps and hopes.
 """
 from __future__ import annotations
 
 import os
-import queue
 import re
 import resource
 import select
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "simulator"))
-from sim_server import parse_listening_line  # noqa: E402  (the repository's one parser)
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
 ABSENCE_WINDOW = 0.5  # seconds to watch for something that must not happen yet
@@ -35,78 +32,45 @@ QT_THREAD_WARNINGS = re.compile(
     r"warn: qt: |error: qt: ", re.IGNORECASE)
 
 
-class Server:
-    """A server binary started on port 0; stderr is collected as it comes."""
+class Server(ServerProcess):
+    """A server binary started on port 0 (sim_server.ServerProcess, which
+    keeps its stderr as the log)."""
 
     def __init__(self, argv: Sequence[str], open_files: Optional[int] = None) -> None:
         """open_files: the server's RLIMIT_NOFILE soft limit, when given."""
-        self.argv = list(argv)
 
         def limit_open_files() -> None:
             if open_files is not None:
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
 
-        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        universal_newlines=True, preexec_fn=limit_open_files)
-        self.lines: List[str] = []
-        self._changed = threading.Condition()
-        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr_reader.start()
-        ready: "queue.Queue[str]" = queue.Queue()
-        threading.Thread(target=lambda: ready.put(self.process.stdout.readline()),
-                         daemon=True).start()
+        super().__init__(list(argv), TIMEOUT, preexec_fn=limit_open_files)
         try:
-            line = ready.get(timeout=TIMEOUT)
-        except queue.Empty:
-            self.kill()
-            raise AssertionError("no 'listening on' line within %.0f s" % TIMEOUT) from None
-        if not line:
-            self.kill()
-            raise AssertionError("%s exited before listening:\n%s" % (self.argv, self.log()))
-        self.host, self.port = parse_listening_line(line)
+            self.start()
+        except ServerError as error:
+            self.close()
+            raise AssertionError(str(error)) from None
 
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
+    @property
+    def lines(self) -> List[str]:
+        """Every log line so far."""
+        return self.log_lines()
 
     def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> Optional[int]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for index, line in enumerate(self.lines):
-                    if regex.search(line):
-                        return index
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._changed.wait(left)
-
-    def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        """Index of the first log line matching `pattern`, waiting for it;
+        None if it was not written within `timeout`."""
+        found = self.find_log(pattern, timeout)
+        return None if found is None else found[0]
 
     def wait_exit(self, timeout: float = TIMEOUT) -> Optional[int]:
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        return self.wait(timeout)
 
-    def stop(self) -> int:
+    def stop(self, timeout: float = TIMEOUT) -> int:
         """SIGTERM, then the exit status (raises if it does not exit)."""
-        self.terminate()
-        status = self.wait_exit()
-        if status is None:
-            raise AssertionError("the server did not exit within %.0f s of SIGTERM" % TIMEOUT)
-        self._stderr_reader.join(TIMEOUT)
-        return status
-
-    def log(self) -> str:
-        with self._changed:
-            return "\n".join(self.lines)
+        try:
+            return super().stop(timeout)
+        except ServerError as error:
+            raise AssertionError(str(error)) from None
 
     def fd_count(self) -> int:
         """Descriptors the server has open now."""
@@ -128,16 +92,10 @@ class Server:
         return int(match.group(1)) * 1024
 
     def thread_warnings(self) -> List[str]:
-        with self._changed:
-            return [line for line in self.lines if QT_THREAD_WARNINGS.search(line)]
+        return [line for line in self.log_lines() if QT_THREAD_WARNINGS.search(line)]
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=TIMEOUT)
-        self._stderr_reader.join(TIMEOUT)
-        self.process.stdout.close()
-        self.process.stderr.close()
+        self.close()
 
 
 class Client:

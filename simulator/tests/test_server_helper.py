@@ -2,8 +2,11 @@
 # startup contract can be broken is reported with the server's own words.
 from __future__ import annotations
 
+import os
+import resource
 import socket
 import sys
+import time
 import unittest
 
 from sim_server import ServerError, ServerProcess, server_command
@@ -73,6 +76,61 @@ class ServerProcessTest(unittest.TestCase):
         finally:
             server.close()
         self.assertIn("did not exit within 1.0 s of SIGTERM and was killed", str(caught.exception))
+
+
+class ServerProcessLogTest(unittest.TestCase):
+    """What the chapters' tests use: the log as lines that can be waited
+    for, the stdout after the listening line, stdin, env and preexec_fn."""
+
+    def start(self, code: str, **options) -> ServerProcess:
+        server = ServerProcess(python_server(code), **options)
+        self.addCleanup(server.close)
+        server.start()
+        return server
+
+    def test_a_log_line_written_later_is_waited_for(self):
+        server = self.start(
+            "import sys, time; print('listening on 127.0.0.1:1', flush=True); "
+            "sys.stderr.write('first\\n'); sys.stderr.flush(); time.sleep(0.2); "
+            "sys.stderr.write('second 42\\n'); sys.stderr.flush(); time.sleep(60)")
+        match = server.wait_for_log(r"second (\d+)", timeout=10)
+        self.assertIsNotNone(match)
+        self.assertEqual(match.group(1), "42")
+        self.assertEqual(server.find_log(r"second", 0)[0], 1)
+        self.assertEqual(server.log_lines(), ["first", "second 42"])
+        self.assertEqual(server.count_log_lines(r"^(first|second)"), 2)
+        self.assertIsNone(server.wait_for_log(r"third", timeout=0.1))
+
+    def test_waiting_for_a_line_ends_when_the_server_exits(self):
+        server = self.start("print('listening on 127.0.0.1:1', flush=True)")
+        self.assertEqual(server.wait(10), 0)
+        started = time.monotonic()
+        self.assertIsNone(server.wait_for_log(r"never", timeout=30))
+        self.assertLess(time.monotonic() - started, 5, "waited for a dead server's log")
+
+    def test_the_log_outlives_close(self):
+        server = self.start(
+            "import sys; print('listening on 127.0.0.1:1', flush=True); "
+            "sys.stderr.write('bye\\n')")
+        self.assertEqual(server.wait(10), 0)
+        server.close()
+        self.assertEqual(server.log(), "bye")
+
+    def test_stdout_after_the_listening_line_stdin_env_and_preexec(self):
+        server = self.start(
+            "import os, sys; print('listening on 127.0.0.1:1', flush=True); "
+            "import resource; "
+            "print(os.environ['CS_TEST_VALUE'], resource.getrlimit(resource.RLIMIT_NOFILE)[0], "
+            "flush=True); sys.stdin.read(); print('stdin closed', flush=True)",
+            env={**os.environ, "CS_TEST_VALUE": "from env"}, stdin_pipe=True,
+            preexec_fn=lambda: resource.setrlimit(
+                resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+        self.assertEqual(server.stdout_line(10), "from env 64\n")
+        self.assertIsNone(server.stdout_line(0.1))
+        server.close_stdin()
+        self.assertEqual(server.stdout_line(10), "stdin closed\n")
+        self.assertEqual(server.wait(10), 0)
+        self.assertIsNone(server.stdout_line(10))  # the end of its output
 
 
 if __name__ == "__main__":

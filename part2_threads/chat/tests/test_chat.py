@@ -19,9 +19,14 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 BIN_DIR = os.environ.get("CHAT_BIN_DIR", "")
 SERVER = os.path.join(BIN_DIR, "chat-server")
@@ -83,34 +88,54 @@ def assert_no_sanitizer_report(test, name, text):
                         "%s reported a sanitizer error:\n%s" % (name, text))
 
 
+class ServerLog:
+    """A server's log as sim_server.ServerProcess keeps it, waited for like
+    Lines (a wait ends early, failing, once the server has exited)."""
+
+    def __init__(self, server):
+        self._server = server
+
+    def wait_for(self, pattern, timeout=PATIENCE):
+        match = self._server.wait_for_log(pattern, timeout)
+        if match is None:
+            raise AssertionError("no line matching %r; got:\n%s"
+                                 % (pattern, "\n".join(self._server.log_lines()[-30:])))
+        return match
+
+    def text(self):
+        return self._server.log()
+
+
 class Server:
-    """A chat-server on port 0; a context manager that stops (or kills) it."""
+    """A chat-server on port 0 (started by sim_server.ServerProcess, the
+    repository's one launcher); a context manager that stops (or kills) it."""
 
     def __init__(self, test, *args):
         self.test = test
-        self.process = subprocess.Popen(
-            [SERVER, "--port", "0", *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.out = Lines(self.process.stdout)
-        self.log = Lines(self.process.stderr)
-        match = self.out.wait_for(r"^listening on 127\.0\.0\.1:(\d+)$")
-        self.port = int(match.group(1))
+        self._server = ServerProcess([SERVER, "--port", "0", *args], PATIENCE)
+        try:
+            _, self.port = self._server.start()
+        except ServerError as error:
+            self._server.close()
+            raise AssertionError(str(error)) from None
+        self.process = self._server.process
+        self.log = ServerLog(self._server)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(PATIENCE)
+        self._server.close()
 
     def wait_joined(self, address):
         self.log.wait_for(r"joined: %s " % re.escape(address))
 
     def stop(self):
         """SIGTERM; returns (exit status, the stats of the summary line)."""
-        self.process.send_signal(signal.SIGTERM)
-        status = self.process.wait(PATIENCE)
+        try:
+            status = self._server.stop(PATIENCE)
+        except ServerError as error:
+            raise AssertionError(str(error)) from None
         log = self.log.text()
         assert_no_sanitizer_report(self.test, "chat-server", log)
         match = re.search(r"stopped: connections=(\d+) messages_in=(\d+) "

@@ -18,14 +18,11 @@ wait has a deadline.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import resource
 import select
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +31,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
-from sim_server import parse_listening_line  # noqa: E402  (the repository's one parser)
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 SERVER = ""  # set from the command line
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
@@ -76,77 +73,30 @@ REQUEST = frame(FRAME_PAYLOAD)
 REPLY = reply_to(FRAME_PAYLOAD)
 
 
-class Server:
-    """epoll-server on port 0, with its stderr read line by line."""
+class Server(ServerProcess):
+    """epoll-server on port 0 (sim_server.ServerProcess), with its log."""
 
     def __init__(self, *args: str) -> None:
-        self.argv = [SERVER, "--port", "0", *args]
-        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        universal_newlines=True)
-        self.lines: List[str] = []  # every stderr line so far, in order
-        self._changed = threading.Condition()
-        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr_reader.start()
-        ready: "queue.Queue[str]" = queue.Queue()
-        threading.Thread(target=lambda: ready.put(self.process.stdout.readline()),
-                         daemon=True).start()
+        super().__init__([SERVER, "--port", "0", *args], TIMEOUT)
         try:
-            line = ready.get(timeout=TIMEOUT)
-        except queue.Empty:
-            self.kill()
-            raise AssertionError("no 'listening on' line within %.0f s" % TIMEOUT) from None
-        self.host, self.port = parse_listening_line(line)
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
+            self.start()
+        except ServerError as error:
+            self.close()
+            raise AssertionError(str(error)) from None
 
     def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> Optional[re.Match]:
         """The first log line matching `pattern`, waiting for it to be
         written; None if it was not within `timeout`."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for line in self.lines:
-                    match = regex.search(line)
-                    if match:
-                        return match
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._changed.wait(left)
+        return self.wait_for_log(pattern, timeout)
 
     def count_lines(self, pattern: str) -> int:
-        regex = re.compile(pattern)
-        with self._changed:
-            return sum(1 for line in self.lines if regex.search(line))
-
-    def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        return self.count_log_lines(pattern)
 
     def wait_exit(self, timeout: float) -> Optional[int]:
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def log(self) -> str:
-        with self._changed:
-            return "\n".join(self.lines)
+        return self.wait(timeout)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=TIMEOUT)
-        self._stderr_reader.join(TIMEOUT)
-        self.process.stdout.close()
-        self.process.stderr.close()
+        self.close()
 
 
 class Client:

@@ -11,86 +11,60 @@ Every read has a deadline; nothing sleeps and hopes.
 from __future__ import annotations
 
 import os
-import queue
 import random
-import signal
+import re
 import socket
-import subprocess
 import sys
-import threading
 import time
 import unittest
 from pathlib import Path
 from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
-from sim_server import parse_listening_line  # noqa: E402  (the repository's one parser)
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 SERVER = ""  # set from the command line
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
 
 
-class Server:
-    """A part 4 server on port 0, speaking `protocol`."""
+class Server(ServerProcess):
+    """A part 4 server on port 0, speaking `protocol` (sim_server.ServerProcess,
+    which also runs a Windows build under wine and stops it with SIGINT)."""
 
     def __init__(self, protocol: str, *args: str) -> None:
-        # A Windows build runs under wine, as in the simulator (sim_server.py).
-        self.under_wine = SERVER.endswith(".exe") and os.name != "nt"
-        argv = (["wine"] if self.under_wine else []) + [SERVER]
-        self.process = subprocess.Popen([*argv, "--port", "0", "--protocol", protocol, *args],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, universal_newlines=True)
-        # The server's log lines, as events a test can wait for.
-        self.log: "queue.Queue[str]" = queue.Queue()
-        threading.Thread(target=lambda: [self.log.put(line) for line in self.process.stderr],
-                         daemon=True).start()
-        ready: "queue.Queue[str]" = queue.Queue()
-        threading.Thread(target=lambda: ready.put(self.process.stdout.readline()),
-                         daemon=True).start()
+        under_wine = SERVER.endswith(".exe") and os.name != "nt"
+        argv = (["wine"] if under_wine else []) + [SERVER]
+        super().__init__([*argv, "--port", "0", "--protocol", protocol, *args], TIMEOUT)
         try:
-            self.host, self.port = parse_listening_line(ready.get(timeout=TIMEOUT))
-        except queue.Empty:
-            self.process.kill()
-            raise AssertionError("no 'listening on' line within %.0f s" % TIMEOUT) from None
+            self.start()
+        except ServerError as error:
+            self.close()
+            raise AssertionError(str(error)) from None
 
-    def wait_for_log(self, text: str) -> str:
+    def wait_for_text(self, text: str) -> str:
         """The first log line containing `text`, waiting at most TIMEOUT."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                line = self.log.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError("no log line with %r within %.0f s" % (text, TIMEOUT)) from None
-            if text in line:
-                return line
+        match = self.wait_for_log(re.escape(text), TIMEOUT)
+        if match is None:
+            raise AssertionError("no log line with %r within %.0f s; the log:\n%s"
+                                 % (text, TIMEOUT, self.log()))
+        return match.string
 
     def trickle_until_log(self, client: socket.socket, byte: bytes, text: str) -> None:
         """Sends `byte` every 50 ms (never idle, never completing a request)
         until a log line contains `text`; fails after TIMEOUT."""
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            try:
-                while True:
-                    if text in self.log.get_nowait():
-                        return
-            except queue.Empty:
-                pass
+            if self.wait_for_log(re.escape(text), 0) is not None:
+                return
             client.sendall(byte)
             time.sleep(0.05)  # the trickle's pace, not a wait for an event
-        raise AssertionError("no log line with %r within %.0f s" % (text, TIMEOUT))
+        raise AssertionError("no log line with %r within %.0f s; the log:\n%s"
+                             % (text, TIMEOUT, self.log()))
 
     def connect(self) -> socket.socket:
         client = socket.create_connection((self.host, self.port), timeout=TIMEOUT)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return client
-
-    def stop(self) -> int:
-        # wine turns SIGINT into the console's CTRL_C_EVENT; SIGTERM would end
-        # a Windows program at once, with no handler run.
-        self.process.send_signal(signal.SIGINT if self.under_wine else signal.SIGTERM)
-        status = self.process.wait(timeout=TIMEOUT)
-        self.process.stdout.close()
-        return status
 
 
 def read_to_eof(client: socket.socket) -> bytes:
@@ -121,7 +95,12 @@ class ServerTest(unittest.TestCase):
         self.server = Server(self.PROTOCOL, *self.ARGS)
 
     def tearDown(self) -> None:
-        self.assertEqual(self.server.stop(), 0, "the server must exit 0 on SIGTERM")
+        try:
+            status = self.server.stop(TIMEOUT)
+        finally:
+            self.server.close()
+        self.assertEqual(status, 0, "the server must exit 0 on SIGTERM; its log:\n"
+                         + self.server.log())
 
 
 class LineServer(ServerTest):
@@ -167,7 +146,7 @@ class LingeringLineServer(ServerTest):
             self.assertEqual(read_to_eof(client), b"+OK ready\r\n+OK bye\r\n")
             # The client keeps its side open and says nothing more: only the
             # idle timeout can end the lingering close now.
-            self.server.wait_for_log("no EOF after goodbye")
+            self.server.wait_for_text("no EOF after goodbye")
 
 
 class TimedLineServer(ServerTest):

@@ -11,58 +11,44 @@ Run: test_loadgen.py --loadgen PATH --sequential-server PATH
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATHS = {}
 SERVER_START_TIMEOUT = 10
+SERVER_STOP_TIMEOUT = 10
 
 
-class Server:
-    """Starts a server on port 0 and reads its "listening on" line."""
+class Server(ServerProcess):
+    """A server on port 0, started by sim_server.ServerProcess (ready when it
+    prints its "listening on" line). Its stdin is a pipe, closed at the end
+    with the SIGTERM: the Python test servers here stop when it closes."""
 
     def __init__(self, argv):
-        self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        self.port = None
-        done = threading.Event()
-
-        def read_first_line():
-            line = self.process.stdout.readline()
-            if line.startswith("listening on "):
-                self.port = int(line.rsplit(":", 1)[1])
-            done.set()
-
-        threading.Thread(target=read_first_line, daemon=True).start()
-        if not done.wait(SERVER_START_TIMEOUT) or self.port is None:
-            self.stop()
-            raise RuntimeError(f"{argv[0]} did not announce its port")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().__init__(argv, SERVER_START_TIMEOUT, stdin_pipe=True)
+        try:
+            self.start()
+        except ServerError as error:
+            self.close()
+            raise RuntimeError(str(error)) from None
 
     def __enter__(self):
-        return self
+        return self  # started already
 
     def __exit__(self, *exc):
-        self.stop()
+        self.close_stdin()
+        try:
+            self.stop(SERVER_STOP_TIMEOUT)  # raises, with the log, if it had to be killed
+        finally:
+            self.close()
 
 
 def server(name, *args):
