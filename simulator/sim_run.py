@@ -1,22 +1,35 @@
-# The `run` subcommand: N concurrent clients play the original series'
-# simple-client script against a server, each send and receive is logged
-# with its time, every reply is checked against the reference model, and the
-# per-client times go to a JSON file that `timeline` draws.
+# The `run` subcommand: N concurrent clients play a scenario against a
+# server, each send and receive is logged with its time, every reply is
+# checked against the reference model, and the per-client times go to a JSON
+# file that `timeline` draws. Two scenarios:
+# - script (the default): the original series' simple-client script, three
+#   sends with pauses between them;
+# - cpu-heavy: every client connects, and once all are connected they all
+#   send their --messages messages at the same moment, in one write each,
+#   and read the replies. Against a server started with --work-us W, each
+#   message costs W of the server's CPU, so the picture shows how a design
+#   spreads that work: one after another on an event loop's single thread,
+#   side by side on threads (as far as there are cores).
 #
 # JSON written by --json:
-#   {"format": 1, "protocol": "shift", "target": "<what was run against>",
+#   {"format": 1, "protocol": "shift", "scenario": "script"|"cpu-heavy",
+#    "target": "<what was run against>",
 #    "address": "HOST:PORT", "clients": N, "started_at": "<ISO wall clock>",
-#    "elapsed": seconds, "ok": bool,
+#    "elapsed": seconds, "ok": bool, "server_cpu": seconds|null,
 #    "records": [{"name": "conn0", "connect_start": s, "connected": s,
 #                 "first_byte": s, "finished": s, "ok": bool, "error": str|null,
 #                 "events": [{"t": s, "dir": "send"|"recv", "data": str}]}]}
 # Times are seconds since the run started (time.monotonic); a time is null
 # when that moment never came. "data" holds the bytes as a latin-1 string
 # (one character per byte): data.encode("latin-1") gives them back.
+# "server_cpu" is the CPU time (user + system, all threads) the server had
+# used when the clients were done: known only for a server the run started
+# itself, on Linux (/proc), and null otherwise.
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import threading
@@ -25,11 +38,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
+from sim_hostile_process import MeasuredServer
+from sim_net import CaseFailure
 from sim_protocols import FRAMED, MODELS, SHIFT, encode_frames
 from sim_server import (ServerError, ServerProcess, describe_status, format_address,
                         parse_address, server_command)
 
 DEFAULT_CLIENTS = 3
+SCRIPT = "script"
+CPU_HEAVY = "cpu-heavy"
+DEFAULT_MESSAGES = 4  # per client, in the cpu-heavy scenario
 DEFAULT_DELAYS = (1.0, 1.0, 0.2)  # the original script's pauses after each send
 DEFAULT_TIMEOUT = 60.0  # longest wait for the server; a sequential one is slow
 STOP_MARKER = b"1111"  # the last reply contains it: the reader stops there
@@ -72,6 +90,48 @@ def framed_script(delays: Tuple[float, ...]) -> List[Step]:
 SCRIPTS = {SHIFT: shift_script, FRAMED: framed_script}
 
 
+def cpu_heavy_payloads(messages: int) -> List[bytes]:
+    return [b"work%d" % index for index in range(1, messages + 1)]
+
+
+def cpu_heavy_steps(protocol: str, messages: int) -> List[Step]:
+    """The cpu-heavy scenario's one write: `messages` requests back to back
+    (shift ^work1$^work2$..., framed one frame each), so the whole batch is
+    in the server's receive queue before it replies to any of them."""
+    payloads = cpu_heavy_payloads(messages)
+    if protocol == SHIFT:
+        data = b"".join(b"^" + payload + b"$" for payload in payloads)
+    else:
+        data = encode_frames(payloads)
+    return [Step(data, 0.0)]
+
+
+@dataclass
+class Scenario:
+    """What every client of a run plays.
+
+    steps: the writes, with their pauses.
+    start_together: the clients send nothing until all of them are
+      connected, and do not wait for the greeting first (a server that
+      serves one client at a time greets the others only when it gets to
+      them); the greeting is still checked with the replies.
+    stop_marker: the reader stops once this has arrived (the original
+      script's 1111), or, when None, once every reply byte due has.
+    """
+
+    steps: List[Step]
+    start_together: bool = False
+    stop_marker: Optional[bytes] = STOP_MARKER
+
+
+def make_scenario(name: str, protocol: str, delays: Tuple[float, ...],
+                  messages: int) -> Scenario:
+    if name == CPU_HEAVY:
+        return Scenario(cpu_heavy_steps(protocol, messages), start_together=True,
+                        stop_marker=None)
+    return Scenario(SCRIPTS[protocol](delays))
+
+
 @dataclass
 class ClientRecord:
     name: str
@@ -108,14 +168,20 @@ class ScriptedClient:
     then compare what arrived with the reference model."""
 
     def __init__(self, name: str, address: Tuple[str, int], protocol: str,
-                 steps: List[Step], log: RunLog, timeout: float) -> None:
+                 scenario: Scenario, log: RunLog, timeout: float,
+                 start_line: Optional[threading.Barrier] = None) -> None:
         self.record = ClientRecord(name)
         self.address = address
         self.protocol = protocol
-        self.steps = steps
+        self.steps = scenario.steps
+        self.stop_marker = scenario.stop_marker
+        self.start_line = start_line  # passed by every client before sending, if given
         self.log = log
         self.timeout = timeout
         self.model = MODELS[protocol]()
+        everything = MODELS[protocol]()
+        self.reply_length = len(everything.greeting) + sum(
+            len(everything.feed(step.data)) for step in self.steps)
         self.sent = bytearray()
         self.received = bytearray()
         self.reader_done = False
@@ -131,7 +197,12 @@ class ScriptedClient:
             self.record.error = str(error)
         except OSError as error:
             self.record.error = "%s: %s" % (type(error).__name__, error)
+        except threading.BrokenBarrierError:
+            self.record.error = ("another client could not connect, or not within %.1f s"
+                                 % self.timeout)
         finally:
+            if self.start_line is not None:
+                self.start_line.abort()  # no-op once passed; else frees the others waiting
             self._close()
         if self.record.error:
             self.log.say(self.record.name, "FAILED: " + self.record.error)
@@ -147,7 +218,10 @@ class ScriptedClient:
         reader = threading.Thread(target=self._read, name=name + "-reader", daemon=True)
         reader.start()
         expected = self.model.greeting
-        self._wait_for(len(expected), "the greeting %r" % expected)
+        if self.start_line is not None:
+            self.start_line.wait(self.timeout)
+        else:
+            self._wait_for(len(expected), "the greeting %r" % expected)
         for step in self.steps:
             self._note("send", step.data)  # before sending, so the log never shows the reply first
             self.sock.sendall(step.data)
@@ -158,14 +232,15 @@ class ScriptedClient:
             time.sleep(step.delay)
         reader.join(self.timeout)
         if reader.is_alive():
-            raise ClientError("timed out after %.1f s waiting for %r in the replies"
-                              % (self.timeout, STOP_MARKER))
+            raise ClientError("timed out after %.1f s waiting for %s" % (
+                self.timeout, "%r in the replies" % self.stop_marker if self.stop_marker
+                else "all %d reply bytes" % self.reply_length))
 
     def _read(self) -> None:
         """Record every chunk received until the stop marker, EOF or an error."""
         assert self.sock is not None
         try:
-            while STOP_MARKER not in self.received:
+            while not self._all_arrived():
                 chunk = self.sock.recv(RECV_SIZE)
                 if not chunk:
                     self.reader_error = "the server closed the connection"
@@ -182,6 +257,11 @@ class ScriptedClient:
             with self.arrived:
                 self.reader_done = True
                 self.arrived.notify_all()
+
+    def _all_arrived(self) -> bool:
+        if self.stop_marker is not None:
+            return self.stop_marker in self.received
+        return len(self.received) >= self.reply_length
 
     def _wait_for(self, count: int, what: str) -> None:
         """Wait until `count` bytes have arrived in total."""
@@ -235,6 +315,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--address", metavar="HOST:PORT", help="a server already running")
     parser.add_argument("--protocol", choices=sorted(SCRIPTS), default=SHIFT,
                         help="default: %(default)s")
+    parser.add_argument("--scenario", choices=(SCRIPT, CPU_HEAVY), default=SCRIPT,
+                        help="script: the original series' three sends with pauses; "
+                             "cpu-heavy: once all clients are connected, each sends "
+                             "--messages requests at once, in one write (start the server "
+                             "with --work-us to make each one cost CPU) (default %(default)s)")
+    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES, metavar="M",
+                        help="cpu-heavy: requests per client (default %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="write the records here")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--step-delays", metavar="D1,D2,D3",
@@ -262,11 +349,14 @@ def main(args: argparse.Namespace) -> int:
     if args.clients < 1:
         print("run: error: -n must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    if args.messages < 1:
+        print("run: error: --messages must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
 
     server = None
     try:
         if args.server:
-            server = ServerProcess(server_command(args.server, args.protocol))
+            server = MeasuredServer(server_command(args.server, args.protocol))
             address = server.start()
             target = args.server
         else:
@@ -280,6 +370,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         report = run_clients(args, address, target, delays)
+        report["server_cpu"] = server_cpu(server)
     finally:
         if server is not None:
             stop_server(server)
@@ -296,8 +387,10 @@ def run_clients(args: argparse.Namespace, address: Tuple[str, int], target: str,
     """Run all clients at once; returns the JSON-ready report."""
     log = RunLog(args.quiet)
     started_at = datetime.now().astimezone().isoformat(timespec="milliseconds")
-    steps = SCRIPTS[args.protocol](delays)
-    clients = [ScriptedClient("conn%d" % index, address, args.protocol, steps, log, args.timeout)
+    scenario = make_scenario(args.scenario, args.protocol, delays, args.messages)
+    start_line = threading.Barrier(args.clients) if scenario.start_together else None
+    clients = [ScriptedClient("conn%d" % index, address, args.protocol, scenario, log,
+                              args.timeout, start_line)
                for index in range(args.clients)]
     threads = [threading.Thread(target=client.run, name=client.record.name)
                for client in clients]
@@ -311,6 +404,7 @@ def run_clients(args: argparse.Namespace, address: Tuple[str, int], target: str,
     return {
         "format": JSON_FORMAT,
         "protocol": args.protocol,
+        "scenario": args.scenario,
         "target": target,
         "address": format_address(*address),
         "clients": len(records),
@@ -319,6 +413,16 @@ def run_clients(args: argparse.Namespace, address: Tuple[str, int], target: str,
         "ok": all(record.ok for record in records),
         "records": [asdict(record) for record in records],
     }
+
+
+def server_cpu(server: Optional[MeasuredServer]) -> Optional[float]:
+    """The CPU time the server has used so far, if it can be read."""
+    if server is None or not os.path.isdir("/proc/self"):
+        return None
+    try:
+        return server.cpu_seconds()
+    except CaseFailure:
+        return None
 
 
 def stop_server(server: ServerProcess) -> None:
@@ -346,6 +450,9 @@ def print_summary(report: dict) -> None:
             "ok" if record["ok"] else "FAILED: %s" % record["error"]))
     print("elapsed %.3f s (%s, %s, %d clients)" % (report["elapsed"], report["target"],
                                                    report["protocol"], report["clients"]))
+    if report.get("server_cpu") is not None:
+        print("server CPU %.3f s (user + system, every thread, since it started)"
+              % report["server_cpu"])
     sys.stdout.flush()
 
 

@@ -42,6 +42,12 @@ CommandLine::CommandLine(std::string name, std::string description)
                   "Largest framed payload in bytes; a bigger frame closes its connection")
       ->check(CLI::Range(std::uint32_t{0}, largest_max_frame))
       ->capture_default_str();
+  app_.add_option("--work-us", work_us_,
+                  "Microseconds of CPU to compute for on every request before replying "
+                  "(shift: per message; framed: per frame), to simulate CPU-heavy requests; "
+                  "0 = none")
+      ->check(CLI::Range(0LL, largest_work_us))
+      ->capture_default_str();
   app_.add_flag("--quiet", options_.quiet, "Log only warnings and errors");
 }
 
@@ -61,6 +67,7 @@ void CommandLine::add_max_clients_option() {
 
 void CommandLine::speak_only(const std::string& name) {
   app_.remove_option(app_.get_option("--protocol"));
+  app_.remove_option(app_.get_option("--work-us"));
   protocol_name_ = name;
   const std::string program = app_.get_name();
   app_.add_option("--protocol", protocol_name_, "Protocol to speak (this server speaks only " + name + ")")
@@ -85,6 +92,7 @@ ServerOptions CommandLine::parse(int argc, char** argv) {
   options_.idle_timeout = std::chrono::milliseconds(idle_timeout_ms_);
   options_.request_timeout = std::chrono::milliseconds(request_timeout_ms_);
   options_.shutdown_grace = std::chrono::milliseconds(shutdown_grace_ms_);
+  options_.work = std::chrono::microseconds(work_us_);
   set_log_level(options_.quiet ? LogLevel::warn : LogLevel::info);
   return options_;
 }

@@ -16,7 +16,7 @@ std::string_view to_string(Protocol protocol) {
 
 std::unique_ptr<Session> make_session(Protocol protocol, const SessionLimits& limits) {
   switch (protocol) {
-    case Protocol::shift: return std::make_unique<ShiftSession>();
+    case Protocol::shift: return std::make_unique<ShiftSession>(limits);
     case Protocol::framed: return std::make_unique<FramedSession>(limits);
   }
   return nullptr;

@@ -1,6 +1,8 @@
 // The shift protocol state machine; see shift_session.hpp.
 #include "cs/shift_session.hpp"
 
+#include "cs/cpu_work.hpp"
+
 namespace cs {
 
 namespace {
@@ -22,6 +24,7 @@ Verdict ShiftSession::on_receive(ByteView in, Bytes& out) {
       case State::in_message:
         if (b == message_end) {
           state_ = State::waiting_for_message;
+          spend_cpu(work_);
           ++messages_;
           pending_ = false;
         } else {

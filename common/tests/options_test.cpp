@@ -83,6 +83,34 @@ TEST(CommandLine, BadArgumentsExitWithStatus2AndSayWhy) {
   EXPECT_EXIT(parse({"--max-frame", "-1"}), ::testing::ExitedWithCode(2), "max-frame");
 }
 
+TEST(CommandLine, WorkUsIsZeroUnlessGivenAndReachesTheSessions) {
+  EXPECT_EQ(parse({}).work.count(), 0);
+  EXPECT_EQ(parse({}).session_limits().work.count(), 0);
+  const ServerOptions options = parse({"--work-us", "20000", "--max-frame", "64"});
+  EXPECT_EQ(options.work.count(), 20000);
+  EXPECT_EQ(options.session_limits().work.count(), 20000);
+  EXPECT_EQ(options.session_limits().max_frame, 64u);
+  EXPECT_EQ(parse({"--work-us", "0"}).work.count(), 0);
+  EXPECT_EQ(parse({"--work-us", std::to_string(largest_work_us)}).work.count(), largest_work_us);
+}
+
+TEST(CommandLine, WorkUsRejectsOutOfRangeAndGarbage) {
+  EXPECT_EXIT(parse({"--work-us", "-1"}), ::testing::ExitedWithCode(2), "work-us");
+  EXPECT_EXIT(parse({"--work-us", std::to_string(largest_work_us + 1)}),
+              ::testing::ExitedWithCode(2), "work-us");
+  EXPECT_EXIT(parse({"--work-us", "lots"}), ::testing::ExitedWithCode(2), "work-us");
+  EXPECT_EXIT(parse({"--work-us", "1.5"}), ::testing::ExitedWithCode(2), "work-us");
+  EXPECT_EXIT(parse({"--work-us", "20ms"}), ::testing::ExitedWithCode(2), "work-us");
+  EXPECT_EXIT(parse({"--work-us"}), ::testing::ExitedWithCode(2), "work-us");
+}
+
+TEST(CommandLine, WorkUsNotOfferedByAServerWithAProtocolOfItsOwn) {
+  // Its sessions are not shift or framed ones, so the option would be
+  // silently ignored; refused instead, like any option not offered.
+  EXPECT_EXIT(parse_speaking_only("packet", {"--work-us", "10"}), ::testing::ExitedWithCode(2),
+              "work-us");
+}
+
 TEST(CommandLine, HelpExitsZero) {
   EXPECT_EXIT(parse({"--help"}), ::testing::ExitedWithCode(0), "");
 }

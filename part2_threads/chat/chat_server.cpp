@@ -227,6 +227,9 @@ ChatOptions parse_options(int argc, char** argv) {
                    "frames broadcast to the room); shift and framed are the echo servers'";
           },
           "", "chat only"));
+  // --work-us is honoured by the shift and framed sessions, which this server
+  // does not use; not offering it keeps it from being silently ignored.
+  app.remove_option(app.get_option("--work-us"));
 
   std::string broadcast{chat::to_string(options.room.strategy)};
   app.add_option("--broadcast", broadcast,

@@ -144,3 +144,31 @@ class RequestSpansTest(unittest.TestCase):
 
     def test_unknown_protocol_has_no_marks(self):
         self.assertEqual(self.spans("chat", [(0.0, "send", "x")]), [])
+
+
+class CpuHeavyScenarioTest(unittest.TestCase):
+    """The cpu-heavy scenario's mechanics: every client sends its messages in
+    one write and is judged on all the replies (the staircase itself needs a
+    real server with --work-us: tests/check_work_us.py)."""
+
+    def test_every_client_sends_its_messages_in_one_write(self):
+        for protocol in ("shift", "framed"):
+            with tempfile.TemporaryDirectory() as directory:
+                json_path = os.path.join(directory, "run.json")
+                result = simulator(["run", "-n", "3", "--scenario", "cpu-heavy", "--messages",
+                                    "3", "--protocol", protocol, "--server", server_spec(),
+                                    "--json", json_path])
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                with open(json_path, encoding="utf-8") as source:
+                    report = json.load(source)
+            self.assertEqual(report["scenario"], "cpu-heavy")
+            for record in report["records"]:
+                self.assertTrue(record["ok"], record)
+                sends = [event["data"] for event in record["events"] if event["dir"] == "send"]
+                self.assertEqual(len(sends), 1)
+                self.assertEqual(sends[0].count("work"), 3)
+
+    def test_wrong_reply_fails_the_scenario(self):
+        result = simulator(["run", "-n", "1", "--scenario", "cpu-heavy", "--server",
+                            server_spec("drop-byte"), "--timeout", "5"])
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)

@@ -12,11 +12,13 @@ namespace cs {
 
 class FramedSession final : public Session {
  public:
-  explicit FramedSession(const SessionLimits& limits) : decoder_(limits.max_frame) {}
+  explicit FramedSession(const SessionLimits& limits)
+      : decoder_(limits.max_frame), work_(limits.work) {}
 
   void greet(Bytes& out) override;  // framed has no greeting
 
-  // Appends one reply frame per complete request frame in the stream so far.
+  // Appends one reply frame per complete request frame in the stream so far,
+  // spending SessionLimits::work of CPU on each frame before its reply.
   // Closes (after sending the replies to earlier frames) on an oversized
   // length.
   Verdict on_receive(ByteView in, Bytes& out) override;
@@ -26,6 +28,7 @@ class FramedSession final : public Session {
 
  private:
   FrameDecoder decoder_;
+  std::chrono::microseconds work_;
   std::uint64_t frames_ = 0;
 };
 

@@ -2,7 +2,7 @@
 //
 //   NAME [PORT] [--port N] [--host ADDR] [--protocol shift|framed]
 //        [--backlog N] [--idle-timeout-ms N] [--request-timeout-ms N]
-//        [--shutdown-grace-ms N] [--max-frame BYTES] [--quiet]
+//        [--shutdown-grace-ms N] [--max-frame BYTES] [--work-us N] [--quiet]
 //   plus [--threads N] and [--max-clients N] for the servers that use them.
 //
 // Parsing is CLI11's (Debian's libcli11-dev): --help, range checks and clear
@@ -27,6 +27,10 @@ inline constexpr std::uint16_t default_port = 9090;  // the original series' por
 inline constexpr int default_backlog = 128;
 inline constexpr std::uint32_t default_max_frame = 1u << 20;   // 1 MiB
 inline constexpr std::uint32_t largest_max_frame = 1u << 30;   // 1 GiB
+// --work-us at most 1 s per request: enough to make any design's staircase
+// visible, and a typing slip (an extra zero or three) is refused rather than
+// freezing the server for minutes per message.
+inline constexpr long long largest_work_us = 1'000'000;
 
 struct ServerOptions {
   // Loopback by default: a tutorial server should not be reachable from the
@@ -44,9 +48,10 @@ struct ServerOptions {
   std::chrono::milliseconds request_timeout{0};   // 0 = never; see cs/request_timer.hpp
   std::chrono::milliseconds shutdown_grace{2000};
   std::uint32_t max_frame = default_max_frame;
+  std::chrono::microseconds work{0};  // CPU per request, see cs/cpu_work.hpp; 0 = none
   bool quiet = false;
 
-  SessionLimits session_limits() const { return {max_frame}; }
+  SessionLimits session_limits() const { return {max_frame, work}; }
   ConnectionPolicy connection_policy() const {
     return {idle_timeout, shutdown_grace, request_timeout};
   }
@@ -66,7 +71,9 @@ class CommandLine {
   // framed (part 4's packet and line servers): --protocol then accepts only
   // `name`, which is also its default, so the simulator's
   // `--protocol NAME` works and any other value exits 2 naming the one
-  // this server speaks. Must be called before parse().
+  // this server speaks. --work-us is then not offered: it is honoured by
+  // the shift and framed sessions (SessionLimits::work), which such a
+  // server does not use. Must be called before parse().
   void speak_only(const std::string& name);
 
   // For a server's own options; register them before parse().
@@ -84,6 +91,7 @@ class CommandLine {
   long long idle_timeout_ms_ = 0;
   long long request_timeout_ms_ = 0;
   long long shutdown_grace_ms_ = 2000;
+  long long work_us_ = 0;
 };
 
 // Runs a server's body and turns its failures into an exit status, so every

@@ -13,6 +13,7 @@
 // one connection, one caller at a time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,6 +42,10 @@ struct SessionLimits {
   // Largest framed payload accepted; a bigger header closes the connection.
   // Default 1 MiB, the --max-frame default (docs/conventions.md).
   std::uint32_t max_frame = 1u << 20;
+  // CPU time to spend on every request before its reply (--work-us; 0, the
+  // default, spends none): shift, per message, when its '$' arrives; framed,
+  // per frame, once the whole frame has arrived. See cs/cpu_work.hpp.
+  std::chrono::microseconds work{0};
 };
 
 class Session {
