@@ -8,19 +8,21 @@
 // session keeps its handlers from running at once. Its limit: the logic is
 // spread over many small functions, and a blocking handler stalls a thread
 // of the pool. New since part 4: Asio owns the loop and the completion queue.
+// This file is the session; the rest of the server (listener, registry,
+// shutdown, thread pool) is server_skeleton.hpp, shared with the coroutine
+// server, so that diffing the two files shows only the session.
 //
 // Run:  asio-server 9090 --threads 4 --protocol framed --idle-timeout-ms 30000
 #include "asio_headers.hpp"
 #include "server_setup.hpp"
+#include "server_skeleton.hpp"
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -32,23 +34,17 @@
 #include "cs/options.hpp"
 #include "cs/session.hpp"
 #include "cs/socket.hpp"
-#include "cs/stats.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
+using boost::system::error_code;
+using part5::max_queued_reply_bytes;
 
-// Replies queued for a client that does not read them: past this many bytes
-// the session stops reading until the queue drains, so a client that only
-// sends cannot make the server buffer without bound (backpressure).
-constexpr std::size_t max_queued_reply_bytes = 1 << 20;
-// Accept failures such as EMFILE repeat at once if retried at once: wait,
-// doubling from the first to the last value, reset by the next success.
-constexpr auto first_accept_backoff = 10ms;
-constexpr auto last_accept_backoff = 1000ms;
-
-class Server;
+class Session;
+// The listener, registry and shutdown of server_skeleton.hpp, around this
+// file's Session.
+using Server = part5::Server<Session>;
 
 // One connection. Created by the acceptor, owned by the handlers it has
 // outstanding: each captures shared_from_this(), so the session lives exactly
@@ -60,7 +56,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, Server& server, std::uint64_t id);
   ~Session();
 
-  // Starts the chain. Call once, after the server registered the session.
+  // Starts serving. Call once, after the server registered the session.
   void start();
   // Closes the connection now, from any thread (posted to the strand).
   void stop(std::string why);
@@ -70,7 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read_some();                    // shift: whatever arrived
   void do_read_header();                  // framed: exactly 4 bytes
   void do_read_body(std::uint32_t length);  // framed: exactly `length` bytes
-  bool read_completed(const boost::system::error_code& error, std::size_t bytes);
+  bool read_completed(const error_code& error, std::size_t bytes);
   void note_received();  // bytes arrived: the idle clock restarts, a frame's begins
   void note_sent();      // bytes left: the idle clock restarts
   void queue_reply(cs::Bytes reply);
@@ -102,47 +98,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t bytes_sent_ = 0;
 };
 
-// The listener, the registry of sessions and the shutdown sequence. The
-// acceptor, the timers and the signal set are used only on strand_; the
-// registry is shared with every session's strand and guarded by mutex_.
-class Server {
- public:
-  Server(asio::io_context& io, const cs::ServerOptions& options);
-
-  // Binds, announces "listening on", starts accepting and waits for signals.
-  void start();
-
-  // Thread-safe: a session leaving the registry (from its destructor).
-  void remove(std::uint64_t id);
-
-  const cs::ServerOptions& options() const { return options_; }
-  cs::ServerStats& stats() { return stats_; }
-
- private:
-  void do_accept();
-  void on_accept(const boost::system::error_code& error, tcp::socket socket);
-  void back_off_then_accept();
-  void on_signal(const boost::system::error_code& error, int signal_number);
-  void close_all_sessions(const std::string& why);
-
-  asio::io_context& io_;
-  const cs::ServerOptions& options_;
-  cs::ServerStats stats_;
-  asio::strand<asio::io_context::executor_type> strand_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer backoff_timer_;
-  Clock::duration backoff_ = first_accept_backoff;
-  // Out of descriptors, accept fails at every retry: one warning per 5 s.
-  cs::RepeatLimiter accept_warnings_;
-  asio::steady_timer grace_timer_;
-  asio::signal_set signals_;
-
-  std::mutex mutex_;
-  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
-  std::uint64_t next_id_ = 1;                                 // guarded by mutex_
-  bool stopping_ = false;                                     // guarded by mutex_
-};
-
 // --- Session -----------------------------------------------------------------
 
 Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
@@ -150,7 +105,7 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
       server_(server),
       id_(id),
       peer_([this] {
-        boost::system::error_code error;
+        error_code error;
         const auto endpoint = socket_.remote_endpoint(error);
         return error ? std::string("unknown peer")
                      : cs::Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
@@ -162,9 +117,9 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
   }
   // Replies are built whole and written with one call: Nagle could only
   // delay them (cs::set_nodelay says more).
-  boost::system::error_code ignored;
+  error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
-  // do_read_some's read_some after a readiness wake-up must not block.
+  // The shift read's read_some after a readiness wake-up must not block.
   socket_.non_blocking(true, ignored);
 }
 
@@ -206,7 +161,7 @@ void Session::start_reading() {
 // buffer (server_setup.hpp: an idle session holds no read buffer).
 void Session::do_read_some() {
   socket_.async_wait(
-      tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code error) {
+      tcp::socket::wait_read, [self = shared_from_this()](error_code error) {
         std::size_t bytes = 0;
         const asio::mutable_buffer buffer = part5::io_thread_read_buffer();
         if (!error && !self->closed_) bytes = self->socket_.read_some(buffer, error);
@@ -229,7 +184,7 @@ void Session::do_read_some() {
 void Session::do_read_header() {
   asio::async_read(
       socket_, asio::buffer(header_), part5::noting_progress([this] { note_received(); }),
-      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+      [self = shared_from_this()](const error_code& error, std::size_t bytes) {
         if (!self->read_completed(error, bytes)) return;
         const std::uint32_t length = cs::read_frame_length(self->header_);
         // Judged on the header alone, before a byte of the body is buffered.
@@ -253,17 +208,17 @@ void Session::do_read_body(std::uint32_t length) {
   }
   asio::async_read(
       socket_, asio::buffer(body_), part5::noting_progress([this] { note_received(); }),
-      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+      [self = shared_from_this()](const error_code& error, std::size_t bytes) {
         if (!self->read_completed(error, bytes)) return;
         self->deadlines_.frame_complete();
         ++self->frames_;
-        self->queue_reply(part5::frame_reply(self->body_));
+        self->queue_reply(part5::frame_reply(self->body_, self->server_.options().work));
         if (!self->reading_paused_) self->do_read_header();
       });
 }
 
-// The common start of every read handler: false when the chain ends here.
-bool Session::read_completed(const boost::system::error_code& error, std::size_t bytes) {
+// The common start of every read's continuation: false when reading ends.
+bool Session::read_completed(const error_code& error, std::size_t bytes) {
   if (closed_) return false;  // the socket was closed while the read was queued
   bytes_received_ += bytes;
   if (bytes > 0) note_received();
@@ -278,9 +233,9 @@ bool Session::read_completed(const boost::system::error_code& error, std::size_t
   return true;
 }
 
-// The completion conditions of the framed reads and of do_write call these
-// too, between the pieces of an operation (on the strand, like every
-// handler).
+// The completion conditions of the framed reads and of the write call these
+// too, between the pieces of an operation (on the strand, like the rest of
+// the session).
 void Session::note_received() {
   deadlines_.activity(Clock::now());
   if (!shift_) deadlines_.frame_byte_arrived();
@@ -311,7 +266,7 @@ void Session::do_write() {
   for (const cs::Bytes& reply : writing_) buffers.push_back(asio::buffer(reply));
   asio::async_write(
       socket_, buffers, part5::noting_progress([this] { note_sent(); }),
-      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+      [self = shared_from_this()](const error_code& error, std::size_t bytes) {
         if (self->closed_) return;
         self->bytes_sent_ += bytes;
         if (bytes > 0) self->note_sent();
@@ -338,7 +293,7 @@ void Session::do_write() {
 // deadlines_ (server_setup.hpp), they never touch the timer.
 void Session::watch_deadlines() {
   deadline_timer_.expires_at(deadlines_.next_check(Clock::now()));
-  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+  deadline_timer_.async_wait([self = shared_from_this()](const error_code&) {
     if (self->closed_) return;
     if (const auto why = self->deadlines_.expired(Clock::now())) return self->close(*why);
     self->watch_deadlines();
@@ -356,129 +311,10 @@ void Session::close(const std::string& why) {
   cs::log_info("session ", id_, ": closing ", peer_, ": ", why);
   // Closing cancels the outstanding read, write and wait: their handlers run
   // with operation_aborted, see closed_, and drop the last shared_ptrs.
-  boost::system::error_code ignored;
+  error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   deadline_timer_.cancel();
-}
-
-// --- Server ------------------------------------------------------------------
-
-Server::Server(asio::io_context& io, const cs::ServerOptions& options)
-    : io_(io),
-      options_(options),
-      strand_(asio::make_strand(io)),
-      acceptor_(strand_),
-      backoff_timer_(strand_),
-      grace_timer_(strand_),
-      signals_(strand_, SIGINT, SIGTERM) {}
-
-void Server::start() {
-  // Setup errors (a bad address, a port in use) throw SetupError: main exits 1.
-  part5::open_listener(acceptor_, options_);
-
-  // No handler runs before io_context::run(), so these two are safe here.
-  signals_.async_wait([this](const boost::system::error_code& e, int n) { on_signal(e, n); });
-  do_accept();
-}
-
-void Server::do_accept() {
-  // Each connection gets a strand of its own: its handlers may run on any
-  // thread of the pool, but never two at once.
-  acceptor_.async_accept(asio::make_strand(io_),
-                         [this](const boost::system::error_code& error, tcp::socket socket) {
-                           on_accept(error, std::move(socket));
-                         });
-}
-
-void Server::on_accept(const boost::system::error_code& error, tcp::socket socket) {
-  if (error == asio::error::operation_aborted) return;  // the acceptor was closed
-  if (error == asio::error::connection_aborted || error == asio::error::interrupted ||
-      error == asio::error::try_again) {
-    return do_accept();  // the client gave up before accept(): nothing to wait for
-  }
-  if (error) {
-    cs::log_warn_limited(
-        accept_warnings_, "accept failed: ", error.message(), "; retrying in ",
-        std::chrono::duration_cast<std::chrono::milliseconds>(backoff_).count(), " ms");
-    return back_off_then_accept();
-  }
-  backoff_ = first_accept_backoff;
-
-  std::shared_ptr<Session> session;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;  // accepted just before the stop: the socket closes here
-    const std::uint64_t id = next_id_++;
-    session = std::make_shared<Session>(std::move(socket), *this, id);
-    sessions_.emplace(id, session);
-  }
-  session->start();
-  do_accept();
-}
-
-void Server::back_off_then_accept() {
-  backoff_timer_.expires_after(backoff_);
-  backoff_ = std::min<Clock::duration>(backoff_ * 2, last_accept_backoff);
-  backoff_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) do_accept();  // cancelled: the server is stopping
-  });
-}
-
-void Server::remove(std::uint64_t id) {
-  std::lock_guard lock(mutex_);
-  sessions_.erase(id);
-  if (stopping_ && sessions_.empty()) {
-    // The last session left within the grace period: nothing to wait for.
-    asio::post(strand_, [this] { grace_timer_.cancel(); });
-  }
-}
-
-// Graceful shutdown, in three steps:
-//   SIGTERM ──► stop accepting ──► sessions go on ─┬─► last one leaves: done
-//                                  (grace period)  └─► grace over: close the rest
-// run() returns in every thread once no handler is left, so when it does,
-// every session has been destroyed and counted.
-void Server::on_signal(const boost::system::error_code& error, int signal_number) {
-  if (error) return;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  backoff_timer_.cancel();
-  bool idle = false;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    idle = sessions_.empty();
-  }
-  cs::log_info("signal ", signal_number, ": no longer accepting; open sessions have ",
-               options_.shutdown_grace.count(), " ms to finish");
-  if (idle) return;
-  grace_timer_.expires_after(options_.shutdown_grace);
-  grace_timer_.async_wait([this](const boost::system::error_code& e) {
-    if (!e) close_all_sessions("shutdown grace period over");
-  });
-}
-
-void Server::close_all_sessions(const std::string& why) {
-  std::vector<std::shared_ptr<Session>> open;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, weak] : sessions_) {
-      if (auto session = weak.lock()) open.push_back(std::move(session));
-    }
-  }
-  for (const auto& session : open) session->stop(why);
-}
-
-void run_server(const cs::ServerOptions& options) {
-  asio::io_context io(static_cast<int>(options.threads));  // a concurrency hint
-  Server server(io, options);
-  server.start();
-
-  // The pool: --threads threads, this one included, all running the same
-  // io_context; it returns when every handler has finished.
-  part5::run_on_pool(io, options.threads);
-  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
 }
 
 }  // namespace
@@ -488,5 +324,5 @@ int main(int argc, char** argv) {
                                "Boost.Asio callback server: one io_context, a pool of threads");
   command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
   const cs::ServerOptions options = command_line.parse(argc, argv);
-  return cs::run_guarded("asio-server", [&] { run_server(options); });
+  return cs::run_guarded("asio-server", [&] { part5::run_server<Session>(options); });
 }

@@ -2,16 +2,18 @@
 // chain of handlers written as one C++20 coroutine that reads top to bottom.
 //
 // How it works: the same io_context, thread pool, strand per session,
-// registry and shutdown. A session is three coroutines on its strand: reader
-// (read a request, queue its reply), writer (the only writer, so one write in
-// flight) and watchdog (the idle and request timeouts). Each co_await is
-// where the callback version ended a handler; each frame holds the
-// shared_ptr that keeps the session alive. Its limit: the callback server's. New since
-// asio_server.cpp: co_spawn, awaitable, and timers used as wake-up signals.
+// registry and shutdown (server_skeleton.hpp, shared). A session is three
+// coroutines on its strand: reader (read a request, queue its reply), writer
+// (the only writer, so one write in flight) and watchdog (the idle and
+// request timeouts). Each co_await is where the callback version ended a
+// handler; each frame holds the shared_ptr that keeps the session alive. Its
+// limit: the callback server's. New since asio_server.cpp: co_spawn,
+// awaitable, and timers used as wake-up signals.
 //
 // Run:  asio-server-coro 9090 --threads 4 --protocol framed
 #include "asio_headers.hpp"
 #include "server_setup.hpp"
+#include "server_skeleton.hpp"
 
 #include <algorithm>
 #include <array>
@@ -19,9 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -32,20 +32,14 @@
 #include "cs/options.hpp"
 #include "cs/session.hpp"
 #include "cs/socket.hpp"
-#include "cs/stats.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
+using boost::system::error_code;
+using part5::max_queued_reply_bytes;
 using asio::awaitable;
 using asio::use_awaitable;
-using boost::system::error_code;
-
-// The same constants as asio_server.cpp, for the same reasons.
-constexpr std::size_t max_queued_reply_bytes = 1 << 20;
-constexpr auto first_accept_backoff = 10ms;
-constexpr auto last_accept_backoff = 1000ms;
 
 // A steady_timer that never expires is a one-bit signal between coroutines
 // on one strand: the waiter awaits it, the notifier cancels it. There is no
@@ -58,7 +52,10 @@ awaitable<void> sleep_until_woken(asio::steady_timer& signal) {
   co_await signal.async_wait(asio::redirect_error(use_awaitable, ignored));
 }
 
-class Server;
+class Session;
+// The listener, registry and shutdown of server_skeleton.hpp, around this
+// file's Session.
+using Server = part5::Server<Session>;
 
 // One connection; see the callback server's Session for the ownership rule.
 // Here the shared_ptr lives in each coroutine's frame (the `self`
@@ -68,8 +65,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, Server& server, std::uint64_t id);
   ~Session();
 
+  // Starts serving. Call once, after the server registered the session.
   void start();
-  void stop(std::string why);  // from any thread (posted to the strand)
+  // Closes the connection now, from any thread (posted to the strand).
+  void stop(std::string why);
 
  private:
   awaitable<void> reader(std::shared_ptr<Session> self);
@@ -82,7 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void note_received();  // bytes arrived: the idle clock restarts, a frame's begins
   void note_sent();      // bytes left: the idle clock restarts
   void queue_reply(cs::Bytes reply);
-  void finish(std::string why);
+  void finish(std::string why);  // no more input: close once the replies are out
   void close(const std::string& why);
 
   tcp::socket socket_;
@@ -94,52 +93,18 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer queue_drained_;   // wakes a reader paused by backpressure
   part5::SessionDeadlines deadlines_;
 
-  std::unique_ptr<cs::Session> shift_;  // shift only
-  std::array<cs::Byte, cs::frame_header_length> header_{};
-  cs::Bytes body_;
+  std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
+  std::array<cs::Byte, cs::frame_header_length> header_{};  // framed only
+  cs::Bytes body_;                                          // framed only
 
-  std::deque<cs::Bytes> write_queue_;
+  std::deque<cs::Bytes> write_queue_;  // replies waiting for the writer
   std::size_t queued_bytes_ = 0;
-  std::optional<std::string> finish_reason_;
+  std::optional<std::string> finish_reason_;  // set when input ended
   bool closed_ = false;
 
   std::uint64_t frames_ = 0;
   std::uint64_t bytes_received_ = 0;
   std::uint64_t bytes_sent_ = 0;
-};
-
-class Server {
- public:
-  Server(asio::io_context& io, const cs::ServerOptions& options);
-
-  // Binds, announces "listening on", and spawns the acceptor and the
-  // shutdown coroutines on strand_.
-  void start();
-  void remove(std::uint64_t id);  // thread-safe
-
-  const cs::ServerOptions& options() const { return options_; }
-  cs::ServerStats& stats() { return stats_; }
-
- private:
-  awaitable<void> accept_loop();
-  awaitable<void> shut_down_on_signal();
-  void close_all_sessions(const std::string& why);
-
-  asio::io_context& io_;
-  const cs::ServerOptions& options_;
-  cs::ServerStats stats_;
-  asio::strand<asio::io_context::executor_type> strand_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer backoff_timer_;
-  asio::steady_timer grace_timer_;
-  asio::signal_set signals_;
-  // Out of descriptors, accept fails at every retry: one warning per 5 s.
-  cs::RepeatLimiter accept_warnings_;
-
-  std::mutex mutex_;
-  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
-  std::uint64_t next_id_ = 1;                                 // guarded by mutex_
-  bool stopping_ = false;                                     // guarded by mutex_
 };
 
 // --- Session -----------------------------------------------------------------
@@ -161,9 +126,12 @@ Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
   if (server_.options().protocol == cs::Protocol::shift) {
     shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
   }
+  // Replies are built whole and written with one call: Nagle could only
+  // delay them (cs::set_nodelay says more).
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
-  socket_.non_blocking(true, ignored);  // serve_shift_chunk's read_some must not block
+  // The shift read's read_some after a readiness wake-up must not block.
+  socket_.non_blocking(true, ignored);
 }
 
 Session::~Session() {
@@ -260,16 +228,17 @@ awaitable<bool> Session::serve_frame() {
   if (!read_completed(error, bytes)) co_return false;
   deadlines_.frame_complete();
   ++frames_;
-  queue_reply(part5::frame_reply(body_));
+  queue_reply(part5::frame_reply(body_, server_.options().work));
   co_return true;
 }
 
+// The common start of every read's continuation: false when reading ends.
 bool Session::read_completed(const error_code& error, std::size_t bytes) {
-  if (closed_) return false;
+  if (closed_) return false;  // the socket was closed while the read was queued
   bytes_received_ += bytes;
   if (bytes > 0) note_received();
   if (error == asio::error::eof) {
-    finish("client closed");
+    finish("client closed");  // a half-close: the replies still go out
     return false;
   }
   if (error) {
@@ -279,8 +248,9 @@ bool Session::read_completed(const error_code& error, std::size_t bytes) {
   return true;
 }
 
-// The framed reads' and the writer's completion conditions call these too,
-// between the pieces of an operation (on the strand, like the coroutines).
+// The completion conditions of the framed reads and of the write call these
+// too, between the pieces of an operation (on the strand, like the rest of
+// the session).
 void Session::note_received() {
   deadlines_.activity(Clock::now());
   if (!shift_) deadlines_.frame_byte_arrived();
@@ -363,116 +333,6 @@ void Session::close(const std::string& why) {
   wake(queue_drained_);
 }
 
-// --- Server ------------------------------------------------------------------
-
-Server::Server(asio::io_context& io, const cs::ServerOptions& options)
-    : io_(io),
-      options_(options),
-      strand_(asio::make_strand(io)),
-      acceptor_(strand_),
-      backoff_timer_(strand_),
-      grace_timer_(strand_),
-      signals_(strand_, SIGINT, SIGTERM) {}
-
-void Server::start() {
-  part5::open_listener(acceptor_, options_);
-
-  // The server's own coroutines must not fail quietly (a server that stops
-  // accepting but keeps listening would look alive): their exception leaves
-  // io_context::run() and ends the server with an error.
-  const auto rethrow = [](std::exception_ptr failure) {
-    if (failure) std::rethrow_exception(failure);
-  };
-  asio::co_spawn(strand_, shut_down_on_signal(), rethrow);
-  asio::co_spawn(strand_, accept_loop(), rethrow);
-}
-
-awaitable<void> Server::accept_loop() {
-  auto backoff = Clock::duration(first_accept_backoff);
-  for (;;) {
-    error_code error;
-    tcp::socket socket = co_await acceptor_.async_accept(
-        asio::make_strand(io_), asio::redirect_error(use_awaitable, error));
-    if (error == asio::error::operation_aborted) co_return;  // the acceptor was closed
-    if (error == asio::error::connection_aborted || error == asio::error::interrupted ||
-        error == asio::error::try_again) {
-      continue;
-    }
-    if (error) {
-      cs::log_warn_limited(
-          accept_warnings_, "accept failed: ", error.message(), "; retrying in ",
-          std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count(), " ms");
-      backoff_timer_.expires_after(backoff);
-      backoff = std::min<Clock::duration>(backoff * 2, last_accept_backoff);
-      co_await backoff_timer_.async_wait(asio::redirect_error(use_awaitable, error));
-      if (error) co_return;  // cancelled: the server is stopping
-      continue;
-    }
-    backoff = first_accept_backoff;
-
-    std::shared_ptr<Session> session;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) co_return;
-      const std::uint64_t id = next_id_++;
-      session = std::make_shared<Session>(std::move(socket), *this, id);
-      sessions_.emplace(id, session);
-    }
-    session->start();
-  }
-}
-
-void Server::remove(std::uint64_t id) {
-  std::lock_guard lock(mutex_);
-  sessions_.erase(id);
-  if (stopping_ && sessions_.empty()) {
-    asio::post(strand_, [this] { grace_timer_.cancel(); });
-  }
-}
-
-// The same three steps as the callback server's on_signal, in one function.
-awaitable<void> Server::shut_down_on_signal() {
-  error_code error;
-  const int signal_number =
-      co_await signals_.async_wait(asio::redirect_error(use_awaitable, error));
-  if (error) co_return;
-  acceptor_.close(error);
-  backoff_timer_.cancel();
-  bool idle = false;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    idle = sessions_.empty();
-  }
-  cs::log_info("signal ", signal_number, ": no longer accepting; open sessions have ",
-               options_.shutdown_grace.count(), " ms to finish");
-  if (idle) co_return;
-  grace_timer_.expires_after(options_.shutdown_grace);
-  co_await grace_timer_.async_wait(asio::redirect_error(use_awaitable, error));
-  if (!error) close_all_sessions("shutdown grace period over");
-}
-
-void Server::close_all_sessions(const std::string& why) {
-  std::vector<std::shared_ptr<Session>> open;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, weak] : sessions_) {
-      if (auto session = weak.lock()) open.push_back(std::move(session));
-    }
-  }
-  for (const auto& session : open) session->stop(why);
-}
-
-void run_server(const cs::ServerOptions& options) {
-  asio::io_context io(static_cast<int>(options.threads));
-  Server server(io, options);
-  server.start();
-  // The pool: --threads threads, this one included, all running the same
-  // io_context; it returns when every handler has finished.
-  part5::run_on_pool(io, options.threads);
-  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -480,5 +340,5 @@ int main(int argc, char** argv) {
                                "Boost.Asio coroutine server: one io_context, a pool of threads");
   command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
   const cs::ServerOptions options = command_line.parse(argc, argv);
-  return cs::run_guarded("asio-server-coro", [&] { run_server(options); });
+  return cs::run_guarded("asio-server-coro", [&] { part5::run_server<Session>(options); });
 }

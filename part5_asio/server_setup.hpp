@@ -1,56 +1,33 @@
-// What both Asio servers do the same way: open their listener, run their
-// io_context on a pool of threads, read the shift protocol's bytes through a
-// buffer that belongs to the I/O thread, not to the session, and keep each
-// session's idle and request deadlines.
+// The parts of a session that both Asio servers share, whatever style their
+// session is written in: the backpressure limit, the shift protocol's read
+// buffer, the framed reply, the idle and request deadlines, and the
+// completion condition that notes progress. What is not a session (the
+// listener, the accept loop, shutdown, the thread pool) is in
+// server_skeleton.hpp.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <exception>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "asio_headers.hpp"
+#include "cs/bytes.hpp"
+#include "cs/cpu_work.hpp"
 #include "cs/frame_codec.hpp"
 #include "cs/options.hpp"
 #include "cs/request_timer.hpp"
 #include "cs/session.hpp"
-#include "cs/socket.hpp"
 
 namespace part5 {
 
-// Opens, binds and listens `acceptor` as --host, --port and --backlog say,
-// then prints the "listening on" line. Setup errors (a bad address, a port
-// in use) throw cs::SetupError, which makes the server exit 1 with the
-// message. Call before io_context::run().
-inline void open_listener(asio::ip::tcp::acceptor& acceptor, const cs::ServerOptions& options) {
-  using tcp = asio::ip::tcp;
-  boost::system::error_code error;
-  tcp::resolver resolver(acceptor.get_executor());
-  const auto results = resolver.resolve(options.host, std::to_string(options.port),
-                                        tcp::resolver::passive | tcp::resolver::numeric_service,
-                                        error);
-  if (error || results.empty()) {
-    throw cs::SetupError("cannot resolve --host " + options.host + ": " + error.message() +
-                         " (give an IPv4 or IPv6 address, e.g. 127.0.0.1)");
-  }
-  const tcp::endpoint endpoint = *results.begin();
-  acceptor.open(endpoint.protocol(), error);
-  if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor.bind(endpoint, error);
-  if (!error) acceptor.listen(options.backlog, error);
-  if (error) {
-    throw cs::SetupError("cannot listen on " + options.host + ":" + std::to_string(options.port) +
-                         ": " + error.message() +
-                         " (is another server using the port? try --port 0)");
-  }
-  const tcp::endpoint bound = acceptor.local_endpoint();
-  cs::announce_listening({bound.address().to_string(), bound.port()});
-}
+// Replies queued for a client that does not read them: past this many bytes
+// the session stops reading until the queue drains, so a client that only
+// sends cannot make the server buffer without bound (backpressure).
+inline constexpr std::size_t max_queued_reply_bytes = 1 << 20;
 
 // The shift sessions' read buffer: one per I/O thread, never one per
 // session. A session waits for readability (async_wait), then reads what is
@@ -69,7 +46,14 @@ inline asio::mutable_buffer io_thread_read_buffer() {
 // transform rather than a push_back per byte: under ThreadSanitizer that
 // took a 12 MiB frame from about 9 s to 2 s (from its last byte in to its
 // first byte out), time in which the session moves no byte.
-inline cs::Bytes frame_reply(const cs::Bytes& payload) {
+//
+// First it spends `work` of CPU time (--work-us, once per frame), as
+// cs::make_session's framed session does: these servers read frames
+// themselves, without a cs::Session, so the work is spent here, on the
+// session's strand, holding a thread of the pool as a real computation
+// would.
+inline cs::Bytes frame_reply(const cs::Bytes& payload, std::chrono::microseconds work) {
+  cs::spend_cpu(work);
   cs::Bytes reply;
   reply.reserve(cs::frame_header_length + payload.size());
   cs::append_frame_header(static_cast<std::uint32_t>(payload.size()), reply);
@@ -170,33 +154,6 @@ auto noting_progress(OnProgress on_progress) {
     if (so_far > 0) on_progress();
     return asio::transfer_all()(error, so_far);
   };
-}
-
-// Runs `io` on `threads` threads, the calling one included, and returns when
-// every one of them has left run() (no work is left, or io.stop()).
-//
-// Connections' errors are error codes handled in their own chains. An
-// exception that leaves run() is the server's own failure: the first one is
-// kept, every thread is stopped and joined, and it is rethrown here (the
-// server then exits 1 through cs::run_guarded) instead of std::terminate on
-// a pool thread. Call from the thread that owns `io`.
-inline void run_on_pool(asio::io_context& io, unsigned threads) {
-  std::mutex failure_mutex;
-  std::exception_ptr failure;  // guarded by failure_mutex
-  const auto run = [&] {
-    try {
-      io.run();
-    } catch (...) {
-      std::lock_guard lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      io.stop();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(run);
-  run();
-  for (std::thread& thread : pool) thread.join();
-  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace part5

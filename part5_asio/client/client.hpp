@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "cs/bytes.hpp"
+#include "cs/options.hpp"
 #include "cs/session.hpp"
 
 namespace part5 {
@@ -74,7 +75,7 @@ struct ClientOptions {
   // resets it.
   std::chrono::milliseconds first_retry_delay{50};
   std::chrono::milliseconds max_retry_delay{2000};
-  std::uint32_t max_frame = 1u << 20;  // a longer reply frame is a protocol error
+  std::uint32_t max_frame = cs::default_max_frame;  // a longer reply frame is a protocol error
   // Demonstrations of Nagle's algorithm meeting delayed ACKs (see
   // docs/part5_asio.md). split_writes sends the header ('^' or the 4-byte
   // length) and the rest as two writes, as the Asio/Qt benchmark of
