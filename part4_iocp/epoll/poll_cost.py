@@ -12,8 +12,10 @@ returns that one socket:
   epoll   the interest list lives in the kernel (epoll_ctl once per socket);
           a call looks at the ready list only
 
-The interpreter's own cost per call is the same for the three (one ready
-socket, one result), so the differences between the rows are the kernel's.
+The interpreter adds about the same fixed cost to every call (one ready
+socket, one result). Python's select() also converts its whole list on each
+call, so part of that column's growth is user space; poll()'s growth is the
+kernel's scan plus the scan of the results, which a C program pays too.
 
 Usage: poll_cost.py [--idle N ...] [--calls K]
 """

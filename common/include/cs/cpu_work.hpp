@@ -20,9 +20,10 @@ namespace cs {
 // what a CPU-bound server does. The clock is the thread's own CPU clock:
 // clock_gettime(CLOCK_THREAD_CPUTIME_ID) on POSIX, GetThreadTimes() on
 // Windows, whose values advance only at the scheduler's tick (about 15.6 ms
-// by default), so there a call may spend up to one tick more than asked. If
-// the thread's CPU clock cannot be read, the wall clock (steady_clock) is
-// used instead, which counts time the thread spent preempted as work.
+// by default), so there a call may spend up to one tick more or less than
+// asked. If the thread's CPU clock cannot be read, the wall clock
+// (steady_clock) is used instead, which counts time the thread spent
+// preempted as work.
 void spend_cpu(std::chrono::microseconds work);
 
 // The calling thread's CPU time so far, by the clock spend_cpu() uses (the
