@@ -69,7 +69,7 @@ inline std::vector<ByteView> split(ByteView stream, const std::vector<std::size_
 // so short inputs cross it, plus the protocol's default and the largest
 // value a header can hold.
 inline std::uint32_t frame_limit(Byte limit) {
-  if (limit == 0xFF) return 1u << 20;  // the --max-frame default
+  if (limit == 0xFF) return cs::default_max_frame;
   if (limit == 0xFE) return 0xFFFFFFFFu;
   return limit % 64;
 }

@@ -37,11 +37,15 @@ struct Verdict {
   static Verdict close_because(std::string why) { return {true, std::move(why)}; }
 };
 
+// The --max-frame default (docs/conventions.md): 1 MiB. Defined here, with
+// the limit it sets, so that options.hpp, the clients and SessionLimits all
+// read the same number.
+inline constexpr std::uint32_t default_max_frame = 1u << 20;
+
 // Protocol limits a server passes to its sessions (from the command line).
 struct SessionLimits {
   // Largest framed payload accepted; a bigger header closes the connection.
-  // Default 1 MiB, the --max-frame default (docs/conventions.md).
-  std::uint32_t max_frame = 1u << 20;
+  std::uint32_t max_frame = default_max_frame;
   // CPU time to spend on every request before its reply (--work-us; 0, the
   // default, spends none): shift, per message, when its '$' arrives; framed,
   // per frame, once the whole frame has arrived. See cs/cpu_work.hpp.
