@@ -1,5 +1,5 @@
 // qt-client - a closed-loop load tool over ClientConnection
-// (qt_client_connection.hpp), the Qt twin of part 5's asio-client.
+// (client/client_connection.hpp), the Qt twin of part 5's asio-client.
 //
 // Each of --clients connections sends a request, waits for its reply, checks
 // it, and sends the next, for --seconds (default 10) or until --requests
@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "cs/log.hpp"
-#include "qt_client_connection.hpp"
-#include "qt_support.hpp"
+#include "client/client_connection.hpp"
+#include "qt_listener.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <climits>
 #include <optional>
 
-#include "qt_support.hpp"
+#include "qt_listener.hpp"
 
 namespace part6 {
 

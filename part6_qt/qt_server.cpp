@@ -2,7 +2,7 @@
 // client a QTcpSocket on it.
 //
 // How it works: a DescriptorServer accepts; each connection is a QtConnection
-// (qt_support.hpp) whose slots run when its socket has bytes, has written
+// (qt_connection.hpp) whose slots run when its socket has bytes, has written
 // bytes, or its timers fire. Nothing blocks, so one thread serves any number
 // of clients, and no state is shared between threads. Its limit: one core,
 // and a slow slot (a big computation) stalls every client. New since part 5:
@@ -17,7 +17,8 @@
 #include "cs/options.hpp"
 #include "cs/stats.hpp"
 #include "cs/stop.hpp"
-#include "qt_support.hpp"
+#include "qt_connection.hpp"
+#include "qt_listener.hpp"
 
 namespace {
 

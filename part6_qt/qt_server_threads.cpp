@@ -25,7 +25,8 @@
 #include "cs/stats.hpp"
 #include "cs/stop.hpp"
 #include "qt_descriptor_budget.hpp"
-#include "qt_support.hpp"
+#include "qt_connection.hpp"
+#include "qt_listener.hpp"
 
 namespace {
 

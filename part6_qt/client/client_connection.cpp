@@ -1,5 +1,5 @@
-// The Qt client connection; see qt_client_connection.hpp.
-#include "qt_client_connection.hpp"
+// The Qt client connection; see client_connection.hpp.
+#include "client_connection.hpp"
 
 #include <QNetworkProxy>
 

@@ -5,7 +5,8 @@
 #include <QEventLoop>
 
 #include "cs/stats.hpp"
-#include "qt_support.hpp"
+#include "qt_connection.hpp"
+#include "qt_listener.hpp"
 
 namespace exercises {
 

@@ -10,7 +10,8 @@
 #include <utility>
 
 #include "cs/stats.hpp"
-#include "qt_support.hpp"
+#include "qt_connection.hpp"
+#include "qt_listener.hpp"
 
 namespace exercises {
 

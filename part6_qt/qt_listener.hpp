@@ -1,0 +1,96 @@
+// What the three Qt servers share around their connections: Qt's messages
+// routed into the repository's log, the stop signal turned into a Qt
+// signal, and a listener that hands out raw descriptors. The connection
+// itself, the chapter's main class, is qt_connection.hpp.
+//
+// Thread affinity (docs/part6_qt.md, "Thread affinity"): every QObject here
+// belongs to the thread that created it, or to the one it was moved to, and
+// its slots run there. Calling a method from another thread is allowed only
+// where the comment says so; everything else crosses threads through queued
+// signals, which Qt delivers on the receiver's thread.
+#pragma once
+
+#include <QObject>
+#include <QTimer>
+
+#include "cs/log.hpp"
+#include "cs/socket.hpp"
+#include "cs/stop.hpp"
+
+class QSocketNotifier;
+
+namespace part6 {
+
+// Sends Qt's own messages (qWarning from inside QtCore and QtNetwork, such as
+// "QSocketNotifier: Socket notifiers cannot be enabled or disabled from
+// another thread") through cs::log_*, so they are whole lines with time and
+// thread id like every other log line, and tests can look for them. Qt still
+// aborts on a warning when QT_FATAL_WARNINGS=1 is set. Call once in main(),
+// before creating QCoreApplication.
+void install_qt_message_handler();
+
+// Emits stopRequested() once, on the thread that created it, when the
+// StopSignal fires: a QSocketNotifier watches the StopSignal's self-pipe, so
+// SIGINT/SIGTERM arrive as an ordinary event-loop event. The signal handler
+// never touches Qt (no Qt call is async-signal-safe). Not thread-safe: use
+// it on its own thread; connect to it from anywhere.
+class StopNotifier : public QObject {
+  Q_OBJECT
+ public:
+  explicit StopNotifier(const cs::StopSignal& stop, QObject* parent = nullptr);
+
+ signals:
+  void stopRequested();
+
+ private:
+  QSocketNotifier* notifier_;
+};
+
+// The listener of the three servers: it adopts a listening socket made by
+// cs::listen_tcp (so --host names, --backlog and SO_REUSEADDR behave as in
+// every other chapter, and setup errors read the same), watches it with a
+// QSocketNotifier, and announces each accepted connection as a raw
+// descriptor, which the caller wraps in a QTcpSocket on the thread that will
+// serve it.
+//
+// Why not QTcpServer: Qt 6.4's socket engine keeps the first error it
+// records, and the EAGAIN that ends every accept loop is one. From then on
+// a failing accept() (EMFILE when descriptors are used up) reads as
+// "temporary", QTcpServer neither pauses nor emits acceptError(), and the
+// listener, still readable, makes the loop call accept() without end at
+// full CPU. Here cs::accept_client() sorts each failure: out of descriptors
+// pauses the notifier for accept_backoff (with a warning at most once per
+// interval), a broken listener stops accepting. Not thread-safe: lives on
+// the main thread.
+class DescriptorServer : public QObject {
+  Q_OBJECT
+ public:
+  explicit DescriptorServer(QObject* parent = nullptr);
+  ~DescriptorServer() override;
+
+  // Takes ownership of `listener`, then prints the "listening on" line.
+  // Throws cs::SetupError if it cannot be made non-blocking.
+  void adopt(cs::FileDescriptor listener);
+
+  // Stops accepting and closes the listener: clients still in the backlog
+  // are reset. Idempotent.
+  void close();
+
+ signals:
+  // A connection was accepted. The receiver owns `descriptor` and must
+  // close it (or hand it to a QTcpSocket) exactly once.
+  void descriptorAccepted(qintptr descriptor);
+
+ private:
+  void accept_pending();
+
+  cs::FileDescriptor listener_;
+  QSocketNotifier* notifier_ = nullptr;  // child of this, watches listener_
+  QTimer* backoff_timer_;                // re-enables notifier_ after EMFILE
+  cs::RepeatLimiter accept_warnings_;
+};
+
+// Closes a descriptor that no QTcpSocket took over.
+void close_descriptor(qintptr descriptor);
+
+}  // namespace part6
