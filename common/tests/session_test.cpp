@@ -15,40 +15,15 @@
 namespace cs {
 namespace {
 
-using testing::every_byte;
+using testing::as_text;
+using testing::expect_split_invariant;
 using testing::feed_in_chunks;
-using testing::random_cuts;
 
 const SessionLimits default_limits{};
 
-std::string as_text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
 std::string shift_reply(std::string_view input) {
   return as_text(feed_in_chunks(Protocol::shift, default_limits, as_bytes(input), {}).output);
-}
-
-// Asserts that every way of splitting `input` gives the unsplit run's
-// output and verdict.
-void expect_split_invariant(Protocol protocol, const SessionLimits& limits, ByteView input,
-                            unsigned random_rounds = 200) {
-  const testing::Run whole = feed_in_chunks(protocol, limits, input, {});
-  auto expect_same = [&](const std::vector<std::size_t>& cuts, const std::string& how) {
-    const testing::Run split = feed_in_chunks(protocol, limits, input, cuts);
-    ASSERT_EQ(split.output, whole.output) << how;
-    ASSERT_EQ(split.verdict.close, whole.verdict.close) << how;
-    ASSERT_EQ(split.verdict.reason, whole.verdict.reason) << how;
-    if (!whole.verdict.close) {
-      ASSERT_EQ(split.pending, whole.pending) << how;
-    }
-  };
-  for (std::size_t cut = 1; cut < input.size(); ++cut) {
-    expect_same({cut}, "split once at " + std::to_string(cut));
-  }
-  expect_same(every_byte(input.size()), "one byte at a time");
-  std::mt19937 random(12345);  // fixed seed: a failure reproduces
-  for (unsigned round = 0; round < random_rounds; ++round) {
-    expect_same(random_cuts(input.size(), random), "random split, round " + std::to_string(round));
-  }
 }
 
 // --- shift ------------------------------------------------------------------

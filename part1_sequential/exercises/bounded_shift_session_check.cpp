@@ -13,7 +13,7 @@
 // point's header next to this file even in the solution build.
 #include <bounded_shift_session.hpp>
 
-#include "exercise_split_testing.hpp"
+#include "split_testing.hpp"
 
 namespace exercises {
 namespace {
@@ -23,15 +23,15 @@ using cs::as_bytes;
 // A limit that no input below reaches, for the tests of plain shift replies.
 constexpr std::size_t roomy = 1000;
 
-testing::SessionFactory bounded(std::size_t max_message) {
+cs::testing::SessionFactory bounded(std::size_t max_message) {
   return [max_message] { return std::make_unique<BoundedShiftSession>(max_message); };
 }
 
 std::string as_text(const cs::Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
 // The whole input as one chunk, greeting included.
-testing::Run run(std::size_t max_message, std::string_view input) {
-  return testing::feed_in_chunks(bounded(max_message), as_bytes(input), {});
+cs::testing::Run run(std::size_t max_message, std::string_view input) {
+  return cs::testing::feed_in_chunks(bounded(max_message), as_bytes(input), {});
 }
 
 bool mentions(const std::string& reason, const std::string& part) {
@@ -59,7 +59,7 @@ TEST(BoundedShiftSession, CaretInsideAMessageIsAnsweredLikeAnyByte) {
 
 TEST(BoundedShiftSession, ByteFFWrapsToZero) {
   const cs::Bytes input = {'^', 0xFF, 0x00, '$'};
-  const auto result = testing::feed_in_chunks(bounded(roomy), input, {});
+  const auto result = cs::testing::feed_in_chunks(bounded(roomy), input, {});
   EXPECT_EQ(result.output, (cs::Bytes{'*', 0x00, 0x01}));
 }
 
@@ -172,7 +172,7 @@ TEST(BoundedShiftSession, EverySplitGivesTheSameOutcome) {
   };
   for (const auto& input : inputs) {
     SCOPED_TRACE(input);
-    testing::expect_split_invariant(bounded(4), as_bytes(input));
+    cs::testing::expect_split_invariant(bounded(4), as_bytes(input));
   }
 }
 
@@ -183,13 +183,13 @@ TEST(BoundedShiftSession, EverySplitOfAllByteValues) {
   }
   input.push_back('$');  // 255 content bytes
 
-  testing::expect_split_invariant(bounded(255), input, 50);
-  const auto fits = testing::feed_in_chunks(bounded(255), input, {});
+  cs::testing::expect_split_invariant(bounded(255), input, 50);
+  const auto fits = cs::testing::feed_in_chunks(bounded(255), input, {});
   EXPECT_FALSE(fits.verdict.close) << fits.verdict.reason;
   EXPECT_EQ(fits.output.size(), 1u + 255u);
 
-  testing::expect_split_invariant(bounded(254), input, 50);
-  const auto over = testing::feed_in_chunks(bounded(254), input, {});
+  cs::testing::expect_split_invariant(bounded(254), input, 50);
+  const auto over = cs::testing::feed_in_chunks(bounded(254), input, {});
   EXPECT_TRUE(over.verdict.close);
   EXPECT_EQ(over.output.size(), 1u + 254u);
 }

@@ -15,7 +15,7 @@
 // point's header next to this file even in the solution build.
 #include <line_upper_session.hpp>
 
-#include "exercise_split_testing.hpp"
+#include "split_testing.hpp"
 
 namespace exercises {
 namespace {
@@ -27,15 +27,15 @@ using namespace std::string_literals;
 constexpr std::size_t roomy = 1000;
 const std::string too_long_reply = "-ERR line too long\r\n";
 
-testing::SessionFactory line_upper(std::size_t max_line) {
+cs::testing::SessionFactory line_upper(std::size_t max_line) {
   return [max_line] { return std::make_unique<LineUpperSession>(max_line); };
 }
 
 std::string as_text(const cs::Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
 // The input in the chunks that start at `cuts` (none: one chunk).
-testing::Run run(std::size_t max_line, std::string_view input, std::vector<std::size_t> cuts = {}) {
-  return testing::feed_in_chunks(line_upper(max_line), as_bytes(input), cuts);
+cs::testing::Run run(std::size_t max_line, std::string_view input, std::vector<std::size_t> cuts = {}) {
+  return cs::testing::feed_in_chunks(line_upper(max_line), as_bytes(input), cuts);
 }
 
 bool mentions(const std::string& reason, const std::string& part) {
@@ -210,7 +210,7 @@ TEST(LineUpperSession, EverySplitGivesTheSameOutcome) {
   };
   for (const auto& input : inputs) {
     SCOPED_TRACE(input);
-    testing::expect_split_invariant(line_upper(8), as_bytes(input));
+    cs::testing::expect_split_invariant(line_upper(8), as_bytes(input));
   }
 }
 
@@ -219,8 +219,8 @@ TEST(LineUpperSession, EverySplitOfLinesAroundTheLimit) {
   for (std::size_t length = 0; length <= 12; ++length) {
     input += std::string(length, 'q') + (length % 2 == 0 ? "\n" : "\r\n");
   }
-  testing::expect_split_invariant(line_upper(12), as_bytes(input));
-  testing::expect_split_invariant(line_upper(11), as_bytes(input));
+  cs::testing::expect_split_invariant(line_upper(12), as_bytes(input));
+  cs::testing::expect_split_invariant(line_upper(11), as_bytes(input));
   EXPECT_FALSE(run(12, input).verdict.close);
   EXPECT_TRUE(run(11, input).verdict.close);
 }

@@ -6,18 +6,18 @@
 #include <string>
 
 #include "line_session.hpp"
-#include "session_splits.hpp"
+#include "split_testing.hpp"
 
 namespace part4 {
 namespace {
 
-using testing::as_text;
-using testing::expect_split_invariant;
-using testing::feed_in_chunks;
+using cs::testing::as_text;
+using cs::testing::expect_split_invariant;
+using cs::testing::feed_in_chunks;
 
 constexpr std::string_view ready = "+OK ready\r\n";
 
-testing::SessionFactory line_sessions(std::size_t max_line = default_max_line) {
+cs::testing::SessionFactory line_sessions(std::size_t max_line = default_max_line) {
   return [max_line] { return std::make_unique<LineSession>(max_line); };
 }
 

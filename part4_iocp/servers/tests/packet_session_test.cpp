@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "packet_session.hpp"
-#include "session_splits.hpp"
+#include "split_testing.hpp"
 
 namespace part4 {
 namespace {
 
-using testing::as_text;
-using testing::expect_split_invariant;
-using testing::feed_in_chunks;
+using cs::testing::as_text;
+using cs::testing::expect_split_invariant;
+using cs::testing::feed_in_chunks;
 
 std::unique_ptr<cs::Session> make_packet_session() { return std::make_unique<PacketSession>(); }
 
