@@ -32,6 +32,18 @@ class RunScriptTest(unittest.TestCase):
                         "python3-matplotlib"]:
             self.assertIn(package, result.stderr)
 
+    def test_without_apt_demo_lists_only_the_tour_packages(self):
+        with tempfile.TemporaryDirectory() as directory:
+            for tool in TOOLS:
+                os.symlink(shutil.which(tool), os.path.join(directory, tool))
+            result = self.run_script("demo", path=directory)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        listed = result.stderr.split("yourself", 1)[1].split("(C++20", 1)[0].split()
+        for package in ["g++", "cmake", "libboost-dev", "qt6-base-dev", "python3-matplotlib"]:
+            self.assertIn(package, listed)
+        for package in ["libgtest-dev", "mingw-w64", "wine", "clang-14"]:
+            self.assertNotIn(package, listed)
+
     def test_unknown_command_fails_with_usage(self):
         result = self.run_script("frobnicate")
         self.assertEqual(result.returncode, 1)
