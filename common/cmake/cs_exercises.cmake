@@ -11,7 +11,18 @@
 # --- script mode: run one check binary and judge how it ended ---------------
 #
 #   cmake -DCS_CHECK=<binary> -DCS_EXPECT=pass|fail -DCS_EXERCISE=<id>
-#         -DCS_START_FILES=<files to restore, space-separated> -P cs_exercises.cmake
+#         -DCS_START_FILES=<the starting point's files, space-separated>
+#         -DCS_REPO_ROOT=<repository> -DCS_STARTS_MANIFEST=<tests/exercise_starts.txt>
+#         -P cs_exercises.cmake
+#
+# A learner solves an exercise in place, in the starting point's files, and
+# must still get a green ./run test. So the "start fails" test first asks
+# whether the starting point is the shipped one: tests/exercise_starts.txt
+# records each file's SHA-256. If every file matches, the check must fail
+# (the shipped starting point is not a solution). If one was edited, the
+# edited version is the learner's answer and the check must pass, except
+# under CI=true, where an edited starting point is refused: CI proves the
+# shipped one fails, so a change to it must come with its new hash.
 #
 # Why a script rather than ctest's PASS_REGULAR_EXPRESSION/WILL_FAIL: the
 # "start fails" test must pass only when the check ran to completion and
@@ -95,11 +106,58 @@ if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
     message(FATAL_ERROR
       "cs_exercises.cmake: CS_EXPECT must be 'pass' or 'fail', not '${CS_EXPECT}'")
   endif()
+
+  # Is the starting point the shipped one?
+  foreach(required IN ITEMS CS_START_FILES CS_REPO_ROOT CS_STARTS_MANIFEST)
+    if(NOT DEFINED ${required})
+      message(FATAL_ERROR "cs_exercises.cmake: -D${required}=... is required for CS_EXPECT=fail")
+    endif()
+  endforeach()
+  cmake_path(NORMAL_PATH CS_STARTS_MANIFEST)
+  file(STRINGS "${CS_STARTS_MANIFEST}" manifest_lines REGEX "^[0-9a-f]+ +[^ ]+$")
+  separate_arguments(start_files UNIX_COMMAND "${CS_START_FILES}")
+  set(edited "")
+  set(new_lines "")
+  foreach(path IN LISTS start_files)
+    file(SHA256 "${CS_REPO_ROOT}/${path}" actual)
+    set(recorded "")
+    foreach(line IN LISTS manifest_lines)
+      if(line MATCHES "^([0-9a-f]+) +(.+)$" AND CMAKE_MATCH_2 STREQUAL path)
+        set(recorded "${CMAKE_MATCH_1}")
+      endif()
+    endforeach()
+    if(NOT recorded STREQUAL actual)
+      string(APPEND edited " ${path}")
+      string(APPEND new_lines "\n  ${actual}  ${path}")
+    endif()
+  endforeach()
+  string(STRIP "${edited}" edited)
+
+  if(edited)
+    if("$ENV{CI}" STREQUAL "true")
+      cs_exercise_fail(
+        "the starting point of exercise ${CS_EXERCISE} is not the one recorded in "
+        "${CS_STARTS_MANIFEST} (${edited}). CI proves that the shipped starting point fails "
+        "its check, so it must be the recorded one: restore it (`git checkout -- ${edited}`) or, "
+        "if the starting point is meant to change, record its new hash:${new_lines}")
+    endif()
+    # Edited in place: the learner's answer, judged as a solution.
+    if(exit_status STREQUAL "0" AND tests_run AND NOT tests_run EQUAL 0)
+      message("exercise ${CS_EXERCISE}: your edited starting point (${edited}) passes its "
+              "check: solved. (CI still checks that the shipped starting point fails; restore "
+              "it with `git checkout -- ${edited}` before sending a change to the repository.)")
+      return()
+    endif()
+    cs_exercise_fail(
+      "exercise ${CS_EXERCISE}: you edited its starting point (${edited}) and it does not pass "
+      "its check yet (exit status: ${exit_status}); the failures above say what is missing "
+      "(./run exercise ${CS_EXERCISE} runs the check alone). `git checkout -- ${edited}` "
+      "restores the shipped starting point.")
+  endif()
   if(exit_status STREQUAL "0")
     cs_exercise_fail(
-      "the starting point of exercise ${CS_EXERCISE} now passes its check: if you solved the "
-      "exercise, well done (this test guards the shipped starting point; restore it with "
-      "`git checkout -- ${CS_START_FILES}` before submitting a change to the repository)")
+      "the shipped starting point of exercise ${CS_EXERCISE} (the files recorded in "
+      "${CS_STARTS_MANIFEST}) passes its check: the check proves nothing against it.")
   endif()
   if(NOT exit_status STREQUAL "1" OR NOT tests_run OR NOT failed_summary)
     if(failed_summary)
@@ -196,6 +254,25 @@ function(cs_add_exercise)
   endforeach()
   string(STRIP "${restore_hint}" restore_hint)
 
+  # Every starting point file must be recorded (see script mode): without
+  # its hash, the "start fails" test could not tell shipped from solved.
+  file(STRINGS "${CS_REPO_ROOT}/tests/exercise_starts.txt" recorded_lines
+       REGEX "^[0-9a-f]+ +[^ ]+$")
+  separate_arguments(start_paths UNIX_COMMAND "${restore_hint}")
+  foreach(path IN LISTS start_paths)
+    set(found FALSE)
+    foreach(line IN LISTS recorded_lines)
+      if(line MATCHES "^[0-9a-f]+ +(.+)$" AND CMAKE_MATCH_1 STREQUAL path)
+        set(found TRUE)
+      endif()
+    endforeach()
+    if(NOT found)
+      file(SHA256 "${CS_REPO_ROOT}/${path}" hash)
+      message(FATAL_ERROR "cs_add_exercise(${arg_ID}): the starting point file ${path} is not "
+                          "recorded in tests/exercise_starts.txt; add the line\n  ${hash}  ${path}")
+    endif()
+  endforeach()
+
   add_custom_target(exercise-${arg_ID})
   add_dependencies(exercise-${arg_ID} exercise-${arg_ID}-start)
 
@@ -209,6 +286,8 @@ function(cs_add_exercise)
                      "-DCS_EXPECT=${expect}"
                      "-DCS_EXERCISE=${arg_ID}"
                      "-DCS_START_FILES=${restore_hint}"
+                     "-DCS_REPO_ROOT=${CS_REPO_ROOT}"
+                     "-DCS_STARTS_MANIFEST=${CS_REPO_ROOT}/tests/exercise_starts.txt"
                      -P "${CMAKE_CURRENT_FUNCTION_LIST_FILE}")
     set_tests_properties(exercise.${arg_ID}.${test} PROPERTIES TIMEOUT 60 LABELS exercise)
   endforeach()
