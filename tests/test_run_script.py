@@ -21,11 +21,15 @@ class RunScriptTest(unittest.TestCase):
         return subprocess.run([str(RUN), *args], capture_output=True, text=True,
                               timeout=60, env=env, stdin=subprocess.DEVNULL)
 
-    def test_without_apt_setup_lists_the_packages_and_fails(self):
+    def run_without_apt(self, *args):
+        """./run with a PATH that holds only TOOLS: a machine with no apt."""
         with tempfile.TemporaryDirectory() as directory:
             for tool in TOOLS:
                 os.symlink(shutil.which(tool), os.path.join(directory, tool))
-            result = self.run_script("setup", path=directory)
+            return self.run_script(*args, path=directory)
+
+    def test_without_apt_setup_lists_the_packages_and_fails(self):
+        result = self.run_without_apt("setup")
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertIn("has no apt", result.stderr)
         for package in ["g++", "cmake", "ninja-build", "libgtest-dev", "libcli11-dev",
@@ -33,10 +37,7 @@ class RunScriptTest(unittest.TestCase):
             self.assertIn(package, result.stderr)
 
     def test_without_apt_demo_lists_only_the_tour_packages(self):
-        with tempfile.TemporaryDirectory() as directory:
-            for tool in TOOLS:
-                os.symlink(shutil.which(tool), os.path.join(directory, tool))
-            result = self.run_script("demo", path=directory)
+        result = self.run_without_apt("demo")
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         listed = result.stderr.split("yourself", 1)[1].split("(C++20", 1)[0].split()
         for package in ["g++", "cmake", "libboost-dev", "qt6-base-dev", "python3-matplotlib"]:
