@@ -1,4 +1,6 @@
-// Exercise part6-2 (refusing_pool.hpp): the starting point queues.
+// Exercise part6-2 (refusing_pool.hpp): the starting point queues. Its Task
+// is a copy of qt_server_pool.cpp's (tests/exercise_copies.txt keeps the two in
+// step).
 #include "refusing_pool.hpp"
 
 #include <QEventLoop>

@@ -1,4 +1,5 @@
-// Exercise part6-2 (refusing_pool.hpp): the reference solution.
+// Exercise part6-2 (refusing_pool.hpp): the reference solution. Its Task is
+// a copy of qt_server_pool.cpp's (tests/exercise_copies.txt).
 #include "refusing_pool.hpp"
 
 #include <QEventLoop>
