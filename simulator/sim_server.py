@@ -310,6 +310,17 @@ class ServerProcess:
                      else "\n  stderr: (empty)")
         return "".join(parts)
 
+    def finish(self, timeout: float) -> Tuple[Optional[int], str]:
+        """The end of a test: SIGTERM the server if it still runs, wait up to
+        `timeout` seconds, then close(). Returns its exit status (None if it
+        had to be killed) and its whole log."""
+        status = self.exit_status()
+        if self._process is not None and status is None:
+            self.terminate()
+            status = self.wait(timeout)
+        self.close()
+        return status, self.log()
+
     def close(self) -> None:
         """Make sure the process is gone and release the stderr file."""
         self._kill()
@@ -330,6 +341,22 @@ class ServerProcess:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+# What AddressSanitizer, LeakSanitizer, ThreadSanitizer ("...Sanitizer:")
+# and UBSan ("file:line:col: runtime error: ...") write into a server's log.
+SANITIZER_REPORT = re.compile(r"Sanitizer|runtime error:")
+
+
+def sanitizer_report(log: str) -> Optional[str]:
+    """The first line of `log` that belongs to a sanitizer report, or None.
+    Every test that runs a server checks its log with this after stopping it:
+    under the sanitizer builds, a report is a failure even when every reply
+    was right."""
+    for line in log.splitlines():
+        if SANITIZER_REPORT.search(line):
+            return line
+    return None
 
 
 def describe_status(status: int) -> str:

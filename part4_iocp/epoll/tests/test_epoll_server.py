@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
-from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
+from sim_server import ServerError, ServerProcess, sanitizer_report  # noqa: E402  (the repository's one launcher)
 
 SERVER = ""  # set from the command line
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
@@ -94,9 +94,6 @@ class Server(ServerProcess):
 
     def wait_exit(self, timeout: float) -> Optional[int]:
         return self.wait(timeout)
-
-    def kill(self) -> None:
-        self.close()
 
 
 class Client:
@@ -178,12 +175,8 @@ class ServerTestCase(unittest.TestCase):
     def _cleanup(self) -> None:
         for client in self.clients:
             client.close()
-        if self.server.process.poll() is None:
-            self.server.terminate()
-            self.server.wait_exit(TIMEOUT)
-        self.server.kill()
-        self.assertNotRegex(self.server.log(), r"Sanitizer|runtime error:",
-                            "sanitizer report in the server's stderr")
+        _, log = self.server.finish(TIMEOUT)
+        self.assertIsNone(sanitizer_report(log), "sanitizer report in the server's log:\n" + log)
 
     def require_line(self, pattern: str, timeout: float = TIMEOUT) -> re.Match:
         match = self.server.wait_for_line(pattern, timeout)
