@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include <CLI/CLI.hpp>
+
 #include "cs/acceptor.hpp"
 #include "cs/connection.hpp"
 #include "cs/log.hpp"

@@ -25,6 +25,8 @@
 // server, so that diffing the two files shows only the session.
 //
 // Run:  asio-server-workers 9090 --threads 1 --workers 2 --work-us 50000
+#include <CLI/CLI.hpp>
+
 #include "asio_headers.hpp"
 #include "server_setup.hpp"
 #include "server_skeleton.hpp"

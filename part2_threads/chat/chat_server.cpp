@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "chat_room.hpp"
 #include "cs/acceptor.hpp"
 #include "cs/connection.hpp"

@@ -35,6 +35,8 @@
 #include <system_error>
 #include <unordered_map>
 
+#include <CLI/CLI.hpp>
+
 #include "cs/acceptor.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"

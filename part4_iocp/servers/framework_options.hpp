@@ -6,6 +6,8 @@
 
 #include <cstddef>
 
+#include <CLI/CLI.hpp>
+
 #include "cpf/server.hpp"
 #include "cs/options.hpp"
 

@@ -21,6 +21,8 @@
 #include <memory>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "cpf/server.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"

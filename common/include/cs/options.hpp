@@ -11,15 +11,21 @@
 // never silently ignored.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "cs/connection.hpp"
 #include "cs/session.hpp"
+
+// CLI11 is included only where options are registered (options.cpp and the
+// servers that call app()): it is a large header, and most servers need only
+// parse(). A file that calls app() includes <CLI/CLI.hpp> itself.
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace cs {
 
@@ -60,6 +66,9 @@ class CommandLine {
  public:
   // Registers the common options. `description` is the --help headline.
   CommandLine(std::string name, std::string description);
+  ~CommandLine();
+  CommandLine(const CommandLine&) = delete;
+  CommandLine& operator=(const CommandLine&) = delete;
 
   // Offers --threads N (default `default_threads`, at least 1).
   void add_threads_option(unsigned default_threads);
@@ -76,7 +85,7 @@ class CommandLine {
   void speak_only(const std::string& name);
 
   // For a server's own options; register them before parse().
-  CLI::App& app() { return app_; }
+  CLI::App& app() { return *app_; }
 
   // Parses the arguments and applies --quiet to the log level. On --help,
   // prints usage and exits 0; on a bad argument, prints what is wrong and
@@ -84,7 +93,7 @@ class CommandLine {
   ServerOptions parse(int argc, char** argv);
 
  private:
-  CLI::App app_;
+  std::unique_ptr<CLI::App> app_;
   ServerOptions options_;
   std::string protocol_name_ = "shift";
   long long idle_timeout_ms_ = 0;
