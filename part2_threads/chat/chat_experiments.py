@@ -103,14 +103,20 @@ def throughput(args):
                    str(args.size), "--window", "16", "--duration", "60"]
     print("chat-stress %s, %d runs per strategy" % (" ".join(stress_args), args.runs))
     print("%-12s %10s %10s %10s  %s" % ("strategy", "median/s", "min/s", "max/s", "problems"))
-    for strategy in STRATEGIES:
-        rates, problems = [], 0
-        for _ in range(args.runs):
+    # Rounds interleave the strategies (one run of each per round), so that
+    # a change in the machine's load during the series affects all alike.
+    rates = {strategy: [] for strategy in STRATEGIES}
+    problems = {strategy: 0 for strategy in STRATEGIES}
+    for _ in range(args.runs):
+        for strategy in STRATEGIES:
             summary, _ = stress(args.bin, strategy, stress_args)
-            rates.append(summary["delivered_per_s"])
-            problems += summary["frames_corrupt"] + summary["frames_missing"] + len(summary["dropped"])
-        print("%-12s %10.0f %10.0f %10.0f  %d" % (strategy, statistics.median(rates), min(rates),
-                                                  max(rates), problems))
+            rates[strategy].append(summary["delivered_per_s"])
+            problems[strategy] += (summary["frames_corrupt"] + summary["frames_missing"]
+                                   + len(summary["dropped"]))
+    for strategy in STRATEGIES:
+        print("%-12s %10.0f %10.0f %10.0f  %d" % (strategy, statistics.median(rates[strategy]),
+                                                  min(rates[strategy]), max(rates[strategy]),
+                                                  problems[strategy]))
 
 
 def slow_client(args):
