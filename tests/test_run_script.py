@@ -39,11 +39,28 @@ class RunScriptTest(unittest.TestCase):
     def test_without_apt_demo_lists_only_the_tour_packages(self):
         result = self.run_without_apt("demo")
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
-        listed = result.stderr.split("yourself", 1)[1].split("(C++20", 1)[0].split()
+        listed = result.stderr.split("yourself", 1)[1].split("(at least", 1)[0].split()
         for package in ["g++", "cmake", "libboost-dev", "qt6-base-dev", "python3-matplotlib"]:
             self.assertIn(package, listed)
         for package in ["libgtest-dev", "mingw-w64", "wine", "clang-14"]:
             self.assertNotIn(package, listed)
+
+    def listed_without_apt(self, *args):
+        result = self.run_without_apt(*args)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        return result.stderr.split("yourself", 1)[1].split("(at least", 1)[0].split()
+
+    def test_without_apt_build_lists_what_its_preset_needs(self):
+        default = self.listed_without_apt("build")
+        self.assertIn("libgtest-dev", default)
+        self.assertIn("qt6-base-dev", default)
+        self.assertNotIn("wine", default)
+        self.assertNotIn("clang-14", default)
+        windows = self.listed_without_apt("build", "windows")
+        self.assertIn("mingw-w64", windows)
+        self.assertIn("wine64", windows)
+        self.assertIn("clang-14", self.listed_without_apt("build", "fuzz"))
+        self.assertIn("iproute2", self.listed_without_apt("bench"))
 
     def test_unknown_command_fails_with_usage(self):
         result = self.run_script("frobnicate")
