@@ -8,11 +8,13 @@
 // opening in the send buffer. Bytes that were already there when the loop
 // stopped reading produce no new report, so a loop that does not drain
 // every ready descriptor until EAGAIN can wait forever on data the kernel
-// already holds. One epoll_wait() per wake-up, in exchange for that rule.
+// already holds. In exchange, each socket is registered once, with no
+// epoll_ctl(MOD) to switch EPOLLOUT on and off as replies come and go.
 //
 // serve_edge_triggered() serves the shift protocol (docs/protocol.md) on a
-// listening socket with one thread and one epoll instance, every socket
-// registered once with EPOLLIN | EPOLLOUT | EPOLLET, until `stop` fires.
+// listening socket with one thread and one epoll instance, every connection
+// registered once with EPOLLIN | EPOLLOUT | EPOLLET (the listener with
+// EPOLLIN | EPOLLET), until `stop` fires.
 // Its write path (flush) already keeps the rule: it sends until everything
 // is out or send() says EAGAIN, and the next EPOLLOUT edge resumes it.
 // The two places marked EXERCISE(part4-3) in edge_triggered_server.cpp do

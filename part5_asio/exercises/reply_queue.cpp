@@ -21,6 +21,7 @@ void ReplyQueue::queue(cs::Bytes reply) {
                                                       std::size_t) {
                       if (error) {
                         self->failed_ = true;
+                        self->unsent_ = 0;
                         return;
                       }
                       self->unsent_ -= data->size();

@@ -8,7 +8,7 @@
 // A time limit in a test, for once: the two outcomes differ by a factor of
 // a hundred (under 0.5 ms against 40 ms or more), so the limit, 20 ms for
 // the median, is half the smallest stall and far above a loaded machine's
-// round trip.
+// round trip: a slow machine is very unlikely to miss it.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -75,6 +75,10 @@ RoundTrips measure(std::size_t payload_size, int requests) {
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   RoundTrips result;
+  // A deadline on every read of the test's own socket: a request that
+  // never completes fails the test instead of hanging it.
+  const timeval five_seconds{5, 0};
+  ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof five_seconds);
   if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     ADD_FAILURE() << "connect failed";
     return result;

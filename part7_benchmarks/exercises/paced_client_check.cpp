@@ -1,13 +1,13 @@
 // The check of exercise part7-2 (measure_latencies, contract in
 // paced_client.hpp): against a one-byte echo server on a thread of this
 // process that stalls once for 200 ms, 1,000 requests due every
-// millisecond must show the stall in their 99th percentile, and a server
+// 2 ms must show the stall in their 99th percentile, and a server
 // that never stalls must not. Built twice, against the starting point and
 // against solutions/; ctest requires the first to fail and the second to
 // pass.
 //
 // The limits are far from both outcomes: a stall of 200 ms delays the
-// requests due during it by up to 200 ms, so about 200 of 1,000 samples
+// requests due during it by up to 200 ms, so about 50 of 1,000 samples
 // measured right are above 100 ms, and the 99th percentile is well above
 // it; measured from the send, one sample is.
 #include <gtest/gtest.h>
@@ -30,7 +30,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t requests = 1000;
-constexpr auto interval = 1ms;
+constexpr auto interval = 2ms;  // room for a slow round trip under the sanitizers
 
 // Echoes one byte at a time; before answering request number `stall_at`
 // (counting from 0; none if it is never reached) it sleeps `stall`.
@@ -68,7 +68,7 @@ double percentile(std::vector<double> ms, double p) {
 TEST(MeasureLatencies, AnswersEveryRequest) {
   const Latencies latencies = run_against(500);
   EXPECT_EQ(latencies.ms.size(), requests);
-  EXPECT_GT(latencies.sent_late, 100u) << "the 200 ms stall should have made ~200 requests late";
+  EXPECT_GT(latencies.sent_late, 50u) << "the 200 ms stall should have made ~100 requests late";
 }
 
 TEST(MeasureLatencies, AStallOf200msShowsInThe99thPercentile) {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <system_error>
@@ -123,8 +124,10 @@ class Loop {
     connection.fd = std::move(fd);
     connection.session = cs::make_session(cs::Protocol::shift, cs::SessionLimits{});
     connection.session->greet(connection.out);
-    // Registered once for both directions: with EPOLLET an always-armed
-    // EPOLLOUT costs nothing, it is reported only when space opens up.
+    // Registered once for both directions, never changed (no
+    // epoll_ctl(MOD) to switch EPOLLOUT on and off): EPOLLOUT comes along
+    // with reports while the socket is writable, and a new report is
+    // certain once send() has said EAGAIN and space opens up.
     watch(key, EPOLLIN | EPOLLOUT | EPOLLET);
     flush(connection);
   }
@@ -144,8 +147,12 @@ class Loop {
       }
       const ssize_t got = cs::recv_some(connection.fd.get(), buffer);
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;  // drained
-      if (got <= 0) {
-        close(connection);  // the peer's end, or a reset
+      if (got == 0) {
+        connection.closing = true;  // the peer's end: send what is left, then close
+        break;
+      }
+      if (got < 0) {
+        close(connection);  // a reset
         return;
       }
       const cs::Verdict verdict = connection.session->on_receive(
@@ -164,7 +171,18 @@ class Loop {
       const ssize_t put = cs::send_some(
           connection.fd.get(), cs::ByteView(connection.out).subspan(connection.sent));
       if (put < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          // Drop what was sent once it is at least half the buffer, so
+          // that `out` holds only unsent replies (bounded by output_limit
+          // plus one read's worth), not all the traffic of a connection
+          // that keeps sending while it reads slowly.
+          if (connection.sent >= connection.out.size() - connection.sent) {
+            connection.out.erase(connection.out.begin(),
+                                 connection.out.begin() + static_cast<std::ptrdiff_t>(connection.sent));
+            connection.sent = 0;
+          }
+          return true;
+        }
         close(connection);
         return false;
       }

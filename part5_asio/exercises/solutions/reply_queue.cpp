@@ -25,6 +25,7 @@ void ReplyQueue::write_next() {
                       if (error) {
                         self->failed_ = true;
                         self->replies_.clear();
+                        self->unsent_ = 0;
                         return;
                       }
                       self->unsent_ -= self->replies_.front().size();

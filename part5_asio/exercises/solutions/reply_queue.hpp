@@ -15,8 +15,8 @@
 // each whole, however many are queued at once. Call queue() on the socket's
 // executor (one thread, or the session's strand). The ReplyQueue must be
 // owned by a shared_ptr: the write in flight holds one, so the queue lives
-// until its last write completes. After a write fails, the rest is dropped
-// and failed() says so.
+// until its last write completes. After a write fails, the rest is dropped,
+// failed() says so and unsent() is 0.
 #pragma once
 
 #include "asio_headers.hpp"

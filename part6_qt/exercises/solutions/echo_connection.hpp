@@ -5,8 +5,9 @@
 // thread, which accepted the descriptor), moves it to a new QThread with
 // moveToThread(), and connects QThread::started to start(), so start() runs
 // on the new thread. Every QObject belongs to the thread it was created on
-// (or moved to); its socket notifiers and timers work only there, and Qt
-// delivers its signals to slots on that thread. So the QTcpSocket must
+// (or moved to); its socket notifiers and timers work only there, and the
+// events posted to it, and its slots called through queued or automatic
+// connections, run on that thread. So the QTcpSocket must
 // belong to the serving thread: created there, or created as a child of the
 // connection before the move (moveToThread moves the children with it).
 //
