@@ -5,16 +5,31 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <system_error>
 
 namespace cs {
 
 namespace {
-StopSignal* installed_stop = nullptr;  // written once before handlers exist
+// The StopSignal the handlers wake; cleared by its destructor. Atomic (and
+// lock-free, so safe to read in a handler): a second SIGTERM can arrive
+// while the server is exiting, after main's StopSignal is gone, and must
+// then find nothing rather than write into a dead stack frame.
+std::atomic<StopSignal*> installed_stop{nullptr};
+static_assert(std::atomic<StopSignal*>::is_always_lock_free, "read in a signal handler");
 
 extern "C" void on_stop_signal(int signal_number) {
-  if (installed_stop != nullptr) installed_stop->request_stop(signal_number);
+  if (StopSignal* stop = installed_stop.load()) stop->request_stop(signal_number);
+}
+
+void set_stop_signals(void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
 }
 }  // namespace
 
@@ -25,6 +40,16 @@ StopSignal::StopSignal() {
   }
   read_end_.reset(ends[0]);
   write_end_.reset(ends[1]);
+}
+
+StopSignal::~StopSignal() {
+  StopSignal* self = this;
+  if (installed_stop.compare_exchange_strong(self, nullptr)) {
+    // The process is on its way out (every server's StopSignal lives in
+    // main): a late SIGINT or SIGTERM is ignored rather than ending it with
+    // a signal status after a clean stop.
+    set_stop_signals(SIG_IGN);
+  }
 }
 
 void StopSignal::request_stop(int signal_number) noexcept {
@@ -54,13 +79,8 @@ bool StopSignal::wait(std::chrono::milliseconds duration) const {
 }
 
 void install_stop_handlers(StopSignal& stop) {
-  installed_stop = &stop;
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
+  installed_stop.store(&stop);
+  set_stop_signals(on_stop_signal);
 
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;

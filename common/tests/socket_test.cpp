@@ -185,6 +185,24 @@ TEST(StopSignal, HandlersTurnSigtermIntoAStopRequest) {
   std::signal(SIGINT, SIG_DFL);
 }
 
+TEST(StopSignal, ASignalAfterItIsGoneIsIgnored) {
+  // A server's StopSignal lives in main; a second SIGTERM can arrive while
+  // the process exits, after it is destroyed. The handler must not reach
+  // the dead object (it once wrote into main's old stack frame, and the
+  // exit crashed), and the late signal must not end the process.
+  {
+    StopSignal stop;
+    install_stop_handlers(stop);
+  }
+  struct sigaction now {};
+  ASSERT_EQ(::sigaction(SIGTERM, nullptr, &now), 0);
+  EXPECT_EQ(now.sa_handler, SIG_IGN);
+  ASSERT_EQ(::raise(SIGTERM), 0);  // ignored: the test goes on
+  ASSERT_EQ(::raise(SIGINT), 0);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
+}
+
 TEST(AcceptNext, ReturnsClientsWithNodelayAndNulloptOnStop) {
   FileDescriptor listener = listen_tcp("127.0.0.1", 0, 16);
   StopSignal stop;

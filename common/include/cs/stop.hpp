@@ -23,6 +23,10 @@ namespace cs {
 class StopSignal {
  public:
   StopSignal();  // throws std::system_error if the pipe cannot be created
+  // Detaches the signal handlers from this object if they were installed
+  // for it (install_stop_handlers), and ignores SIGINT and SIGTERM from
+  // then on: a signal during the process's exit must not reach it.
+  ~StopSignal();
   StopSignal(const StopSignal&) = delete;
   StopSignal& operator=(const StopSignal&) = delete;
 
