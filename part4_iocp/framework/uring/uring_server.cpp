@@ -1,24 +1,33 @@
 // The Linux backend of cpf::Server: io_uring (through liburing) as the
 // completion port.
 //
-// Threading: ONE ring shared by a pool of I/O threads, the shape of an IOCP
-// server (one completion port, many threads in GetQueuedCompletionStatus).
-// A ring's submission queue and completion queue are each single-consumer
-// structures in user space, so each gets a mutex:
+// Threading: ONE ring PER I/O THREAD, and each connection belongs to one
+// ring (chosen round-robin when it is accepted). This is where io_uring and
+// IOCP differ most. An I/O completion port is a queue any thread may wait
+// on: the kernel finishes the I/O on its own and any waiting thread takes
+// the result. io_uring finishes a request that had to wait (a recv for
+// data, an accept for a client) with "task work" that runs in the thread
+// that SUBMITTED it. On a ring shared by several threads, a thread other
+// than the one waiting must be interrupted to run that work (an IPI, and a
+// recv retried while the sender's CPU still holds the socket lock). One
+// ring shared by the I/O threads, IOCP style, spends about half its time in
+// that lock (docs/part4_iocp.md has the profile and the numbers). With one
+// ring per thread the thread that
+// submits is the thread that waits, so the kernel may defer the task work
+// until that thread asks for completions (IORING_SETUP_DEFER_TASKRUN,
+// Linux 6.1; COOP_TASKRUN on 5.19), and each wake-up handles a batch:
 //
-//   any thread ──submit_mutex_──> SQ ──> kernel ──> CQ ──complete_mutex_──> one I/O thread
-//                                                                           (handles it with
-//                                                                            no ring lock held)
+//   I/O thread k:  loop { submit every SQE prepared since the last loop
+//                         and wait for >= 1 completion   (one io_uring_enter)
+//                         take up to 64 completions, handle each }
 //
-// The I/O thread holding complete_mutex_ is the one waiting in the kernel
-// (leader/followers): it takes one completion, releases the lock and handles
-// it, so completions are handled in parallel while harvesting is serial.
-// The alternative, one ring per thread, pins each connection to a thread and
-// needs cross-ring messaging whenever another thread writes to it; with one
-// shared ring any thread may issue any operation and any thread may handle
-// any completion, exactly as on Windows, and the ordering code (Sequencer)
-// is the same for both backends. The cost is the two locks; a server that
-// outgrows them shards connections over several rings.
+// Only ring k's thread touches ring k, so the rings need no lock. Another
+// thread (an I/O thread writing to a connection of another ring, a timer
+// thread, stop()) queues its request on the ring (marshal_mutex) and wakes
+// the ring's thread through an eventfd that ring always has a read posted
+// on. The ring's thread submits queued requests before any of its own, so
+// requests reach the kernel in the order they were made: a cancel never
+// overtakes the recv it cancels.
 //
 // Per connection, the kernel sees at most one recv and one send at a time.
 // Several recvs or sends in flight on one TCP socket may be served in any
@@ -26,10 +35,15 @@
 // interleave bytes on the wire; so reads and writes the server issues are
 // queued here and handed to the kernel one after another. The server still
 // issues as many as it likes ("several outstanding"), and ordering is by
-// construction rather than by hope.
+// construction rather than by hope. Notifications of one connection may run
+// on any I/O thread (a timer sweep, a write from another connection's
+// notification); the Sequencer (src/sequencer.hpp) keeps them in order, as
+// on Windows.
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,6 +55,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -67,16 +83,65 @@ using detail::Clock;
 using detail::Event;
 using detail::Notifier;
 
-// Set on the I/O threads: pause_accepting() cannot wait for a completion on
-// the thread that would have to handle it.
-thread_local bool on_io_thread = false;
+struct Ring;
+// The ring of the I/O thread this is, or null on any other thread.
+// pause_accepting() cannot wait for a completion on the thread that would
+// have to handle it, and only a ring's own thread may submit to it.
+thread_local Ring* current_ring = nullptr;
+bool on_io_thread() { return current_ring != nullptr; }
 
 // user_data of submissions whose completion needs no handling (cancels,
-// timeout removals) and of the wake-ups that end the I/O threads. Real
-// operations carry an Operation*, never this small.
+// timeout removals), of the no-op that ends an I/O thread and of the read of
+// a ring's eventfd. Real operations carry an Operation*, never this small.
 constexpr std::uint64_t ignored_completion = 1;
 constexpr std::uint64_t quit_completion = 2;
 constexpr std::uint64_t wake_completion = 3;  // requests from other threads are waiting
+
+// Fills one submission queue entry.
+using Prepare = std::function<void(io_uring_sqe*)>;
+
+// One I/O thread's ring. Everything but the marshalled requests is touched
+// by that thread only (and by start()/stop() while the thread is not
+// running).
+struct Ring {
+  Ring() = default;
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+  ~Ring() {
+    if (ready) io_uring_queue_exit(&uring);  // cancels what it still holds
+    if (offered != nullptr) ::munmap(offered, offered_bytes);
+  }
+
+  io_uring uring{};
+  bool ready = false;
+  std::thread thread;
+  cs::FileDescriptor wake_fd;  // eventfd; a read of it is always posted
+  std::uint64_t wake_value = 0;  // the kernel's read of wake_fd lands here
+  // Requests from other threads, in the order they were made.
+  std::mutex marshal_mutex;
+  std::vector<std::pair<std::uint64_t, Prepare>> marshalled;  // guarded by marshal_mutex
+  bool wake_pending = false;                                   // guarded by marshal_mutex
+  std::atomic<bool> has_marshalled{false};  // a hint, read without the lock
+
+  // Receive buffers the kernel picks from when data arrives (a "provided
+  // buffer ring", IORING_REGISTER_PBUF_RING, Linux 5.19): a recv of a
+  // framework read names this group instead of a buffer, so an idle
+  // connection holds no buffer while it waits. The ring's thread copies the
+  // bytes into a pooled cpf::Buffer and gives the slot straight back.
+  static constexpr unsigned provided_count = 256;  // a power of two
+  static constexpr std::uint16_t provided_group = 0;
+  io_uring_buf_ring* offered = nullptr;  // the slots the kernel may take
+  std::size_t offered_bytes = 0;
+  std::unique_ptr<Byte[]> provided;  // provided_count buffers of provided_size
+  std::size_t provided_size = 0;
+
+  Byte* provided_buffer(unsigned id) { return provided.get() + std::size_t{id} * provided_size; }
+  void give_back(unsigned id) {
+    io_uring_buf_ring_add(offered, provided_buffer(id), static_cast<unsigned>(provided_size),
+                          static_cast<unsigned short>(id), io_uring_buf_ring_mask(provided_count), 0);
+    io_uring_buf_ring_advance(offered, 1);
+  }
+};
 
 std::string peer_name(int fd) {
   sockaddr_storage address{};
@@ -136,17 +201,18 @@ class UringEngine {
   void pause_accepting();
   void resume_accepting();
   void post(std::function<void()> task);
-  void run_on_io_thread(std::function<void()> task);  // post() without the checks
   Counters counters() const;
   std::uint16_t port() const { return port_; }
   std::string address() const { return address_; }
 
-  // Submits `op` (owned by the ring until its completion is handled).
-  // Thread-safe. `prepare` fills the SQE.
-  using Prepare = std::function<void(io_uring_sqe*)>;
-  void submit(Operation* op, Prepare prepare);
+  // Submits `op` (owned by the ring until its completion is handled) on
+  // `ring`. Thread-safe. `prepare` fills the SQE.
+  void submit(Ring& ring, Operation* op, Prepare prepare);
   // Submits an operation whose completion is ignored (cancels).
-  void submit_ignored(Prepare prepare);
+  void submit_ignored(Ring& ring, Prepare prepare);
+  // The ring the next connection belongs to (round-robin).
+  Ring& next_ring() { return *rings_[next_ring_.fetch_add(1, std::memory_order_relaxed) % rings_.size()]; }
+  void run_on_ring(Ring& ring, std::function<void()> task);
 
   // Called by a connection when its descriptor is closed, and after its
   // on_connection_closed was delivered.
@@ -159,12 +225,12 @@ class UringEngine {
   detail::OutputTotals output_totals_;
 
  private:
-  void submit_entry(std::uint64_t user_data, Prepare prepare);
-  void submit_locked_(std::uint64_t user_data, const Prepare& prepare);  // submit_mutex_ held
-  void flush_marshalled_locked();  // marshal_mutex_ and submit_mutex_ held
-  void submit_marshalled();
-  void worker_loop();
-  void handle(Operation* op, int result);
+  void submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare);
+  static io_uring_sqe* next_sqe(Ring& ring);  // the ring's own thread only
+  static void flush_marshalled(Ring& ring);   // the ring's own thread only
+  void open_ring(Ring& ring, std::promise<void>& opened);
+  void worker_loop(Ring& ring, std::promise<void>& opened);
+  void handle(Operation* op, int result, unsigned flags);
   void arm_accept_locked();  // accept_mutex_ held
   void cancel_accept_locked();
   void on_accept(int result);
@@ -173,17 +239,12 @@ class UringEngine {
   void establish(cs::FileDescriptor fd);
   void wait_for_no_connections(std::optional<Clock::time_point> deadline);
   bool at_capacity() const;
+  Ring& accept_ring() { return *rings_.front(); }  // accepts and the sweep
 
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  std::mutex submit_mutex_;    // guards the submission queue of ring_
-  // Requests from threads other than the I/O threads (see submit_entry).
-  // marshal_mutex_ is taken before submit_mutex_.
-  std::mutex marshal_mutex_;
-  std::vector<std::pair<std::uint64_t, Prepare>> marshalled_;  // guarded by marshal_mutex_
-  bool wake_pending_ = false;                                   // guarded by marshal_mutex_
-  std::mutex complete_mutex_;  // guards the completion queue of ring_
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<Ring>> rings_;  // fixed between start() and stop()
+  std::atomic<std::size_t> next_ring_{0};
+  std::atomic<bool> rings_ready_{false};
+  std::string task_run_mode_;  // how the kernel runs task work (logged at start)
 
   cs::FileDescriptor listener_;
   std::uint16_t port_ = 0;
@@ -191,7 +252,7 @@ class UringEngine {
   bool started_ = false;  // owner thread only
   bool stopped_ = false;  // owner thread only
 
-  // Accepting. accept_mutex_ is taken before submit_mutex_, never after.
+  // Accepting. accept_mutex_ is taken before a ring's marshal_mutex, never after.
   mutable std::mutex accept_mutex_;
   std::condition_variable accept_changed_;
   bool accept_in_flight_ = false;  // guarded by accept_mutex_
@@ -225,9 +286,10 @@ class UringEngine {
 
 class UringConnection final : public Connection {
  public:
-  UringConnection(UringEngine& server, Id id, std::string peer, cs::FileDescriptor fd)
+  UringConnection(UringEngine& server, Ring& ring, Id id, std::string peer, cs::FileDescriptor fd)
       : Connection(id, std::move(peer)),
         server_(server),
+        ring_(ring),
         fd_(std::move(fd)),
         output_(server.output_totals_, server.owner_.options().output_limit),
         timers_(Clock::now()) {}
@@ -249,7 +311,7 @@ class UringConnection final : public Connection {
   }
 
   void start();
-  void on_recv_complete(Operation& op, int result);
+  void on_recv_complete(Operation& op, int result, unsigned flags);
   void on_send_complete(Operation& op, int result);
   void check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit);
 
@@ -282,7 +344,8 @@ class UringConnection final : public Connection {
   }
 
   UringEngine& server_;
-  mutable std::mutex mutex_;  // guards everything below (taken before submit_mutex_)
+  Ring& ring_;  // where this connection's operations are submitted
+  mutable std::mutex mutex_;  // guards everything below (taken before a ring's marshal_mutex)
   // The descriptor is closed only when in_flight_ is zero: a recv or send
   // still in the kernel names the descriptor by number, and a number closed
   // early could be reused by the next accept, so a late operation would hit
@@ -291,7 +354,8 @@ class UringConnection final : public Connection {
   // descriptor only at zero.
   cs::FileDescriptor fd_;
   unsigned in_flight_ = 0;
-  std::deque<BufferPtr> read_queue_;  // reads issued, not yet in the kernel
+  // Reads issued, not yet in the kernel; null for read() without a buffer.
+  std::deque<BufferPtr> read_queue_;
   bool recv_in_flight_ = false;
   detail::OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
   bool send_in_flight_ = false;
@@ -320,12 +384,15 @@ void UringConnection::start() {
   deliver(out);
 }
 
+// A read with no buffer of the server's: the kernel picks one of the
+// ring's provided buffers when the bytes come (see Ring), and the buffer
+// the server is handed is taken from the allocator only then.
 bool UringConnection::read() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!readable_locked()) return false;
-  }
-  return read(server_.owner_.allocator().allocate());
+  std::lock_guard lock(mutex_);
+  if (!readable_locked()) return false;
+  read_queue_.emplace_back();
+  pump_reads_locked();
+  return true;
 }
 
 bool UringConnection::read(BufferPtr buffer) {
@@ -422,17 +489,28 @@ void UringConnection::abort() {
 
 // --- UringConnection: completions --------------------------------------------
 
-void UringConnection::on_recv_complete(Operation& op, int result) {
+void UringConnection::on_recv_complete(Operation& op, int result, unsigned flags) {
   Recorded out;
   {
     std::lock_guard lock(mutex_);
     --in_flight_;
     recv_in_flight_ = false;
     BufferPtr buffer = std::move(op.buffer);
+    if (flags & IORING_CQE_F_BUFFER) {
+      // The bytes are in a provided buffer: copy them into one of the
+      // allocator's (the server may keep it as long as it likes) and give
+      // the slot back to the kernel at once.
+      const unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
+      if (result > 0 && !aborting_ && !framework_closing_) {
+        buffer = server_.owner_.allocator().allocate();
+        buffer->append(ByteView(ring_.provided_buffer(id), static_cast<std::size_t>(result)));
+      }
+      ring_.give_back(id);
+    }
     if (aborting_ || framework_closing_) {
       // Closing: whatever this read got is not delivered (see close()).
     } else if (result > 0) {
-      buffer->commit(static_cast<std::size_t>(result));
+      if (!(flags & IORING_CQE_F_BUFFER)) buffer->commit(static_cast<std::size_t>(result));
       server_.bytes_received_.fetch_add(static_cast<std::uint64_t>(result), std::memory_order_relaxed);
       timers_.touch(Clock::now());
       record_locked(out, Event::Kind::read, std::move(buffer));
@@ -443,7 +521,10 @@ void UringConnection::on_recv_complete(Operation& op, int result) {
       eof_ = true;
       read_queue_.clear();
       record_locked(out, Event::Kind::client_closed);
-    } else if (result == -EINTR || result == -EAGAIN) {
+    } else if (result == -EINTR || result == -EAGAIN || result == -ENOBUFS) {
+      // ENOBUFS: every provided buffer was taken by the recvs this batch
+      // completed; they are given back before this recv reaches the kernel
+      // again (at the ring's next io_uring_enter).
       read_queue_.push_front(std::move(buffer));
       pump_reads_locked();
     } else if (result != -ECANCELED) {
@@ -511,13 +592,13 @@ void UringConnection::deliver(Recorded& events) {
   for (auto& [ticket, event] : events) deliverer |= sequencer_.offer(ticket, std::move(event));
   events.clear();
   if (!deliverer) return;
-  if (on_io_thread) {
+  if (on_io_thread()) {
     drain();
   } else {
     // Notifications run on the I/O threads only (server.hpp promises it),
     // so a call from another thread (a write from a timer thread, a close
     // from on_server_stopping) hands the delivering to one.
-    server_.run_on_io_thread([connection = self()] { connection->drain(); });
+    server_.run_on_ring(ring_, [connection = self()] { connection->drain(); });
   }
 }
 
@@ -572,11 +653,21 @@ void UringConnection::pump_reads_locked() {
   op->connection = self();
   op->buffer = std::move(read_queue_.front());
   read_queue_.pop_front();
-  const std::span<Byte> room = op->buffer->space();
   recv_in_flight_ = true;
   ++in_flight_;
   const int fd = fd_.get();
-  server_.submit(op, [=](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0); });
+  if (!op->buffer) {
+    // No buffer yet: the kernel takes a provided one when data arrives.
+    const auto size = static_cast<unsigned>(ring_.provided_size);
+    server_.submit(ring_, op, [=](io_uring_sqe* sqe) {
+      io_uring_prep_recv(sqe, fd, nullptr, size, 0);
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = Ring::provided_group;
+    });
+    return;
+  }
+  const std::span<Byte> room = op->buffer->space();
+  server_.submit(ring_, op, [=](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0); });
 }
 
 void UringConnection::pump_writes_locked(Recorded& out) {
@@ -600,7 +691,7 @@ void UringConnection::pump_writes_locked(Recorded& out) {
     send_in_flight_ = true;
     ++in_flight_;
     const int fd = fd_.get();
-    server_.submit(op, [=](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, from, length, MSG_NOSIGNAL); });
+    server_.submit(ring_, op, [=](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, from, length, MSG_NOSIGNAL); });
   }
 }
 
@@ -623,7 +714,7 @@ void UringConnection::abort_locked(Recorded& out) {
     cancel_submitted_ = true;
     const int fd = fd_.get();
     server_.submit_ignored(
-        [=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL); });
+        ring_, [=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL); });
   }
   advance_close_locked(out);
 }
@@ -662,23 +753,13 @@ void UringConnection::advance_close_locked(Recorded& out) {
 
 // --- UringEngine ------------------------------------------------------------
 
-void UringEngine::submit_locked_(std::uint64_t user_data, const Prepare& prepare) {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  while (sqe == nullptr) {  // the SQ is full: push it to the kernel, then retry
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
-  }
-  prepare(sqe);
-  io_uring_sqe_set_data64(sqe, user_data);
+// The next free SQE of `ring`. When the queue is full, what it holds goes
+// to the kernel first (without waiting), which frees it.
+io_uring_sqe* UringEngine::next_sqe(Ring& ring) {
   for (;;) {
-    const int submitted = io_uring_submit(&ring_);
-    if (submitted >= 0) return;
-    // EBUSY: the completion queue overflowed and the kernel wants it drained
-    // first; the I/O threads are doing that. EINTR/EAGAIN: try again.
-    if (submitted == -EBUSY || submitted == -EAGAIN || submitted == -EINTR) {
-      std::this_thread::yield();
-      continue;
-    }
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring.uring)) return sqe;
+    const int submitted = io_uring_submit(&ring.uring);
+    if (submitted >= 0 || submitted == -EBUSY || submitted == -EAGAIN || submitted == -EINTR) continue;
     // Anything else means the ring itself is unusable; no connection could
     // make progress, so stop loudly rather than hang.
     cs::log_error("io_uring_submit failed: ", std::strerror(-submitted));
@@ -686,56 +767,142 @@ void UringEngine::submit_locked_(std::uint64_t user_data, const Prepare& prepare
   }
 }
 
-void UringEngine::submit(Operation* op, Prepare prepare) {
+void UringEngine::flush_marshalled(Ring& ring) {
+  std::vector<std::pair<std::uint64_t, Prepare>> requests;
+  {
+    std::lock_guard lock(ring.marshal_mutex);
+    requests.swap(ring.marshalled);
+    ring.wake_pending = false;
+    ring.has_marshalled.store(false, std::memory_order_relaxed);
+  }
+  for (auto& [user_data, prepare] : requests) {
+    io_uring_sqe* sqe = next_sqe(ring);
+    prepare(sqe);
+    io_uring_sqe_set_data64(sqe, user_data);
+  }
+}
+
+void UringEngine::submit(Ring& ring, Operation* op, Prepare prepare) {
   ops_in_flight_.fetch_add(1, std::memory_order_relaxed);
   op->published.store(true, std::memory_order_release);
-  submit_entry(reinterpret_cast<std::uint64_t>(op), std::move(prepare));
+  submit_entry(ring, reinterpret_cast<std::uint64_t>(op), std::move(prepare));
 }
 
-void UringEngine::submit_ignored(Prepare prepare) { submit_entry(ignored_completion, std::move(prepare)); }
+void UringEngine::submit_ignored(Ring& ring, Prepare prepare) {
+  submit_entry(ring, ignored_completion, std::move(prepare));
+}
 
-// Only I/O threads put operations into the ring. io_uring finishes a
-// request that had to wait (a recv for data, an accept for a client) with
-// "task work" run by the thread that submitted it: that thread is
-// interrupted, like a signal, to run it, and a blocking call there fails
-// with EINTR. JetByte's framework marshalled requests to its I/O threads
-// for the same kind of reason (Windows cancels a thread's I/O when it
-// exits). So another thread's request is queued here, and a no-op (which
-// completes inside the submitting call, needing no task work) wakes an I/O
-// thread to submit it. An I/O thread submitting its own request first
-// submits everything queued before it, so requests reach the kernel in the
-// order they were made: a cancel never overtakes the recv it cancels.
-void UringEngine::submit_entry(std::uint64_t user_data, Prepare prepare) {
-  if (!on_io_thread) {
-    bool wake = false;
-    {
-      std::lock_guard lock(marshal_mutex_);
-      marshalled_.emplace_back(user_data, std::move(prepare));
-      wake = !wake_pending_;
-      wake_pending_ = true;
-    }
-    if (wake) {
-      std::lock_guard lock(submit_mutex_);
-      submit_locked_(wake_completion, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
-    }
+// On the ring's own thread a request only fills an SQE: the thread's loop
+// hands everything it prepared to the kernel in one io_uring_enter before
+// it waits. Any other thread queues the request and wakes the ring's
+// thread; requests queued earlier go into the ring before this thread's
+// own, so the kernel sees every request in the order it was made.
+void UringEngine::submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare) {
+  if (current_ring == &ring) {
+    if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
+    io_uring_sqe* sqe = next_sqe(ring);
+    prepare(sqe);
+    io_uring_sqe_set_data64(sqe, user_data);
     return;
   }
-  std::lock_guard marshal_lock(marshal_mutex_);
-  std::lock_guard submit_lock(submit_mutex_);
-  flush_marshalled_locked();
-  submit_locked_(user_data, prepare);
+  bool wake = false;
+  {
+    std::lock_guard lock(ring.marshal_mutex);
+    ring.marshalled.emplace_back(user_data, std::move(prepare));
+    ring.has_marshalled.store(true, std::memory_order_release);
+    wake = !ring.wake_pending;
+    ring.wake_pending = true;
+  }
+  // One wake-up per batch of queued requests: the ring's thread clears
+  // wake_pending when it takes the batch.
+  if (wake && ::eventfd_write(ring.wake_fd.get(), 1) != 0) {
+    cs::log_error("waking an I/O thread failed: ", std::strerror(errno));
+    std::abort();
+  }
 }
 
-void UringEngine::flush_marshalled_locked() {
-  for (auto& [user_data, prepare] : marshalled_) submit_locked_(user_data, prepare);
-  marshalled_.clear();
-  wake_pending_ = false;
+namespace {
+
+// Posts the read that completes when another thread writes to the ring's
+// eventfd. Its user_data is a constant, so it is not counted in flight.
+void arm_wake(Ring& ring) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring.uring);
+  if (sqe == nullptr) {
+    io_uring_submit(&ring.uring);
+    sqe = io_uring_get_sqe(&ring.uring);
+  }
+  io_uring_prep_read(sqe, ring.wake_fd.get(), &ring.wake_value, sizeof ring.wake_value, 0);
+  io_uring_sqe_set_data64(sqe, wake_completion);
 }
 
-void UringEngine::submit_marshalled() {
-  std::lock_guard marshal_lock(marshal_mutex_);
-  std::lock_guard submit_lock(submit_mutex_);
-  flush_marshalled_locked();
+// The fastest way the kernel offers to run task work for a ring that one
+// thread both submits to and waits on, and what it is called in the log.
+struct TaskRunMode {
+  unsigned flags;
+  const char* name;
+};
+constexpr TaskRunMode task_run_modes[] = {
+    // 6.1: task work waits until the thread asks for completions.
+    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "deferred task work"},
+    // 5.19: no interrupt; task work runs on the thread's next kernel entry.
+    {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "cooperative task work"},
+    {0, "interrupting task work"},
+};
+
+}  // namespace
+
+// Runs on the ring's own thread: with IORING_SETUP_SINGLE_ISSUER the
+// thread that creates a ring is the only one that may submit to it.
+void UringEngine::open_ring(Ring& ring, std::promise<void>& opened) {
+  const ServerOptions& options = owner_.options();
+  // A completion queue larger than the submission queue: every connection
+  // keeps a recv in flight, so completions can far outnumber one batch of
+  // submissions. (The kernel also buffers overflow, IORING_FEAT_NODROP.)
+  int result = -EINVAL;
+  for (const TaskRunMode& mode : task_run_modes) {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_CQSIZE | mode.flags;
+    params.cq_entries = std::max(4096u, options.queue_depth * 8);
+    result = io_uring_queue_init_params(std::max(8u, options.queue_depth), &ring.uring, &params);
+    if (result != -EINVAL) {
+      if (result == 0 && &ring == rings_.front().get()) task_run_mode_ = mode.name;
+      break;
+    }
+  }
+  if (result < 0) {
+    throw cs::SetupError(std::string("cannot create an io_uring: ") + std::strerror(-result) +
+                         " (io_uring needs Linux 5.19 or later; containers may block it with seccomp,"
+                         " and /proc/sys/kernel/io_uring_disabled may turn it off)");
+  }
+  ring.ready = true;
+
+  // The provided buffers, registered by hand (liburing 2.3 has no
+  // io_uring_setup_buf_ring): the slot array must be page-aligned memory
+  // the kernel maps, so it comes from mmap.
+  ring.offered_bytes = sizeof(io_uring_buf) * Ring::provided_count;
+  void* slots = ::mmap(nullptr, ring.offered_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (slots == MAP_FAILED) throw cs::SetupError(std::string("mmap: ") + std::strerror(errno));
+  ring.offered = static_cast<io_uring_buf_ring*>(slots);
+  io_uring_buf_reg registration{};
+  registration.ring_addr = reinterpret_cast<std::uint64_t>(slots);
+  registration.ring_entries = Ring::provided_count;
+  registration.bgid = Ring::provided_group;
+  result = io_uring_register_buf_ring(&ring.uring, &registration, 0);
+  if (result < 0) {
+    throw cs::SetupError(std::string("cannot register io_uring receive buffers: ") + std::strerror(-result) +
+                         " (provided buffer rings need Linux 5.19 or later)");
+  }
+  io_uring_buf_ring_init(ring.offered);
+  ring.provided_size = options.buffer_size;
+  ring.provided = std::make_unique<Byte[]>(ring.provided_size * Ring::provided_count);
+  for (unsigned id = 0; id < Ring::provided_count; ++id) ring.give_back(id);
+
+  const int wake = ::eventfd(0, EFD_CLOEXEC);
+  if (wake < 0) throw cs::SetupError(std::string("eventfd: ") + std::strerror(errno));
+  ring.wake_fd = cs::FileDescriptor(wake);
+  arm_wake(ring);
+  io_uring_submit(&ring.uring);
+  opened.set_value();
 }
 
 void UringEngine::start() {
@@ -746,23 +913,34 @@ void UringEngine::start() {
   port_ = endpoint.port;
   address_ = endpoint.to_string();
 
-  // A completion queue larger than the submission queue: every connection
-  // keeps a recv in flight, so completions can far outnumber one batch of
-  // submissions. (The kernel also buffers overflow, IORING_FEAT_NODROP.)
-  io_uring_params params{};
-  params.flags = IORING_SETUP_CQSIZE;
-  params.cq_entries = std::max(4096u, options.queue_depth * 8);
-  const int result = io_uring_queue_init_params(std::max(8u, options.queue_depth), &ring_, &params);
-  if (result < 0) {
-    throw cs::SetupError(std::string("cannot create an io_uring: ") + std::strerror(-result) +
-                         " (io_uring needs Linux 5.19 or later; containers may block it with seccomp,"
-                         " and /proc/sys/kernel/io_uring_disabled may turn it off)");
-  }
-  ring_ready_ = true;
-  started_ = true;
-
   const unsigned threads = std::max(1u, options.threads);
-  for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  std::vector<std::promise<void>> opened(threads);
+  for (unsigned i = 0; i < threads; ++i) rings_.push_back(std::make_unique<Ring>());
+  for (unsigned i = 0; i < threads; ++i) {
+    Ring& ring = *rings_[i];
+    ring.thread = std::thread([this, &ring, &promise = opened[i]] { worker_loop(ring, promise); });
+  }
+  std::exception_ptr failure;
+  for (auto& promise : opened) {
+    try {
+      promise.get_future().get();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  started_ = true;
+  if (failure) {
+    // The rings that opened end at once; nothing was submitted to them.
+    for (auto& ring : rings_) {
+      if (ring->wake_fd) submit_entry(*ring, quit_completion, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+    }
+    for (auto& ring : rings_) ring->thread.join();
+    rings_.clear();
+    stopped_ = true;
+    std::rethrow_exception(failure);
+  }
+  rings_ready_ = true;
+  cs::log_debug("io_uring: ", threads, " rings, ", task_run_mode_);
 
   std::lock_guard lock(accept_mutex_);
   arm_accept_locked();
@@ -773,53 +951,72 @@ void UringEngine::start() {
   sweep_timer_->timeout.tv_sec = period.count() / 1000;
   sweep_timer_->timeout.tv_nsec = (period.count() % 1000) * 1'000'000;
   Operation* timer = sweep_timer_;
-  submit(timer, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &timer->timeout, 0, 0); });
+  submit(accept_ring(), timer, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &timer->timeout, 0, 0); });
 }
 
-void UringEngine::worker_loop() {
-  on_io_thread = true;
-  for (;;) {
-    std::uint64_t user_data = 0;
-    int result = 0;
-    {
-      std::lock_guard lock(complete_mutex_);
-      io_uring_cqe* cqe = nullptr;
-      int waited = 0;
-      do {
-        waited = io_uring_wait_cqe(&ring_, &cqe);
-      } while (waited == -EINTR || waited == -EAGAIN);
-      if (waited < 0) {
-        cs::log_error("io_uring_wait_cqe failed: ", std::strerror(-waited));
-        std::abort();
-      }
-      user_data = io_uring_cqe_get_data64(cqe);
-      result = cqe->res;
-      io_uring_cqe_seen(&ring_, cqe);
-    }
-    if (user_data == quit_completion) return;
-    if (user_data == ignored_completion) continue;
-    if (user_data == wake_completion) {
-      submit_marshalled();
-      continue;
-    }
-    auto* op = reinterpret_cast<Operation*>(user_data);
-    (void)op->published.load(std::memory_order_acquire);
-    handle(op, result);
-    if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      { std::lock_guard lock(ops_mutex_); }
-      ops_drained_.notify_all();
-    }
+void UringEngine::worker_loop(Ring& ring, std::promise<void>& opened) {
+  try {
+    open_ring(ring, opened);
+  } catch (...) {
+    opened.set_exception(std::current_exception());
+    return;
   }
+  current_ring = &ring;
+  constexpr unsigned batch = 64;
+  struct Completion {
+    std::uint64_t user_data;
+    int result;
+    unsigned flags;
+  } completions[batch];
+  for (;;) {
+    if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
+    // Everything this thread prepared goes to the kernel, and the thread
+    // waits for a completion, in one system call. With deferred task work
+    // this call is also where the kernel finishes the recvs whose data came.
+    const int waited = io_uring_submit_and_wait(&ring.uring, 1);
+    if (waited < 0 && waited != -EINTR && waited != -EAGAIN && waited != -EBUSY && waited != -ETIME) {
+      cs::log_error("io_uring_submit_and_wait failed: ", std::strerror(-waited));
+      std::abort();
+    }
+    // Copy the batch out and hand the slots back to the kernel before
+    // handling: a handler's submissions may need the kernel to post more.
+    io_uring_cqe* cqes[batch];
+    const unsigned count = io_uring_peek_batch_cqe(&ring.uring, cqes, batch);
+    for (unsigned i = 0; i < count; ++i) completions[i] = {io_uring_cqe_get_data64(cqes[i]), cqes[i]->res, cqes[i]->flags};
+    io_uring_cq_advance(&ring.uring, count);
+
+    bool quit = false;
+    for (unsigned i = 0; i < count; ++i) {
+      const auto [user_data, result, flags] = completions[i];
+      if (user_data == quit_completion) {
+        quit = true;
+      } else if (user_data == ignored_completion) {
+      } else if (user_data == wake_completion) {
+        flush_marshalled(ring);
+        arm_wake(ring);
+      } else {
+        auto* op = reinterpret_cast<Operation*>(user_data);
+        (void)op->published.load(std::memory_order_acquire);
+        handle(op, result, flags);
+        if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          { std::lock_guard lock(ops_mutex_); }
+          ops_drained_.notify_all();
+        }
+      }
+    }
+    if (quit) break;
+  }
+  current_ring = nullptr;
 }
 
-void UringEngine::handle(Operation* op, int result) {
+void UringEngine::handle(Operation* op, int result, unsigned flags) {
   switch (op->type) {
     case Operation::Type::accept:
       delete op;
       on_accept(result);
       return;
     case Operation::Type::recv:
-      op->connection->on_recv_complete(*op, result);
+      op->connection->on_recv_complete(*op, result, flags);
       break;
     case Operation::Type::send:
       op->connection->on_send_complete(*op, result);
@@ -856,13 +1053,13 @@ void UringEngine::arm_accept_locked() {
   accept_in_flight_ = true;
   auto* op = new Operation(Operation::Type::accept);
   const int fd = listener_.get();
-  submit(op, [=](io_uring_sqe* sqe) { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); });
+  submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); });
 }
 
 void UringEngine::cancel_accept_locked() {
   if (!accept_in_flight_) return;
   const int fd = listener_.get();
-  submit_ignored([=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, 0); });
+  submit_ignored(accept_ring(), [=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, 0); });
 }
 
 void UringEngine::on_accept(int result) {
@@ -909,7 +1106,7 @@ void UringEngine::on_accept(int result) {
           auto* op = new Operation(Operation::Type::accept_backoff);
           op->timeout.tv_sec = cs::accept_backoff.count() / 1000;
           op->timeout.tv_nsec = (cs::accept_backoff.count() % 1000) * 1'000'000;
-          submit(op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
+          submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
           break;
         }
         default:
@@ -960,14 +1157,14 @@ void UringEngine::on_sweep(Operation* op) {
     delete op;
     return;
   }
-  submit(op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
+  submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
 }
 
 void UringEngine::establish(cs::FileDescriptor fd) {
   cs::set_nodelay(fd.get());
   std::string peer = peer_name(fd.get());
   const Connection::Id id = next_id_.fetch_add(1);
-  auto connection = std::make_shared<UringConnection>(*this, id, std::move(peer), std::move(fd));
+  auto connection = std::make_shared<UringConnection>(*this, next_ring(), id, std::move(peer), std::move(fd));
   {
     std::lock_guard lock(registry_mutex_);
     connections_.emplace(id, connection);
@@ -993,7 +1190,7 @@ void UringEngine::pause_accepting() {
   cancel_accept_locked();
   // On an I/O thread the accept's completion may need this very thread;
   // there, an accept that completes anyway is parked until resume.
-  if (!on_io_thread) accept_changed_.wait(lock, [this] { return !accept_in_flight_; });
+  if (!on_io_thread()) accept_changed_.wait(lock, [this] { return !accept_in_flight_; });
 }
 
 void UringEngine::resume_accepting() {
@@ -1011,14 +1208,14 @@ void UringEngine::resume_accepting() {
 }
 
 void UringEngine::post(std::function<void()> task) {
-  if (!started_ || !ring_ready_) throw std::logic_error("cpf::Server::post before start()");
-  run_on_io_thread(std::move(task));
+  if (!started_ || !rings_ready_) throw std::logic_error("cpf::Server::post before start()");
+  run_on_ring(next_ring(), std::move(task));
 }
 
-void UringEngine::run_on_io_thread(std::function<void()> task) {
+void UringEngine::run_on_ring(Ring& ring, std::function<void()> task) {
   auto* op = new Operation(Operation::Type::post);
   op->task = std::move(task);
-  submit(op, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+  submit(ring, op, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
 }
 
 void UringEngine::wait_for_no_connections(std::optional<Clock::time_point> deadline) {
@@ -1066,23 +1263,17 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
     timer_stopping_ = true;
     if (sweep_timer_ != nullptr) {
       const auto target = reinterpret_cast<std::uint64_t>(sweep_timer_);
-      submit_ignored([=](io_uring_sqe* sqe) { io_uring_prep_timeout_remove(sqe, target, 0); });
+      submit_ignored(accept_ring(), [=](io_uring_sqe* sqe) { io_uring_prep_timeout_remove(sqe, target, 0); });
     }
   }
   {
     std::unique_lock lock(ops_mutex_);
     ops_drained_.wait(lock, [this] { return ops_in_flight_.load(std::memory_order_acquire) == 0; });
   }
-  {
-    std::lock_guard lock(submit_mutex_);
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      submit_locked_(quit_completion, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
-    }
-  }
-  for (auto& worker : workers_) worker.join();
-  workers_.clear();
-  io_uring_queue_exit(&ring_);
-  ring_ready_ = false;
+  rings_ready_ = false;
+  for (auto& ring : rings_) submit_entry(*ring, quit_completion, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+  for (auto& ring : rings_) ring->thread.join();
+  rings_.clear();  // closing a ring cancels what it still holds: the eventfd read
 }
 
 Counters UringEngine::counters() const {
