@@ -82,9 +82,10 @@ class CompletionServer final : public cpf::Server {
       connection.close();  // after the replies to the requests before the bad one
       return;
     }
-    // The bytes are consumed; the same buffer takes the next read.
-    buffer->clear();
-    connection.read(std::move(buffer));
+    // The bytes are consumed: the buffer goes back to the pool when this
+    // returns, and the next read holds none while the client is silent
+    // (on Linux the kernel picks a buffer when bytes come).
+    connection.read();
   }
 
   void on_write_completed(cpf::Connection& connection, cpf::BufferPtr buffer) override {

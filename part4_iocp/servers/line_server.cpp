@@ -95,8 +95,7 @@ class LineServer final : public cpf::Server {
       connection.close();  // on_connection_closing below decides how
       return;
     }
-    buffer->clear();
-    connection.read(std::move(buffer));
+    connection.read();  // a fresh read: this buffer goes back to the pool
   }
 
   void on_write_completed(cpf::Connection& connection, cpf::BufferPtr buffer) override {
@@ -166,8 +165,7 @@ class LineServer final : public cpf::Server {
       connection.close();
       return;
     }
-    buffer->clear();
-    connection.read(std::move(buffer));
+    connection.read();
   }
 
   const std::size_t max_line_;
