@@ -19,6 +19,10 @@ this order):
                   echo servers and, with chat throughput, per broadcast strategy
   4. idle         memory (RSS) and threads per idle connection
   5. scaling      --threads of the pool designs; server CPU per 10,000 requests
+  6. completion   completion-server against epoll-server, the server pinned to
+                  CPU 0 and loadgen to CPU 1: requests/s and CPU per request
+                  (16 bytes, shift and framed, 1/10/100 connections), and
+                  memory per idle connection
   goals           the round trip of one connection at 16 and 1024 bytes; the
                   report then checks the performance goals against this run
 

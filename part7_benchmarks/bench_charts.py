@@ -1,7 +1,8 @@
 """bench_charts.py - the PNG charts of a run, one per experiment.
 
 draw_charts draws every experiment that has results (throughput, Nagle,
-backlog, client x server, chat, idle memory, scaling) with matplotlib into
+backlog, client x server, chat, idle memory, scaling, completion against
+readiness) with matplotlib into
 the run's output directory and returns which file shows which experiment,
 for the report to link. Without matplotlib it says so and draws nothing.
 """
@@ -150,4 +151,22 @@ def draw_charts(bench):
         ax.set_title("Scaling with --threads")
         ax.legend(fontsize=8)
         save(fig, "scaling.png", "scaling")
+
+    rows = bench.results.get("completion", [])
+    if rows:
+        servers = list(dict.fromkeys(r["server"] for r in rows))
+        points = list(dict.fromkeys((r["protocol"], r["connections"]) for r in rows))
+        labels = [f"{protocol}\n{connections} conn." for protocol, connections in points]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for ax, key, ylabel in ((axes[0], "rps", "requests per second (median round)"),
+                                (axes[1], "server_cpu_per_10k_median_s",
+                                 "server CPU s per 10,000 requests (median)")):
+            grouped_bars(ax, points, labels, [
+                (server, lambda p, s=server, k=key: (find(rows, server=s, protocol=p[0], connections=p[1])
+                                                     or {}).get(k) or 0)
+                for server in servers], rotation=0)
+            ax.set_ylabel(ylabel, fontsize=9)
+            ax.legend(fontsize=8)
+        fig.suptitle("Completion against readiness, pinned (16-byte requests)")
+        save(fig, "completion.png", "completion")
     return charts

@@ -4,14 +4,17 @@ Bench holds one run's settings and results: it records every result (to
 results.jsonl as it goes), keeps the notes the report prints beside each
 table, and runs loadgen and the chapters' clients against servers it starts
 through bench_processes. EXPERIMENTS names the methods bench.py may run, in
-their order; median_round and cpu_per_10k are the pure arithmetic the
-experiments apply to what they measured.
+their order; median_round, median_value, median_round_and_cpu and
+cpu_per_10k are the pure arithmetic the experiments apply to what they
+measured, and pin_prefixes the pure choice of how experiment 6 pins its two
+processes.
 """
 
 import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -21,17 +24,19 @@ from bench_goals import GOAL_SIZES
 from bench_machine import read_sysctl
 from bench_processes import (OPEN_FILES_WANTED, RunningServer, VethPair, cpu_seconds, line_reader,
                              memory_and_threads, raise_open_files)
-from bench_registry import MATRIX_SERVERS, Server, echo_servers
+from bench_registry import COMPLETION_SERVERS, MATRIX_SERVERS, Server, echo_servers
 
 IDLE_READY_TIMEOUT = 120   # seconds for loadgen idle to open every connection
 THROUGHPUT_ROUNDS = 3      # full run: rounds of experiment 1 (the median is reported)
 CHAT_SENDERS = 10          # chat grid: clients that send ...
 CHAT_RATE = 10             # ... this many messages per second each
 CHAT_JOIN_S = 1.0          # chat grid: seconds a client has to get into the room
+COMPLETION_ROUNDS = 5      # full run: rounds of experiment 6 (the median is reported)
+SERVER_CPU, LOADGEN_CPU = 0, 1  # experiment 6: the CPUs the server and loadgen are pinned to
 
 # The names of the experiment methods of Bench, in the order a run calls them
 # (bench.py offers them to --only).
-EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling", "goals"]
+EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling", "completion", "goals"]
 
 
 def median_round(results):
@@ -43,6 +48,43 @@ def median_round(results):
     chosen.pop("round", None)
     chosen.update(rps_min=ordered[0]["rps"], rps_max=ordered[-1]["rps"], rounds=len(ordered))
     return chosen
+
+
+def median_value(values):
+    """The median of the values that are not None (the lower middle one for
+    an even count, as median_round picks, so that it is a value some round
+    measured), or None when there is none."""
+    present = sorted(v for v in values if v is not None)
+    return present[(len(present) - 1) // 2] if present else None
+
+
+def median_round_and_cpu(results):
+    """median_round, plus server_cpu_per_10k_median_s: the median of the
+    rounds' server CPU seconds per 10,000 requests, taken over the rounds on
+    its own. The round with the median rate need not be the round with the
+    median CPU cost, and a single round's CPU reading is as noisy as its
+    rate; the median round keeps its own server_cpu_per_10k_s beside it."""
+    chosen = median_round(results)
+    chosen["server_cpu_per_10k_median_s"] = median_value(
+        [r.get("server_cpu_per_10k_s") for r in results])
+    return chosen
+
+
+def pin_prefixes(allowed_cpus, taskset):
+    """How experiment 6 starts its server and loadgen: (server prefix,
+    loadgen prefix, None) with `taskset -c SERVER_CPU` and `taskset -c
+    LOADGEN_CPU` when the runner may use both CPUs and `taskset` (its path,
+    or None) exists; else ((), (), why not), and the experiment runs
+    unpinned and says so. Pinning keeps the two processes off each other's
+    core, so the comparison is of the servers' own cost per request and not
+    of where the scheduler happened to put them."""
+    if taskset is None:
+        return (), (), "taskset is not installed (util-linux)"
+    missing = [cpu for cpu in (SERVER_CPU, LOADGEN_CPU) if cpu not in allowed_cpus]
+    if missing:
+        return (), (), (f"the runner may not use CPU {', '.join(map(str, missing))} "
+                        f"(it may use {len(allowed_cpus)}: {sorted(allowed_cpus)})")
+    return (taskset, "-c", str(SERVER_CPU)), (taskset, "-c", str(LOADGEN_CPU)), None
 
 
 def cpu_per_10k(cpu_seconds, requests):
@@ -304,18 +346,26 @@ class Bench:
 
     def idle(self, servers):
         counts = (1000,) if self.quick else (1000, 10000)
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         for server in echo_servers(servers):
             for count in counts:
-                if count + 100 > min(hard, OPEN_FILES_WANTED):
-                    self.note("idle", f"{count} connections skipped: the open-file hard limit is {hard}")
-                    continue
-                try:
-                    row = self.idle_one(server, count)
-                except (RuntimeError, subprocess.TimeoutExpired) as error:
-                    self.note("idle", f"{server.name} {count}: {error}")
-                    continue
-                self.record("idle", row)
+                row = self.idle_measured("idle", server, count)
+                if row is not None:
+                    self.record("idle", row)
+
+    def idle_measured(self, experiment, server, count):
+        """idle_one, or None with a note under `experiment` when the
+        open-file limit cannot hold `count` connections or the measurement
+        fails. Experiments 4 and 6 both measure idle memory through it, so
+        that their numbers are measured the same way."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if count + 100 > min(hard, OPEN_FILES_WANTED):
+            self.note(experiment, f"{count} connections skipped: the open-file hard limit is {hard}")
+            return None
+        try:
+            return self.idle_one(server, count)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            self.note(experiment, f"{server.name} {count}: {error}")
+            return None
 
     def idle_one(self, server, count):
         # The largest backlog the kernel allows, so that the clients the
@@ -379,6 +429,70 @@ class Bench:
         self.note("scaling", "16 connections, nodelay, 64-byte shift requests; "
                   "a pool of T threads serves T connections at a time, the rest wait in its queue")
 
+
+    # --- experiment 6 ---------------------------------------------------------
+
+    def completion(self, servers):
+        """The completion-port framework's server against epoll-server, side
+        by side: closed-loop pingpong with 16-byte requests, shift and
+        framed, at 1, 10 and 100 connections, nodelay off, both servers with
+        their default settings; then the memory per idle connection of both.
+
+        The server is pinned to one CPU and loadgen (one thread) to another
+        (pin_prefixes), so that neither steals the other's core and the
+        server's CPU per request is its own. In each round every shape is
+        measured on epoll-server and then on completion-server back to back,
+        so a noisy moment hits both sides of a ratio; the report shows the
+        round with the median rate and, taken on its own over the rounds,
+        the median CPU per request."""
+        chosen = [next((s for s in servers if s.name == name), None) for name in COMPLETION_SERVERS]
+        missing = [name for name, s in zip(COMPLETION_SERVERS, chosen) if s is None]
+        if missing:
+            self.note("completion", f"skipped: {' and '.join(missing)} not built")
+            return
+        seconds, warmup = (1.0, 0.3) if self.quick else (3.0, 0.5)
+        rounds = 1 if self.quick else COMPLETION_ROUNDS
+        idle_count = 1000 if self.quick else 10000
+        server_prefix, loadgen_prefix, unpinned = pin_prefixes(os.sched_getaffinity(0),
+                                                               shutil.which("taskset"))
+        if unpinned is None:
+            self.note("completion", f"pinned with taskset: the server to CPU {SERVER_CPU} (taskset -c "
+                      f"{SERVER_CPU}), loadgen with --threads 1 to CPU {LOADGEN_CPU} (taskset -c {LOADGEN_CPU})")
+        else:
+            self.note("completion", f"not pinned: {unpinned}; the server and loadgen (--threads 1) "
+                      "shared the CPUs as the scheduler chose")
+        shapes = [(protocol, c) for protocol in ("shift", "framed") for c in (1, 10, 100)]
+        measured = {(server.name, *shape): [] for shape in shapes for server in chosen}
+        for round_number in range(1, rounds + 1):
+            for protocol, connections in shapes:
+                for server in chosen:
+                    args = ["-c", connections, "--size", 16, "--threads", 1]
+                    try:
+                        r = self.measured_pingpong(server, protocol, args, seconds, warmup,
+                                                   server_prefix=server_prefix,
+                                                   loadgen_prefix=loadgen_prefix)
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("completion", f"{server.name} {protocol} c={connections} "
+                                  f"round {round_number}: {error}")
+                        continue
+                    r = {"server": server.name, "kind": server.kind, "round": round_number,
+                         "pinned": unpinned is None, "protocol": protocol,
+                         "connections": connections, **r}
+                    self.record("completion_rounds", r)
+                    measured[(server.name, protocol, connections)].append(r)
+        for results in measured.values():
+            if results:
+                self.record("completion", median_round_and_cpu(results))
+        self.note("completion", f"16-byte requests, nodelay off, both servers with their default "
+                  f"settings; each run {warmup} s warm-up, then {seconds} s measured; {rounds} round(s), "
+                  "each shape on epoll-server then completion-server back to back; the median round "
+                  "shown, and the median CPU over the rounds")
+        for server in chosen:
+            row = self.idle_measured("completion", server, idle_count)
+            if row is not None:
+                self.record("completion_idle", row)
+        self.note("completion", f"idle memory: {idle_count} idle connections, measured as experiment 4 "
+                  "measures it (not pinned)")
 
     # --- the goals' own measurement --------------------------------------------
 

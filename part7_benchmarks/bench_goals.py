@@ -1,13 +1,14 @@
 """bench_goals.py - the performance goals, checked against one run's results.
 
-evaluate_goals turns the results of the goals, throughput and chat
-experiments into verdicts (goal, subject, what was measured, met or not);
+evaluate_goals turns the results of the goals, throughput, chat and
+completion experiments into verdicts (goal, subject, what was measured, met
+or not);
 the GOAL_* constants are the thresholds, and GOAL_SIZES the request sizes
 the goals experiment measures. Pure: it reads result rows, runs nothing.
 """
 
 from bench_format import find, format_number, format_ratio
-from bench_registry import EVENT_DRIVEN_KINDS, THREADED_KINDS
+from bench_registry import COMPLETION_SERVERS, EVENT_DRIVEN_KINDS, THREADED_KINDS
 
 GOAL_SIZES = (16, 1024)
 GOAL_P50_US = 1000          # no delayed-ACK stall: p50 round trip under 1 ms
@@ -15,6 +16,14 @@ GOAL_EVENT_SHARE = 0.90     # event-driven designs vs the fastest, at 10 and 100
 GOAL_THREADED_SHARE = 0.70  # thread-per-client and pool designs vs the fastest, at 10
 GOAL_CHAT_CLIENTS = (200, 400)
 GOAL_CHAT_BACKLOG = 128
+# Experiment 6, completion-server against epoll-server, pinned, at every
+# (protocol, connections) point: its requests/s at least this share of
+# epoll-server's, its server CPU per request at most this multiple of
+# epoll-server's, and its memory per idle connection at most epoll-server's
+# plus this many KiB.
+GOAL_COMPLETION_SHARE = 0.90
+GOAL_COMPLETION_CPU = 1.2
+GOAL_COMPLETION_IDLE_KIB = 1.0
 
 
 def evaluate_goals(results):
@@ -78,4 +87,61 @@ def evaluate_goals(results):
                     f"backlog {backlog}",
                     f"{format_number(low['rps'])} -> {format_number(at_top['rps'])} deliveries/s",
                     at_top["rps"] >= low["rps"])
+
+    completion_verdicts(results, verdict)
     return verdicts
+
+
+def completion_verdicts(results, verdict):
+    """Experiment 6's goals, through `verdict` (evaluate_goals' own): at
+    every (protocol, connections) point either server measured, the
+    completion server's rate and its CPU per request against epoll-server's
+    at the same point; then memory per idle connection. A side missing at a
+    point (a run that failed) gives met None: nothing was compared, which
+    is neither a pass nor a miss. The CPU figures are the medians over the
+    rounds (server_cpu_per_10k_median_s), not the median round's own."""
+    base_name, name = COMPLETION_SERVERS
+    pinned = results.get("completion", [])
+    rate_goal = f">= {GOAL_COMPLETION_SHARE:.0%} of {base_name}'s requests/s, pinned"
+    cpu_goal = f"CPU per request <= {GOAL_COMPLETION_CPU:g}x {base_name}'s, pinned"
+    for protocol, connections in dict.fromkeys((r["protocol"], r["connections"]) for r in pinned):
+        base = find(pinned, server=base_name, protocol=protocol, connections=connections)
+        mine = find(pinned, server=name, protocol=protocol, connections=connections)
+        subject = f"{name} {protocol}, {connections} conn."
+        if base is None or mine is None:
+            absent = f"no {base_name if base is None else name} result"
+            verdict(rate_goal, subject, absent, None)
+            verdict(cpu_goal, subject, absent, None)
+            continue
+        served = mine.get("connections_served", connections)
+        verdict(rate_goal, subject,
+                f"{format_number(mine['rps'])}/s = {format_ratio(mine['rps'], base['rps'])} of "
+                f"{format_number(base['rps'])}/s"
+                + (f" (served {served} of {connections})" if served < connections else ""),
+                # Nothing to be a share of when the baseline served nothing;
+                # and, as in the throughput goals, a server that starved
+                # some connections did not meet a goal about serving them.
+                None if not base["rps"] else
+                served >= connections and mine["rps"] >= GOAL_COMPLETION_SHARE * base["rps"])
+        mine_cpu = mine.get("server_cpu_per_10k_median_s")
+        base_cpu = base.get("server_cpu_per_10k_median_s")
+        verdict(cpu_goal, subject,
+                f"{format_number(mine_cpu)} s against {format_number(base_cpu)} s per 10k requests "
+                f"= {format_ratio(mine_cpu, base_cpu)}",
+                None if mine_cpu is None or base_cpu is None else mine_cpu <= GOAL_COMPLETION_CPU * base_cpu)
+
+    idle = results.get("completion_idle", [])
+    if idle:
+        base, mine = find(idle, server=base_name), find(idle, server=name)
+        base_kib = base and base.get("kib_per_connection")
+        mine_kib = mine and mine.get("kib_per_connection")
+        count = (mine or base)["connections"]
+        if base_kib is None or mine_kib is None:
+            measured, met = f"no reading for {base_name if base_kib is None else name}", None
+        else:
+            difference = mine_kib - base_kib
+            measured = (f"{format_number(mine_kib)} KiB against {format_number(base_kib)} KiB "
+                        f"({'+' if difference >= 0 else ''}{format_number(difference)} KiB)")
+            met = mine_kib <= base_kib + GOAL_COMPLETION_IDLE_KIB
+        verdict(f"memory per idle connection <= {base_name}'s + {GOAL_COMPLETION_IDLE_KIB:g} KiB",
+                f"{name} at {count} idle connections", measured, met)

@@ -83,6 +83,10 @@ CLIENTS = [
 # The servers of the client x server matrix: the Asio and Qt ones.
 MATRIX_SERVERS = ("asio-server", "asio-server-coro", "qt-server", "qt-server-threads")
 
+# Experiment 6 (completion): the readiness baseline, then the completion-port
+# framework's server measured against it.
+COMPLETION_SERVERS = ("epoll-server", "completion-server")
+
 # Kinds the performance goals group servers by.
 EVENT_DRIVEN_KINDS = ("event", "completion", "coroutine")
 THREADED_KINDS = ("threads", "pool")

@@ -12,7 +12,7 @@ import os
 
 from bench_format import find, format_number, format_ratio, markdown_table
 from bench_goals import evaluate_goals
-from bench_registry import BASELINE_SERVER
+from bench_registry import BASELINE_SERVER, COMPLETION_SERVERS
 
 
 def write_csvs(bench):
@@ -177,6 +177,40 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
             text.append("")
         return "\n".join(text)
 
+    def completion_body(rows):
+        base_name, name = COMPLETION_SERVERS
+        points = []
+        for protocol, connections in dict.fromkeys((r["protocol"], r["connections"]) for r in rows):
+            base = find(rows, server=base_name, protocol=protocol, connections=connections) or {}
+            mine = find(rows, server=name, protocol=protocol, connections=connections) or {}
+            points.append({"protocol": protocol, "connections": connections,
+                           "base_rps": base.get("rps"), "rps": mine.get("rps"),
+                           "base_cpu": base.get("server_cpu_per_10k_median_s"),
+                           "cpu": mine.get("server_cpu_per_10k_median_s")})
+        text = [f"requests/s: the round with the median rate; CPU: server CPU seconds (user + sys) per "
+                f"10,000 requests, the median over the rounds; each ratio is {name} over {base_name} "
+                "at the same point, from the same rounds.\n",
+                markdown_table(points, [
+                    ("protocol", "protocol"), ("connections", "connections"),
+                    ("epoll req/s", "base_rps"), ("completion req/s", "rps"),
+                    ("ratio completion/epoll", lambda p: format_ratio(p["rps"], p["base_rps"])),
+                    ("epoll CPU s/10k", "base_cpu"), ("completion CPU s/10k", "cpu"),
+                    ("CPU ratio", lambda p: format_ratio(p["cpu"], p["base_cpu"]))]),
+                ""]
+        idle = bench_results.get("completion_idle", [])
+        base, mine = find(idle, server=base_name) or {}, find(idle, server=name) or {}
+        base_kib, mine_kib = base.get("kib_per_connection"), mine.get("kib_per_connection")
+        if not idle:
+            text.append("Idle memory: no results.")
+        else:
+            difference = (None if base_kib is None or mine_kib is None else
+                          f"{'+' if mine_kib >= base_kib else ''}{format_number(mine_kib - base_kib)}")
+            text.append(f"Idle memory, {(mine or base)['connections']} idle connections: {base_name} "
+                        f"{format_number(base_kib)} KiB per connection, {name} "
+                        f"{format_number(mine_kib)} KiB per connection, difference "
+                        f"{difference or 'n/a'} KiB ({name} minus {base_name}).")
+        return "\n".join(text)
+
     section("Performance goals", "goals", goals_body)
     section("1a. Throughput per design", "throughput", throughput_body)
     section("1b. Client x server: requests per run", "clients", clients_body)
@@ -185,5 +219,6 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
     section("3b. Chat: clients x backlog x broadcast strategy", "chat", chat_body)
     section("4. Memory and threads per idle connection", "idle", idle_body)
     section("5. Scaling the pool, and CPU per request", "scaling", scaling_body)
+    section("6. Completion against readiness (pinned)", "completion", completion_body)
     out.append("Raw results: results.jsonl (one loadgen result per line) and one CSV per experiment.")
     return "\n".join(out) + "\n"

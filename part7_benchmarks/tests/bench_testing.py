@@ -40,6 +40,26 @@ def chat_row(strategy, backlog, clients, rps, in_room=None, lost=0):
             "clients_dropped": 0, "server_cpu_s": 1.0}
 
 
+def completion_row(server, protocol, connections, rps, cpu_median, cpu_own=None):
+    """A median row of experiment 6 (completion): cpu_median is the median
+    over the rounds (what the report and the goals read), cpu_own the median
+    round's own reading (by default the same)."""
+    own = cpu_median if cpu_own is None else cpu_own
+    return {"server": server, "kind": "completion" if server == "completion-server" else "event",
+            "protocol": protocol, "connections": connections, "rps": rps,
+            "connections_served": connections, "errors": 0, "server_cpu_per_10k_s": own,
+            "server_cpu_per_10k_median_s": cpu_median, "rps_min": rps, "rps_max": rps, "rounds": 1}
+
+
+def idle_row(server, kib, connections=10000, held=None):
+    """A row of experiment 4 (idle), as experiment 6 records it too."""
+    held = connections if held is None else held
+    return {"server": server, "kind": "k", "connections": connections, "held": held, "ready": held,
+            "connect_failures": 0, "rss_kib_before": 4000, "rss_kib": 4000 + (kib or 0) * held,
+            "threads_before": 1, "threads": 1, "kib_per_connection": kib,
+            "threads_per_connection": 0.0 if held else None}
+
+
 def fixed_results():
     """One or two rows of every experiment, with every field the report and
     the charts read: a run in miniature."""
@@ -72,4 +92,8 @@ def fixed_results():
         "chat": [chat_row(s, b, n, 100.0 * n) for s in ("global-lock", "queue")
                  for b in (10, 128) for n in (50, 400)],
         "idle": idle, "scaling": scaling, "goals": goals,
+        "completion": [completion_row(server, protocol, c, rps * c, 0.1)
+                       for protocol in ("shift", "framed") for c in (1, 10)
+                       for server, rps in (("epoll-server", 3000.0), ("completion-server", 2900.0))],
+        "completion_idle": [idle_row("epoll-server", 0.3), idle_row("completion-server", 5.9)],
     }

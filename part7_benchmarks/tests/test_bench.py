@@ -39,7 +39,7 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("bench.py - the benchmark runner behind `./run bench`.", result.stdout)
         for option in ("--build-dir BUILD_DIR", "--loadgen LOADGEN", "--out OUT", "--quick",
-                       "--only {throughput,nagle,backlog,idle,scaling,goals}", "--check-registry"):
+                       "--only {throughput,nagle,backlog,idle,scaling,completion,goals}", "--check-registry"):
             self.assertIn(option, result.stdout)
 
     def test_build_dir_is_required_and_experiments_are_checked(self):

@@ -21,7 +21,7 @@ from bench_testing import fixed_results
 import bench_charts as charts  # found through the path bench_testing set
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHARTED = ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling")
+CHARTED = ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling", "completion")
 
 try:
     import matplotlib  # noqa: F401

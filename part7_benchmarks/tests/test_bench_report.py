@@ -1,7 +1,7 @@
 """Tests of bench_report: report.md's text from fixed result data (each
 ratio against the baseline of the same run, the skipped servers, the
-machine's facts, the goals' count, empty experiments, chart links) and the
-CSVs. No server and no loadgen run here.
+machine's facts, the goals' count, empty experiments, chart links, the
+completion-against-readiness table) and the CSVs. No server and no loadgen run here.
 
 Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench_report.py
 """
@@ -12,10 +12,10 @@ import tempfile
 import types
 import unittest
 
-from bench_testing import chat_row, fixed_results, pingpong_row
+from bench_testing import chat_row, completion_row, fixed_results, idle_row, pingpong_row
 
 import bench_report as report  # found through the path bench_testing set
-from bench_experiments import median_round
+from bench_experiments import median_round, median_round_and_cpu
 from bench_registry import REGISTRY
 
 
@@ -71,16 +71,73 @@ class Report(unittest.TestCase):
         self.assertIn("- the two-host variant was not run", section)
         self.assertIn("No results.", section)
 
+    COMPLETION_HEADER = ("| protocol | connections | epoll req/s | completion req/s | "
+                         "ratio completion/epoll | epoll CPU s/10k | completion CPU s/10k | CPU ratio |")
+
+    def completion_section(self, text):
+        return text.split("## 6. Completion against readiness (pinned)\n\n")[1].split("Raw results:")[0]
+
+    def test_the_completion_table_puts_both_servers_of_a_point_on_one_row(self):
+        rows = [completion_row("epoll-server", "shift", 10, 40000.0, 0.1),
+                completion_row("completion-server", "shift", 10, 30000.0, 0.15),
+                completion_row("epoll-server", "framed", 100, 38000.0, 0.1)]
+        idle = [idle_row("epoll-server", 0.3), idle_row("completion-server", 5.9)]
+        notes = {"completion": ["pinned with taskset: the server to CPU 0", "5 round(s)"]}
+        section = self.completion_section(self.render({"completion": rows, "completion_idle": idle},
+                                                      notes=notes))
+        self.assertEqual(section, "\n".join([
+            "- pinned with taskset: the server to CPU 0",
+            "- 5 round(s)",
+            "",
+            "requests/s: the round with the median rate; CPU: server CPU seconds (user + sys) per 10,000 "
+            "requests, the median over the rounds; each ratio is completion-server over epoll-server at "
+            "the same point, from the same rounds.",
+            "",
+            self.COMPLETION_HEADER,
+            "|---|---|---|---|---|---|---|---|",
+            "| shift | 10 | 40000 | 30000 | x0.75 | 0.1 | 0.15 | x1.50 |",
+            # completion-server has no result at this point: the row says so.
+            "| framed | 100 | 38000 | n/a | n/a | 0.1 | n/a | n/a |",
+            "",
+            "Idle memory, 10000 idle connections: epoll-server 0.3 KiB per connection, completion-server "
+            "5.9 KiB per connection, difference +5.6 KiB (completion-server minus epoll-server).",
+            "", ""]))
+
+    def test_the_completion_table_shows_the_median_round_and_the_median_cpu(self):
+        # Three rounds each; the round with the median rate is not the one
+        # with the median CPU, and a round without a CPU reading is left out.
+        def rounds(server, readings):
+            return [dict(pingpong_row(server, rps), protocol="shift", connections=1, round=n,
+                         server_cpu_per_10k_s=cpu) for n, (rps, cpu) in enumerate(readings, 1)]
+        epoll = median_round_and_cpu(rounds("epoll-server", [(1000.0, 0.2), (2000.0, 0.9), (3000.0, 0.3)]))
+        completion = median_round_and_cpu(rounds("completion-server",
+                                                 [(1500.0, 0.8), (500.0, None), (2500.0, 0.4)]))
+        self.assertEqual((epoll["rps"], epoll["server_cpu_per_10k_s"], epoll["server_cpu_per_10k_median_s"]),
+                         (2000.0, 0.9, 0.3))
+        self.assertEqual((completion["rps"], completion["server_cpu_per_10k_s"],
+                          completion["server_cpu_per_10k_median_s"]), (1500.0, 0.8, 0.4))
+        section = self.completion_section(self.render({"completion": [epoll, completion]}))
+        self.assertIn("| shift | 1 | 2000 | 1500 | x0.75 | 0.3 | 0.4 | x1.33 |", section)
+        self.assertIn("Idle memory: no results.", section)
+
+    def test_the_completion_idle_line_with_one_reading_missing(self):
+        section = self.completion_section(self.render({
+            "completion": [completion_row("epoll-server", "shift", 1, 1000.0, 0.5)],
+            "completion_idle": [idle_row("completion-server", 5.9, connections=1000)]}))
+        self.assertIn("Idle memory, 1000 idle connections: epoll-server n/a KiB per connection, "
+                      "completion-server 5.9 KiB per connection, difference n/a KiB", section)
+
     def test_every_section_in_order_with_its_chart(self):
         charts = {name: f"{name}.png" for name in
-                  ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling")}
+                  ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling", "completion")}
         text = self.render(fixed_results(), charts=charts)
         titles = [line for line in text.splitlines() if line.startswith("## ")]
         self.assertEqual(titles, [
             "## Machine", "## Performance goals", "## 1a. Throughput per design",
             "## 1b. Client x server: requests per run", "## 2. Nagle's algorithm and delayed ACKs",
             "## 3a. Listen backlog under bursts", "## 3b. Chat: clients x backlog x broadcast strategy",
-            "## 4. Memory and threads per idle connection", "## 5. Scaling the pool, and CPU per request"])
+            "## 4. Memory and threads per idle connection", "## 5. Scaling the pool, and CPU per request",
+            "## 6. Completion against readiness (pinned)"])
         self.assertNotIn("No results.", text)
         self.assertIn("![1a. Throughput per design](throughput.png)", text)
         self.assertIn("![5. Scaling the pool, and CPU per request](scaling.png)", text)
@@ -94,6 +151,9 @@ class Report(unittest.TestCase):
         self.assertIn("| 4 | 4000 | x4.00 |", text)
         self.assertIn("| epoll-server | event | 3000 | 0.1 | 0.2 |", text)
         self.assertIn("| threaded-server | threads | 1000 | 1000 | 1000 | 4000 | 14000 | 10 | 1 | 1001 | 1 |", text)
+        self.assertIn("![6. Completion against readiness (pinned)](completion.png)", text)
+        self.assertIn("| framed | 10 | 30000 | 29000 | x0.97 | 0.1 | 0.1 | x1.00 |", text)
+        self.assertIn("difference +5.6 KiB", text)
         self.assertTrue(text.endswith("one CSV per experiment.\n"))
 
 
