@@ -19,7 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 
 #include "cpf/buffer.hpp"
 
@@ -107,7 +107,10 @@ class OutputQueue {
 
   OutputTotals& totals_;
   const std::size_t limit_;
-  std::deque<Item> items_;  // the front is the one in the kernel, while a send is in flight
+  // The front is the one in the kernel, while a send is in flight. A list,
+  // not a deque: an empty std::deque still holds a 512-byte block, and most
+  // connections' queues are empty most of the time (an idle one's always).
+  std::list<Item> items_;
   std::size_t unsent_ = 0;
   bool holding_reads_ = false;
 };

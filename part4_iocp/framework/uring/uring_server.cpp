@@ -53,7 +53,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -355,7 +354,8 @@ class UringConnection final : public Connection {
   cs::FileDescriptor fd_;
   unsigned in_flight_ = 0;
   // Reads issued, not yet in the kernel; null for read() without a buffer.
-  std::deque<BufferPtr> read_queue_;
+  // Rarely more than one: a vector (an empty std::deque would hold 512 bytes).
+  std::vector<BufferPtr> read_queue_;
   bool recv_in_flight_ = false;
   detail::OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
   bool send_in_flight_ = false;
@@ -525,7 +525,7 @@ void UringConnection::on_recv_complete(Operation& op, int result, unsigned flags
       // ENOBUFS: every provided buffer was taken by the recvs this batch
       // completed; they are given back before this recv reaches the kernel
       // again (at the ring's next io_uring_enter).
-      read_queue_.push_front(std::move(buffer));
+      read_queue_.insert(read_queue_.begin(), std::move(buffer));
       pump_reads_locked();
     } else if (result != -ECANCELED) {
       fail_locked(out, -result);
@@ -652,7 +652,7 @@ void UringConnection::pump_reads_locked() {
   auto* op = new Operation(Operation::Type::recv);
   op->connection = self();
   op->buffer = std::move(read_queue_.front());
-  read_queue_.pop_front();
+  read_queue_.erase(read_queue_.begin());
   recv_in_flight_ = true;
   ++in_flight_;
   const int fd = fd_.get();
