@@ -73,6 +73,18 @@ class RunScriptTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0)
         self.assertIn("./run demo", result.stdout)
 
+    # These get past ./run's package check (the packages a test run needs
+    # are installed by then) and stop at the argument, before any build.
+    def test_bench_refuses_an_unknown_argument(self):
+        result = self.run_script("bench", "--fast")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn("bench takes --quick and --only EXPERIMENT (got '--fast')", result.stderr)
+
+    def test_bench_only_needs_an_experiment(self):
+        result = self.run_script("bench", "--quick", "--only")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn("--only needs an experiment's name", result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
