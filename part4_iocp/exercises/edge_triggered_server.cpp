@@ -1,4 +1,4 @@
-// Exercise part4-3: the edge-triggered loop; the contract is in
+// Exercise part4-2: the edge-triggered loop; the contract is in
 // edge_triggered_server.hpp.
 #include "edge_triggered_server.hpp"
 
@@ -99,7 +99,7 @@ class Loop {
   }
 
   void accept_clients() {
-    // EXERCISE(part4-3): one connection per report. The listener reported
+    // EXERCISE(part4-2): one connection per report. The listener reported
     // a change (one or more connections queued); those still queued after
     // this one produce no new report, so they wait until yet another client
     // arrives. Accept until the queue is empty (accept says EAGAIN).
@@ -132,7 +132,7 @@ class Loop {
   }
 
   void receive(Connection& connection) {
-    // EXERCISE(part4-3): one chunk per report. A message longer than
+    // EXERCISE(part4-2): one chunk per report. A message longer than
     // read_chunk, or several that arrived together, leave bytes in the
     // socket that produce no new report: the client waits for replies to
     // bytes the server never reads. Read until recv says EAGAIN (or the

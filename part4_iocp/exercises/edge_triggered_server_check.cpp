@@ -1,4 +1,4 @@
-// The check of exercise part4-3 (an edge-triggered epoll loop; contract in
+// The check of exercise part4-2 (an edge-triggered epoll loop; contract in
 // edge_triggered_server.hpp): real clients on 127.0.0.1 against
 // serve_edge_triggered() on a thread of this process. Each test names the
 // report the loop missed when it fails. Built twice, against the starting

@@ -1,4 +1,4 @@
-// Exercise part4-3: the edge-triggered loop; the contract is in
+// Exercise part4-2: the edge-triggered loop; the contract is in
 // edge_triggered_server.hpp.
 #include "edge_triggered_server.hpp"
 

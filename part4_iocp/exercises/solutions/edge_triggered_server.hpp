@@ -1,4 +1,4 @@
-// Exercise part4-3 (docs/part4_epoll.md, "Exercises"): an epoll loop in
+// Exercise part4-2 (docs/part4_epoll.md, "Exercises"): an epoll loop in
 // edge-triggered mode.
 //
 // epoll_server.cpp registers every descriptor level-triggered: epoll_wait()
@@ -17,7 +17,7 @@
 // EPOLLIN | EPOLLET), until `stop` fires.
 // Its write path (flush) already keeps the rule: it sends until everything
 // is out or send() says EAGAIN, and the next EPOLLOUT edge resumes it.
-// The two places marked EXERCISE(part4-3) in edge_triggered_server.cpp do
+// The two places marked EXERCISE(part4-2) in edge_triggered_server.cpp do
 // not: the listener takes one connection per report, and a connection reads
 // one chunk per report. Make both drain their descriptor.
 //
