@@ -894,7 +894,8 @@ void UringEngine::open_ring(Ring& ring, std::promise<void>& opened) {
   }
   io_uring_buf_ring_init(ring.offered);
   ring.provided_size = options.buffer_size;
-  ring.provided = std::make_unique<Byte[]>(ring.provided_size * Ring::provided_count);
+  // Not zeroed: a page the kernel never filled stays out of resident memory.
+  ring.provided = std::make_unique_for_overwrite<Byte[]>(ring.provided_size * Ring::provided_count);
   for (unsigned id = 0; id < Ring::provided_count; ++id) ring.give_back(id);
 
   const int wake = ::eventfd(0, EFD_CLOEXEC);
