@@ -342,6 +342,26 @@ TEST(FrameworkServer, AnIdleConnectionHoldsNoBuffer) {
   EXPECT_EQ(server.count("read"), clients);
 }
 
+// Forty clients' bytes arrive at once and the one I/O thread has two
+// provided buffers: most receives find none free (ENOBUFS) and must wait
+// for the next turn of the loop, and every client still gets its own bytes
+// back, once and whole.
+TEST(FrameworkServer, MoreReadsThanProvidedBuffersAllGetTheirBytes) {
+  cpf::ServerOptions options = small_options();
+  options.threads = 1;
+  options.provided_buffers = 2;
+  TestServer server(options);
+  server.start();
+  constexpr int clients = 40;
+  std::vector<std::unique_ptr<Client>> connected;
+  for (int i = 0; i < clients; ++i) connected.push_back(std::make_unique<Client>(server.local_port()));
+  server.wait_for_count("established", clients);
+  std::vector<std::string> messages;
+  for (int i = 0; i < clients; ++i) messages.push_back("client " + std::to_string(i) + ":" + std::string(600, 'a' + i % 26));
+  for (int i = 0; i < clients; ++i) connected[i]->send(messages[i]);
+  for (int i = 0; i < clients; ++i) EXPECT_EQ(connected[i]->receive(messages[i].size()), messages[i]);
+}
+
 TEST(FrameworkServer, EchoesAndCountsAndStopsWithNothingLeft) {
   const std::size_t descriptors_before = open_descriptors();
   {

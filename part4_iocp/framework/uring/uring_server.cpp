@@ -49,6 +49,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -127,7 +128,7 @@ struct Ring {
   // framework read names this group instead of a buffer, so an idle
   // connection holds no buffer while it waits. The ring's thread copies the
   // bytes into a pooled cpf::Buffer and gives the slot straight back.
-  static constexpr unsigned provided_count = 256;  // a power of two
+  unsigned provided_count = 0;  // a power of two (ServerOptions::provided_buffers)
   static constexpr std::uint16_t provided_group = 0;
   io_uring_buf_ring* offered = nullptr;  // the slots the kernel may take
   std::size_t offered_bytes = 0;
@@ -879,13 +880,15 @@ void UringEngine::open_ring(Ring& ring, std::promise<void>& opened) {
   // The provided buffers, registered by hand (liburing 2.3 has no
   // io_uring_setup_buf_ring): the slot array must be page-aligned memory
   // the kernel maps, so it comes from mmap.
-  ring.offered_bytes = sizeof(io_uring_buf) * Ring::provided_count;
+  // The kernel wants a power of two, at most 32768.
+  ring.provided_count = std::bit_ceil(std::clamp(options.provided_buffers, 1u, 32768u));
+  ring.offered_bytes = sizeof(io_uring_buf) * ring.provided_count;
   void* slots = ::mmap(nullptr, ring.offered_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (slots == MAP_FAILED) throw cs::SetupError(std::string("mmap: ") + std::strerror(errno));
   ring.offered = static_cast<io_uring_buf_ring*>(slots);
   io_uring_buf_reg registration{};
   registration.ring_addr = reinterpret_cast<std::uint64_t>(slots);
-  registration.ring_entries = Ring::provided_count;
+  registration.ring_entries = ring.provided_count;
   registration.bgid = Ring::provided_group;
   result = io_uring_register_buf_ring(&ring.uring, &registration, 0);
   if (result < 0) {
@@ -895,8 +898,8 @@ void UringEngine::open_ring(Ring& ring, std::promise<void>& opened) {
   io_uring_buf_ring_init(ring.offered);
   ring.provided_size = options.buffer_size;
   // Not zeroed: a page the kernel never filled stays out of resident memory.
-  ring.provided = std::make_unique_for_overwrite<Byte[]>(ring.provided_size * Ring::provided_count);
-  for (unsigned id = 0; id < Ring::provided_count; ++id) ring.give_back(id);
+  ring.provided = std::make_unique_for_overwrite<Byte[]>(ring.provided_size * ring.provided_count);
+  for (unsigned id = 0; id < ring.provided_count; ++id) ring.give_back(id);
 
   const int wake = ::eventfd(0, EFD_CLOEXEC);
   if (wake < 0) throw cs::SetupError(std::string("eventfd: ") + std::strerror(errno));

@@ -95,6 +95,12 @@ struct ServerOptions {
   // Submission/completion queue size hint for the backend (io_uring
   // entries); the number of operations in flight is not limited by it.
   unsigned queue_depth = 256;
+  // io_uring only: receive buffers (of buffer_size bytes) per I/O thread
+  // that the kernel picks from when bytes arrive for a read() issued
+  // without a buffer, rounded up to a power of two. When all are taken at
+  // once the reads wait for the next turn of their thread's loop, so this
+  // bounds memory, not correctness. Ignored on Windows.
+  unsigned provided_buffers = 256;
 };
 
 // A snapshot of the server's state. Each field is read atomically, the
