@@ -6,6 +6,7 @@
 // or a socket, with a deadline that fails the test.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -219,6 +220,7 @@ class Client {
     }
   }
   ~Client() { close(); }
+  int fd() const { return fd_; }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -360,6 +362,61 @@ TEST(FrameworkServer, MoreReadsThanProvidedBuffersAllGetTheirBytes) {
   for (int i = 0; i < clients; ++i) messages.push_back("client " + std::to_string(i) + ":" + std::string(600, 'a' + i % 26));
   for (int i = 0; i < clients; ++i) connected[i]->send(messages[i]);
   for (int i = 0; i < clients; ++i) EXPECT_EQ(connected[i]->receive(messages[i].size()), messages[i]);
+}
+
+// One I/O thread, two clients whose bytes arrive together, so that both
+// reads complete in one batch. The first handler writes its reply and then
+// computes for a while; the second waits until a client has a reply. A
+// reply that waited for the end of its batch would never come while the
+// second handler waits: the I/O thread hands what it prepared to the kernel
+// once a batch has run for a while, not only at its end.
+TEST(FrameworkServer, AReplyDoesNotWaitForTheRestOfItsBatch) {
+  cpf::ServerOptions options = small_options();
+  options.threads = 1;
+  TestServer server(options);
+  std::atomic<int> handled{0};
+  std::atomic<bool> reply_seen{false};
+  std::atomic<bool> waited_in_vain{false};
+  server.read_completed = [&](cpf::Connection& connection, cpf::BufferPtr buffer) {
+    connection.write(std::move(buffer));
+    if (handled.fetch_add(1) == 0) {
+      const auto until = std::chrono::steady_clock::now() + 5ms;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    } else {
+      const auto until = std::chrono::steady_clock::now() + 5s;
+      while (!reply_seen && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      waited_in_vain = !reply_seen;
+    }
+  };
+  server.start();
+  Client a(server.local_port());
+  Client b(server.local_port());
+  server.wait_for_count("established", 2);
+
+  // Hold the I/O thread while both clients send: on loopback the bytes are
+  // in the server's sockets when send() returns, and the thread collects
+  // both completions when it next asks the kernel.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> holding{false};
+  server.post([&holding, released] {
+    holding = true;
+    released.wait();
+  });
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!holding && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  ASSERT_TRUE(holding.load());
+  a.send("a");
+  b.send("b");
+  release.set_value();
+
+  pollfd both[2] = {{a.fd(), POLLIN, 0}, {b.fd(), POLLIN, 0}};
+  ASSERT_GT(::poll(both, 2, static_cast<int>(std::chrono::milliseconds(deadline).count())), 0);
+  reply_seen = true;
+  server.wait_for_count("read", 2);
+  EXPECT_FALSE(waited_in_vain.load())
+      << "the first reply went out only after the second handler of its batch returned";
 }
 
 TEST(FrameworkServer, EchoesAndCountsAndStopsWithNothingLeft) {
