@@ -121,8 +121,10 @@ struct Ring {
   // Requests from other threads, in the order they were made.
   std::mutex marshal_mutex;
   std::vector<std::pair<std::uint64_t, Prepare>> marshalled;  // guarded by marshal_mutex
-  bool wake_pending = false;                                   // guarded by marshal_mutex
-  std::atomic<bool> has_marshalled{false};  // a hint, read without the lock
+  // Whether `marshalled` holds requests, which is also whether the ring's
+  // thread has been woken for them. Written under marshal_mutex; read
+  // without it as a hint.
+  std::atomic<bool> has_marshalled{false};
 
   // Receive buffers the kernel picks from when data arrives (a "provided
   // buffer ring", IORING_REGISTER_PBUF_RING, Linux 5.19): a recv of a
@@ -229,6 +231,9 @@ class UringEngine {
   void submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare);
   static io_uring_sqe* next_sqe(Ring& ring);  // the ring's own thread only
   static void flush_marshalled(Ring& ring);   // the ring's own thread only
+  // Fills the next SQE of `ring`; the ring's own thread only.
+  static void put(Ring& ring, std::uint64_t user_data, const Prepare& prepare);
+  static void arm_wake(Ring& ring);  // the ring's own thread only
   void open_ring(Ring& ring, std::promise<void>& opened);
   void worker_loop(Ring& ring, std::promise<void>& opened);
   void handle(Operation* op, int result, unsigned flags);
@@ -774,14 +779,15 @@ void UringEngine::flush_marshalled(Ring& ring) {
   {
     std::lock_guard lock(ring.marshal_mutex);
     requests.swap(ring.marshalled);
-    ring.wake_pending = false;
     ring.has_marshalled.store(false, std::memory_order_relaxed);
   }
-  for (auto& [user_data, prepare] : requests) {
-    io_uring_sqe* sqe = next_sqe(ring);
-    prepare(sqe);
-    io_uring_sqe_set_data64(sqe, user_data);
-  }
+  for (auto& [user_data, prepare] : requests) put(ring, user_data, prepare);
+}
+
+void UringEngine::put(Ring& ring, std::uint64_t user_data, const Prepare& prepare) {
+  io_uring_sqe* sqe = next_sqe(ring);
+  prepare(sqe);
+  io_uring_sqe_set_data64(sqe, user_data);
 }
 
 void UringEngine::submit(Ring& ring, Operation* op, Prepare prepare) {
@@ -802,40 +808,32 @@ void UringEngine::submit_ignored(Ring& ring, Prepare prepare) {
 void UringEngine::submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare) {
   if (current_ring == &ring) {
     if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
-    io_uring_sqe* sqe = next_sqe(ring);
-    prepare(sqe);
-    io_uring_sqe_set_data64(sqe, user_data);
+    put(ring, user_data, prepare);
     return;
   }
   bool wake = false;
   {
     std::lock_guard lock(ring.marshal_mutex);
     ring.marshalled.emplace_back(user_data, std::move(prepare));
-    ring.has_marshalled.store(true, std::memory_order_release);
-    wake = !ring.wake_pending;
-    ring.wake_pending = true;
+    wake = !ring.has_marshalled.exchange(true, std::memory_order_release);
   }
-  // One wake-up per batch of queued requests: the ring's thread clears
-  // wake_pending when it takes the batch.
+  // One wake-up per batch of queued requests: the first request queued
+  // after the ring's thread took the last batch wakes it.
   if (wake && ::eventfd_write(ring.wake_fd.get(), 1) != 0) {
     cs::log_error("waking an I/O thread failed: ", std::strerror(errno));
     std::abort();
   }
 }
 
-namespace {
-
 // Posts the read that completes when another thread writes to the ring's
 // eventfd. Its user_data is a constant, so it is not counted in flight.
-void arm_wake(Ring& ring) {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring.uring);
-  if (sqe == nullptr) {
-    io_uring_submit(&ring.uring);
-    sqe = io_uring_get_sqe(&ring.uring);
-  }
-  io_uring_prep_read(sqe, ring.wake_fd.get(), &ring.wake_value, sizeof ring.wake_value, 0);
-  io_uring_sqe_set_data64(sqe, wake_completion);
+void UringEngine::arm_wake(Ring& ring) {
+  put(ring, wake_completion, [&ring](io_uring_sqe* sqe) {
+    io_uring_prep_read(sqe, ring.wake_fd.get(), &ring.wake_value, sizeof ring.wake_value, 0);
+  });
 }
+
+namespace {
 
 // The fastest way the kernel offers to run task work for a ring that one
 // thread both submits to and waits on, and what it is called in the log.
@@ -847,8 +845,8 @@ constexpr TaskRunMode task_run_modes[] = {
     // 6.1: task work waits until the thread asks for completions.
     {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "deferred task work"},
     // 5.19: no interrupt; task work runs on the thread's next kernel entry.
+    // Every kernel with the provided buffer rings the port needs has it.
     {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "cooperative task work"},
-    {0, "interrupting task work"},
 };
 
 }  // namespace
