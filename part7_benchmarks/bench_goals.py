@@ -92,6 +92,30 @@ def evaluate_goals(results):
     return verdicts
 
 
+def completion_pairs(rows):
+    """Experiment 6's rows paired by point: (protocol, connections,
+    epoll-server's row, completion-server's row) in the order the points
+    were measured, a row None where that side has no result. The goals and
+    the report both read the experiment through it."""
+    base_name, name = COMPLETION_SERVERS
+    return [(protocol, connections,
+             find(rows, server=base_name, protocol=protocol, connections=connections),
+             find(rows, server=name, protocol=protocol, connections=connections))
+            for protocol, connections in dict.fromkeys((r["protocol"], r["connections"]) for r in rows)]
+
+
+def completion_idle(rows):
+    """Experiment 6's idle readings: (idle connections, epoll-server's KiB
+    per connection, completion-server's), a KiB None where it has no
+    reading; None without rows."""
+    if not rows:
+        return None
+    base_name, name = COMPLETION_SERVERS
+    base, mine = find(rows, server=base_name), find(rows, server=name)
+    return ((mine or base)["connections"], base and base.get("kib_per_connection"),
+            mine and mine.get("kib_per_connection"))
+
+
 def completion_verdicts(results, verdict):
     """Experiment 6's goals, through `verdict` (evaluate_goals' own): at
     every (protocol, connections) point either server measured, the
@@ -104,9 +128,7 @@ def completion_verdicts(results, verdict):
     pinned = results.get("completion", [])
     rate_goal = f">= {GOAL_COMPLETION_SHARE:.0%} of {base_name}'s requests/s, pinned"
     cpu_goal = f"CPU per request <= {GOAL_COMPLETION_CPU:g}x {base_name}'s, pinned"
-    for protocol, connections in dict.fromkeys((r["protocol"], r["connections"]) for r in pinned):
-        base = find(pinned, server=base_name, protocol=protocol, connections=connections)
-        mine = find(pinned, server=name, protocol=protocol, connections=connections)
+    for protocol, connections, base, mine in completion_pairs(pinned):
         subject = f"{name} {protocol}, {connections} conn."
         if base is None or mine is None:
             absent = f"no {base_name if base is None else name} result"
@@ -130,12 +152,9 @@ def completion_verdicts(results, verdict):
                 f"= {format_ratio(mine_cpu, base_cpu)}",
                 None if mine_cpu is None or base_cpu is None else mine_cpu <= GOAL_COMPLETION_CPU * base_cpu)
 
-    idle = results.get("completion_idle", [])
+    idle = completion_idle(results.get("completion_idle", []))
     if idle:
-        base, mine = find(idle, server=base_name), find(idle, server=name)
-        base_kib = base and base.get("kib_per_connection")
-        mine_kib = mine and mine.get("kib_per_connection")
-        count = (mine or base)["connections"]
+        count, base_kib, mine_kib = idle
         if base_kib is None or mine_kib is None:
             measured, met = f"no reading for {base_name if base_kib is None else name}", None
         else:

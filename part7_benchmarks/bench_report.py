@@ -11,7 +11,7 @@ import csv
 import os
 
 from bench_format import find, format_number, format_ratio, markdown_table
-from bench_goals import evaluate_goals
+from bench_goals import completion_idle, completion_pairs, evaluate_goals
 from bench_registry import BASELINE_SERVER, COMPLETION_SERVERS
 
 
@@ -179,14 +179,11 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
 
     def completion_body(rows):
         base_name, name = COMPLETION_SERVERS
-        points = []
-        for protocol, connections in dict.fromkeys((r["protocol"], r["connections"]) for r in rows):
-            base = find(rows, server=base_name, protocol=protocol, connections=connections) or {}
-            mine = find(rows, server=name, protocol=protocol, connections=connections) or {}
-            points.append({"protocol": protocol, "connections": connections,
-                           "base_rps": base.get("rps"), "rps": mine.get("rps"),
-                           "base_cpu": base.get("server_cpu_per_10k_median_s"),
-                           "cpu": mine.get("server_cpu_per_10k_median_s")})
+        points = [{"protocol": protocol, "connections": connections,
+                   "base_rps": (base or {}).get("rps"), "rps": (mine or {}).get("rps"),
+                   "base_cpu": (base or {}).get("server_cpu_per_10k_median_s"),
+                   "cpu": (mine or {}).get("server_cpu_per_10k_median_s")}
+                  for protocol, connections, base, mine in completion_pairs(rows)]
         text = [f"requests/s: the round with the median rate; CPU: server CPU seconds (user + sys) per "
                 f"10,000 requests, the median over the rounds; each ratio is {name} over {base_name} "
                 "at the same point, from the same rounds.\n",
@@ -197,15 +194,14 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
                     ("epoll CPU s/10k", "base_cpu"), ("completion CPU s/10k", "cpu"),
                     ("CPU ratio", lambda p: format_ratio(p["cpu"], p["base_cpu"]))]),
                 ""]
-        idle = bench_results.get("completion_idle", [])
-        base, mine = find(idle, server=base_name) or {}, find(idle, server=name) or {}
-        base_kib, mine_kib = base.get("kib_per_connection"), mine.get("kib_per_connection")
+        idle = completion_idle(bench_results.get("completion_idle", []))
         if not idle:
             text.append("Idle memory: no results.")
         else:
+            count, base_kib, mine_kib = idle
             difference = (None if base_kib is None or mine_kib is None else
                           f"{'+' if mine_kib >= base_kib else ''}{format_number(mine_kib - base_kib)}")
-            text.append(f"Idle memory, {(mine or base)['connections']} idle connections: {base_name} "
+            text.append(f"Idle memory, {count} idle connections: {base_name} "
                         f"{format_number(base_kib)} KiB per connection, {name} "
                         f"{format_number(mine_kib)} KiB per connection, difference "
                         f"{difference or 'n/a'} KiB ({name} minus {base_name}).")
