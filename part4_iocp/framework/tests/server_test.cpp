@@ -192,6 +192,18 @@ cpf::ServerOptions small_options() {
   return options;
 }
 
+// Whether `holds` came true within `limit`, asking it again and again: for
+// a state that no notification announces (a counter, another thread's flag).
+template <class Predicate>
+bool within(std::chrono::steady_clock::duration limit, Predicate holds) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!holds()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 // --- A blocking test client ---------------------------------------------------
 
 class Client {
@@ -336,10 +348,7 @@ TEST(FrameworkServer, AnIdleConnectionHoldsNoBuffer) {
   for (auto& client : connected) client->send("wake up");
   for (auto& client : connected) EXPECT_EQ(client->receive(7), "wake up");
   server.wait_for_count("write", clients);
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (server.counters().buffers_in_use != 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::yield();
-  }
+  within(deadline, [&] { return server.counters().buffers_in_use == 0; });
   EXPECT_EQ(server.counters().buffers_in_use, 0u) << "a buffer was not released after its echo";
   EXPECT_EQ(server.count("read"), clients);
 }
@@ -384,9 +393,7 @@ TEST(FrameworkServer, AReplyDoesNotWaitForTheRestOfItsBatch) {
       while (std::chrono::steady_clock::now() < until) {
       }
     } else {
-      const auto until = std::chrono::steady_clock::now() + 5s;
-      while (!reply_seen && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-      waited_in_vain = !reply_seen;
+      waited_in_vain = !within(5s, [&] { return reply_seen.load(); });
     }
   };
   server.start();
@@ -404,9 +411,7 @@ TEST(FrameworkServer, AReplyDoesNotWaitForTheRestOfItsBatch) {
     holding = true;
     released.wait();
   });
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!holding && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-  ASSERT_TRUE(holding.load());
+  ASSERT_TRUE(within(deadline, [&] { return holding.load(); }));
   a.send("a");
   b.send("b");
   release.set_value();
