@@ -1,7 +1,7 @@
 // The Windows backend of cpf::Server: an I/O completion port (IOCP).
 //
 // This is the design the framework's interface comes from: one completion
-// port, a pool of I/O threads blocked in GetQueuedCompletionStatus, and
+// port, a pool of I/O threads blocked in GetQueuedCompletionStatusEx, and
 // every socket operation issued "overlapped", so it completes later as a
 // packet on the port that whichever thread is free picks up:
 //
@@ -24,15 +24,17 @@
 // - Stopping: CancelIoEx ends the accepts and, on abort, a connection's
 //   operations; they complete with WSA_OPERATION_ABORTED like any other.
 //
-// The Linux backend (uring/) has the same structure with io_uring as the
-// port; the per-connection logic (queues, closing states, Sequencer) is the
-// same, so a difference between the two files is a platform difference.
+// The per-connection logic (queues, closing states, timers, the order of
+// notifications) is not here: it is detail::ConnectionCore
+// (src/connection_core.hpp), shared with the Linux backend (uring/).
+// IocpConnection below only says how each of its steps is a Winsock call.
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -51,11 +53,8 @@
 #include "cs/acceptor.hpp"  // accept_backoff
 #include "cs/log.hpp"
 #include "cs/socket.hpp"
-#include "../src/event.hpp"
+#include "../src/connection_core.hpp"
 #include "../src/notifier.hpp"
-#include "../src/output_queue.hpp"
-#include "../src/sequencer.hpp"
-#include "../src/timers.hpp"
 
 namespace cpf {
 namespace {
@@ -77,6 +76,11 @@ constexpr std::size_t preposted_accepts = 4;
 constexpr ULONG_PTR key_operation = 0;
 constexpr ULONG_PTR key_failed_to_start = 1;  // the operation failed when issued (error inside)
 constexpr ULONG_PTR key_quit = 2;             // ends one I/O thread
+
+// Completions one GetQueuedCompletionStatusEx call may take, and how long a
+// thread may spend on them before it hands the rest back to the port.
+constexpr ULONG completion_batch = 64;
+constexpr std::chrono::microseconds batch_budget{100};
 
 // AcceptEx wants room for each address plus 16 bytes.
 constexpr DWORD accept_address_length = sizeof(sockaddr_storage) + 16;
@@ -146,10 +150,10 @@ struct Operation {
 
 // The backend's engine. Server::Impl (at the end of this file) is this class
 // under the name server.hpp gives it.
-class IocpEngine {
+class IocpEngine : public detail::EngineCore {
  public:
-  explicit IocpEngine(Server& owner) : owner_(owner) {}
-  ~IocpEngine();
+  explicit IocpEngine(Server& owner) : EngineCore(owner) {}
+  ~IocpEngine() override;
 
   void start();
   void stop(std::chrono::milliseconds grace);
@@ -170,16 +174,13 @@ class IocpEngine {
   bool associate(SOCKET socket);
 
   // Called by a connection after its on_connection_closed was delivered.
-  void forget(Connection::Id id);
-
-  Server& owner_;
-  std::atomic<std::uint64_t> bytes_received_{0};
-  std::atomic<std::uint64_t> bytes_sent_{0};
-  detail::OutputTotals output_totals_;
+  void forget(Connection::Id id) override;
 
  private:
   void open_listener();
   void worker_loop();
+  void complete(const OVERLAPPED_ENTRY& entry);  // one dequeued packet
+  void post_packet(ULONG_PTR key, DWORD bytes, OVERLAPPED* overlapped);
   void timer_loop();
   void handle(Operation* op, DWORD bytes, int error);
   void arm_accept_locked();  // accept_mutex_ held
@@ -245,439 +246,110 @@ class IocpEngine {
 
 // --- IocpConnection ----------------------------------------------------------
 
-class IocpConnection final : public Connection {
+// The IOCP half of a connection: the state machine is
+// detail::ConnectionCore's (src/connection_core.hpp); this class says how
+// each of its steps is an overlapped call on the connection's socket.
+class IocpConnection final : public detail::ConnectionCore {
  public:
   IocpConnection(IocpEngine& server, Id id, std::string peer, SOCKET socket)
-      : Connection(id, std::move(peer)),
-        server_(server),
-        socket_(socket),
-        output_(server.output_totals_, server.owner_.options().output_limit),
-        timers_(Clock::now()) {}
+      : ConnectionCore(server, id, std::move(peer)), server_(server), socket_(socket) {}
   ~IocpConnection() override {
     if (socket_ != INVALID_SOCKET) ::closesocket(socket_);  // only if never started
   }
 
-  bool read() override;
-  bool read(BufferPtr buffer) override;
-  bool write(BufferPtr buffer) override;
-  bool write(ByteView bytes) override;
-  bool shutdown_send() override;
-  void close() override;
-  void abort() override;
-  bool closing() const override {
-    std::lock_guard lock(mutex_);
-    return close_requested_ || aborting_ || closed_;
-  }
-  void set_deadline(std::optional<Clock::time_point> when) override {
-    std::lock_guard lock(mutex_);
-    timers_.set_deadline(when);
-  }
-
-  void start();
   void on_recv_complete(Operation& op, DWORD bytes, int error);
   void on_send_complete(Operation& op, DWORD bytes, int error);
-  void check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit);
 
  private:
-  // Events recorded under mutex_ (each with its ticket), delivered after
-  // mutex_ is released: notifications call back into this object.
-  using Recorded = std::vector<std::pair<std::uint64_t, Event>>;
-
-  void record_locked(Recorded& out, Event::Kind kind, BufferPtr buffer = {}, std::error_code error = {});
-  void deliver(Recorded& events);
-  void drain();
-  void pump_reads_locked();
-  void pump_writes_locked(Recorded& out);
-  void abort_locked(Recorded& out);
-  void fail_locked(Recorded& out, int error);
-  void advance_close_locked(Recorded& out);
-  void begin_framework_close();
-  // After close(), reads and writes are refused unless the server takes
-  // over the closing (from inside on_connection_closing on).
-  bool readable_locked() const {
-    return !closed_ && !aborting_ && !framework_closing_ && !eof_ &&
-           (!close_requested_ || taken_over_ || deciding_close_);
+  bool socket_open_locked() const override { return socket_ != INVALID_SOCKET; }
+  void start_recv_locked(BufferPtr buffer) override;
+  void start_send_locked(BufferPtr buffer, const Byte* from, std::size_t length) override;
+  void shutdown_send_locked() override { ::shutdown(socket_, SD_SEND); }
+  // CancelIoEx with the receive's OVERLAPPED cancels that one operation;
+  // the sends already issued go on.
+  void cancel_recv_locked() override {
+    ::CancelIoEx(reinterpret_cast<HANDLE>(socket_), &recv_op_->overlapped);
   }
-  bool writable_locked() const {
-    return !closed_ && !aborting_ && !framework_closing_ && !send_shutdown_requested_ &&
-           (!close_requested_ || taken_over_ || deciding_close_);
-  }
+  // Every operation on the socket completes (WSA_OPERATION_ABORTED, or
+  // with what it had done).
+  void cancel_all_locked() override { ::CancelIoEx(reinterpret_cast<HANDLE>(socket_), nullptr); }
+  void close_socket_locked(bool abortive) override;
+  bool on_io_thread() const override { return cpf::on_io_thread; }
+  void run_on_io_thread(std::function<void()> task) override { server_.post(std::move(task)); }
   std::shared_ptr<IocpConnection> self() {
     return std::static_pointer_cast<IocpConnection>(shared_from_this());
   }
 
   IocpEngine& server_;
-  mutable std::mutex mutex_;  // guards everything below
-  // Closed (closesocket) only when in_flight_ is zero: see the file comment.
+  // Guarded by the core's mutex_. Closed only by close_socket_locked(),
+  // which the core calls when no operation is pending on it: see the file
+  // comment.
   SOCKET socket_;
-  unsigned in_flight_ = 0;
-  std::deque<BufferPtr> read_queue_;  // reads issued, not yet in the kernel
-  Operation* recv_in_flight_ = nullptr;  // the WSARecv in the kernel, for CancelIoEx
-  detail::OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
-  bool send_in_flight_ = false;
-  bool eof_ = false;                   // the client's EOF was seen (reported once)
-  bool close_requested_ = false;       // close() was called (closing notification recorded)
-  bool deciding_close_ = false;        // on_connection_closing is running
-  bool close_again_ = false;           // close() called again before the decision
-  bool taken_over_ = false;            // the server took over closing
-  bool framework_closing_ = false;     // graceful close under way
-  bool aborting_ = false;              // abortive close under way
-  bool cancel_issued_ = false;
-  bool send_shutdown_requested_ = false;
-  bool closed_ = false;  // socket closed; the closed event is recorded
-  detail::ConnectionTimers timers_;
-  detail::Sequencer<Event> sequencer_;
+  // The WSARecv in the kernel, for CancelIoEx; valid while the core has a
+  // receive in flight (set when it starts, before its completion can come).
+  Operation* recv_op_ = nullptr;
 };
 
-// --- IocpConnection: the server's calls --------------------------------------
+// --- IocpConnection ------------------------------------------------------------
 
-void IocpConnection::start() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    record_locked(out, Event::Kind::established);
-  }
-  deliver(out);
+// The completion's status, in the core's terms.
+static detail::ConnectionCore::Outcome outcome_of(DWORD bytes, int error) {
+  using Kind = detail::ConnectionCore::Outcome::Kind;
+  if (error == 0) return {Kind::done, bytes, {}};
+  if (is_cancelled(error)) return {Kind::cancelled, 0, {}};
+  if (is_reset(error)) return {Kind::reset, 0, {}};
+  return {Kind::failed, 0, std::error_code(error, std::system_category())};
 }
-
-bool IocpConnection::read() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!readable_locked()) return false;
-  }
-  return read(server_.owner_.allocator().allocate());
-}
-
-bool IocpConnection::read(BufferPtr buffer) {
-  if (!buffer || buffer->space().empty()) {
-    throw std::invalid_argument("cpf::Connection::read needs a buffer with free space");
-  }
-  std::lock_guard lock(mutex_);
-  if (!readable_locked()) return false;
-  read_queue_.push_back(std::move(buffer));
-  pump_reads_locked();
-  return true;
-}
-
-bool IocpConnection::write(BufferPtr buffer) {
-  if (!buffer) throw std::invalid_argument("cpf::Connection::write needs a buffer");
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-    output_.push(std::move(buffer));
-    pump_writes_locked(out);
-  }
-  deliver(out);
-  return true;
-}
-
-bool IocpConnection::write(ByteView bytes) {
-  {
-    // Checked first as well as below: a closed connection may outlive its
-    // server (and allocator) in a ConnectionPtr the server's code kept.
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-  }
-  BufferAllocator& allocator = server_.owner_.allocator();
-  std::vector<BufferPtr> buffers;
-  while (!bytes.empty() || buffers.empty()) {
-    BufferPtr buffer = allocator.allocate();
-    bytes = bytes.subspan(buffer->append(bytes));
-    buffers.push_back(std::move(buffer));
-  }
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-    for (auto& buffer : buffers) output_.push(std::move(buffer));
-    pump_writes_locked(out);
-  }
-  deliver(out);
-  return true;
-}
-
-bool IocpConnection::shutdown_send() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-    send_shutdown_requested_ = true;
-    output_.push_shutdown();
-    pump_writes_locked(out);
-  }
-  deliver(out);
-  return true;
-}
-
-void IocpConnection::close() {
-  Recorded out;
-  bool close_now = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_ || aborting_ || framework_closing_) return;
-    if (!close_requested_) {
-      close_requested_ = true;
-      record_locked(out, Event::Kind::closing);
-    } else if (taken_over_) {
-      close_now = true;
-    } else {
-      close_again_ = true;  // the decision is pending; act on it then
-    }
-  }
-  deliver(out);
-  if (close_now) begin_framework_close();
-}
-
-void IocpConnection::abort() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    abort_locked(out);
-  }
-  deliver(out);
-}
-
-// --- IocpConnection: completions ---------------------------------------------
 
 void IocpConnection::on_recv_complete(Operation& op, DWORD bytes, int error) {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    --in_flight_;
-    recv_in_flight_ = nullptr;
-    BufferPtr buffer = std::move(op.buffer);
-    if (aborting_ || framework_closing_) {
-      // Closing: whatever this read got is not delivered (see close()).
-    } else if (error == 0 && bytes > 0) {
-      buffer->commit(bytes);
-      server_.bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
-      timers_.touch(Clock::now());
-      record_locked(out, Event::Kind::read, std::move(buffer));
-      pump_reads_locked();
-    } else if (error == 0) {
-      // EOF. Reads still queued would only see EOF again: drop them, so the
-      // server hears of the half-close exactly once.
-      eof_ = true;
-      read_queue_.clear();
-      record_locked(out, Event::Kind::client_closed);
-    } else if (!is_cancelled(error)) {
-      fail_locked(out, error);
-    }
-    advance_close_locked(out);
-  }
-  deliver(out);
+  BufferPtr buffer = std::move(op.buffer);
+  if (error == 0 && bytes > 0) buffer->commit(bytes);
+  recv_finished(std::move(buffer), outcome_of(bytes, error));
 }
 
 void IocpConnection::on_send_complete(Operation& op, DWORD bytes, int error) {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    --in_flight_;
-    send_in_flight_ = false;
-    op.buffer.reset();
-    if (aborting_ || output_.empty()) {
-      // Aborting: the queue was dropped and nothing more is reported.
-    } else if (error == 0 && bytes > 0) {
-      server_.bytes_sent_.fetch_add(bytes, std::memory_order_relaxed);
-      timers_.touch(Clock::now());
-      if (BufferPtr done = output_.sent(bytes)) record_locked(out, Event::Kind::write, std::move(done));
-      // Otherwise a partial send (an overlapped send normally completes
-      // whole, but the contract does not promise it): the rest goes next.
-      pump_writes_locked(out);
-      pump_reads_locked();  // the queue shrank: a read held back by the output limit may go
-    } else if (error == 0) {
-      fail_locked(out, WSAECONNRESET);  // the kernel took nothing of a non-empty send
-    } else if (!is_cancelled(error)) {
-      fail_locked(out, error);
-    }
-    advance_close_locked(out);
-  }
-  deliver(out);
+  // An overlapped send normally completes whole, but the contract does not
+  // promise it: the core sends the rest of a partial one next.
+  op.buffer.reset();
+  send_finished(outcome_of(bytes, error));
 }
 
-void IocpConnection::check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit) {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    // A connection whose closing the server took over (a lingering close)
-    // still times out: that is how a client that never sends its EOF ends.
-    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_) return;
-    const std::optional<Event::Kind> due = timers_.due(now, idle_limit);
-    if (!due) return;
-    record_locked(out, *due);
-  }
-  deliver(out);
-}
-
-// --- IocpConnection: internals -----------------------------------------------
-
-void IocpConnection::record_locked(Recorded& out, Event::Kind kind, BufferPtr buffer,
-                                   std::error_code error) {
-  out.emplace_back(sequencer_.take_ticket(), Event{kind, std::move(buffer), error});
-}
-
-void IocpConnection::deliver(Recorded& events) {
-  bool deliverer = false;
-  for (auto& [ticket, event] : events) deliverer |= sequencer_.offer(ticket, std::move(event));
-  events.clear();
-  if (!deliverer) return;
-  if (on_io_thread) {
-    drain();
-  } else {
-    // Notifications run on the I/O threads only (server.hpp promises it),
-    // so a call from another thread (a close from on_server_stopping, the
-    // aborts of stop()) hands the delivering to one.
-    server_.post([connection = self()] { connection->drain(); });
-  }
-}
-
-void IocpConnection::drain() {
-  const auto keep_alive = self();  // the registry may drop it on `closed`
-  while (std::optional<Event> event = sequencer_.next()) {
-    const Event::Kind kind = event->kind;
-    if (kind == Event::Kind::closing) {
-      std::lock_guard lock(mutex_);
-      deciding_close_ = true;
-    }
-    if (kind == Event::Kind::deadline) {
-      std::lock_guard lock(mutex_);
-      if (!timers_.deadline_passed(Clock::now())) continue;  // moved or cleared since the sweep
-    }
-    const Notifier::Then then = Notifier::deliver(server_.owner_, *this, *event);
-    event.reset();  // release the buffer before acting
-    switch (then) {
-      case Notifier::Then::nothing:
-        break;
-      case Notifier::Then::abort:
-        abort();
-        break;
-      case Notifier::Then::close_by_framework: {
-        {
-          std::lock_guard lock(mutex_);
-          deciding_close_ = false;
-        }
-        begin_framework_close();
-        break;
-      }
-      case Notifier::Then::take_over_closing: {
-        bool close_now = false;
-        {
-          std::lock_guard lock(mutex_);
-          deciding_close_ = false;
-          taken_over_ = true;
-          close_now = close_again_;
-        }
-        if (close_now) begin_framework_close();
-        break;
-      }
-    }
-    if (kind == Event::Kind::closed) server_.forget(id());
-  }
-}
-
-void IocpConnection::pump_reads_locked() {
-  if (recv_in_flight_ != nullptr || read_queue_.empty() || socket_ == INVALID_SOCKET || aborting_ ||
-      framework_closing_) {
-    return;
-  }
-  if (!output_.reads_allowed()) return;  // over the output limit: on_send_complete resumes
+void IocpConnection::start_recv_locked(BufferPtr buffer) {
+  // A read() without a buffer gets one now: the posted WSARecv holds it
+  // until bytes arrive (the io_uring port needs none until then).
+  if (!buffer) buffer = server_.owner_.allocator().allocate();
   auto* op = new Operation(Operation::Type::recv);
   op->connection = self();
   op->socket = socket_;
-  op->buffer = std::move(read_queue_.front());
-  read_queue_.pop_front();
+  op->buffer = std::move(buffer);
   const std::span<Byte> room = op->buffer->space();
-  recv_in_flight_ = op;
-  ++in_flight_;
+  recv_op_ = op;
   server_.issue(op, [op, room] {
-    WSABUF buffer{static_cast<ULONG>(std::min<std::size_t>(room.size(), ULONG_MAX)),
+    WSABUF wsabuf{static_cast<ULONG>(std::min<std::size_t>(room.size(), ULONG_MAX)),
                   reinterpret_cast<char*>(room.data())};
     DWORD flags = 0;
-    return ::WSARecv(op->socket, &buffer, 1, nullptr, &flags, &op->overlapped, nullptr) == 0
+    return ::WSARecv(op->socket, &wsabuf, 1, nullptr, &flags, &op->overlapped, nullptr) == 0
                ? 0
                : ::WSAGetLastError();
   });
 }
 
-void IocpConnection::pump_writes_locked(Recorded& out) {
-  while (!send_in_flight_ && !output_.empty() && socket_ != INVALID_SOCKET && !aborting_) {
-    detail::OutputQueue::Item& item = output_.front();
-    if (item.shutdown_marker) {
-      // Every write before the marker has completed: now the FIN can go.
-      ::shutdown(socket_, SD_SEND);
-      output_.pop_front();
-      continue;
-    }
-    if (item.buffer->empty()) {
-      record_locked(out, Event::Kind::write, output_.pop_front());
-      continue;
-    }
-    auto* op = new Operation(Operation::Type::send);
-    op->connection = self();
-    op->socket = socket_;
-    op->buffer = item.buffer;
-    Byte* from = item.buffer->data() + item.sent;
-    const std::size_t length = item.buffer->size() - item.sent;
-    send_in_flight_ = true;
-    ++in_flight_;
-    server_.issue(op, [op, from, length] {
-      WSABUF buffer{static_cast<ULONG>(std::min<std::size_t>(length, ULONG_MAX)),
-                    reinterpret_cast<char*>(from)};
-      return ::WSASend(op->socket, &buffer, 1, nullptr, 0, &op->overlapped, nullptr) == 0
-                 ? 0
-                 : ::WSAGetLastError();
-    });
-  }
+void IocpConnection::start_send_locked(BufferPtr buffer, const Byte* from, std::size_t length) {
+  auto* op = new Operation(Operation::Type::send);
+  op->connection = self();
+  op->socket = socket_;
+  op->buffer = std::move(buffer);  // the kernel reads it until the completion
+  server_.issue(op, [op, from, length] {
+    WSABUF wsabuf{static_cast<ULONG>(std::min<std::size_t>(length, ULONG_MAX)),
+                  reinterpret_cast<char*>(const_cast<Byte*>(from))};
+    return ::WSASend(op->socket, &wsabuf, 1, nullptr, 0, &op->overlapped, nullptr) == 0
+               ? 0
+               : ::WSAGetLastError();
+  });
 }
 
-void IocpConnection::fail_locked(Recorded& out, int error) {
-  if (is_reset(error)) {
-    record_locked(out, Event::Kind::reset);
-  } else {
-    record_locked(out, Event::Kind::error, {}, std::error_code(error, std::system_category()));
-  }
-  abort_locked(out);
-}
-
-void IocpConnection::abort_locked(Recorded& out) {
-  if (closed_ || aborting_) return;
-  aborting_ = true;
-  close_requested_ = true;
-  read_queue_.clear();
-  output_.clear();  // an in-flight send keeps its own reference to its buffer
-  if ((recv_in_flight_ != nullptr || send_in_flight_) && !cancel_issued_) {
-    cancel_issued_ = true;
-    // Every operation on the socket completes (WSA_OPERATION_ABORTED, or
-    // with what it had done); the socket is closed after the last one.
-    ::CancelIoEx(reinterpret_cast<HANDLE>(socket_), nullptr);
-  }
-  advance_close_locked(out);
-}
-
-void IocpConnection::begin_framework_close() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_ || aborting_ || framework_closing_) return;
-    framework_closing_ = true;
-    read_queue_.clear();
-    // A WSARecv waiting in the kernel must end before the socket can be
-    // closed. CancelIoEx with its OVERLAPPED cancels that one operation;
-    // sends already issued go on.
-    if (recv_in_flight_ != nullptr) {
-      ::CancelIoEx(reinterpret_cast<HANDLE>(socket_), &recv_in_flight_->overlapped);
-    }
-    advance_close_locked(out);
-  }
-  deliver(out);
-}
-
-void IocpConnection::advance_close_locked(Recorded& out) {
-  if (closed_) return;
-  const bool writes_done = output_.empty() && !send_in_flight_;
-  if (!(aborting_ || (framework_closing_ && writes_done)) || in_flight_ > 0) return;
-  if (aborting_) {
+void IocpConnection::close_socket_locked(bool abortive) {
+  if (abortive) {
     // Linger on with a zero timeout: closesocket() sends RST and discards
     // unsent data, the meaning of an abortive close.
     const linger hard{1, 0};
@@ -685,8 +357,6 @@ void IocpConnection::advance_close_locked(Recorded& out) {
   }
   ::closesocket(socket_);
   socket_ = INVALID_SOCKET;
-  closed_ = true;
-  record_locked(out, Event::Kind::closed);
 }
 
 // --- IocpEngine ----------------------------------------------------------------
@@ -702,11 +372,7 @@ void IocpEngine::issue(Operation* op, const std::function<int()>& start_io) {
   const int error = start_io();
   if (error == 0 || error == WSA_IO_PENDING) return;  // a completion packet will come
   op->failed_to_start = error;
-  if (!::PostQueuedCompletionStatus(port_handle_, 0, key_failed_to_start, &op->overlapped)) {
-    // The port itself is broken: no operation could complete again.
-    cs::log_error("PostQueuedCompletionStatus failed: ", text_of(static_cast<int>(::GetLastError())));
-    std::abort();
-  }
+  post_packet(key_failed_to_start, 0, &op->overlapped);
 }
 
 bool IocpEngine::associate(SOCKET socket) {
@@ -781,8 +447,13 @@ void IocpEngine::start() {
   }
   winsock_ready_ = true;
   const unsigned threads = std::max(1u, owner_.options().threads);
-  // Concurrency `threads`: the port lets that many threads run handlers at
-  // once, waking another only when one blocks.
+  // The last argument is the port's concurrency value: the most threads
+  // the kernel lets run at once after taking a completion (0 would mean one
+  // per processor). While one of them blocks, it may release another
+  // waiting thread in its place. The pool has exactly `threads` threads, so
+  // this value holds none back: blocking in a handler is not expected here.
+  // The classic design starts more threads than the value, so that a spare
+  // thread covers a handler that blocks.
   port_handle_ = ::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, threads);
   if (port_handle_ == nullptr) {
     throw cs::SetupError("cannot create an I/O completion port: " +
@@ -802,37 +473,73 @@ void IocpEngine::start() {
 
 void IocpEngine::worker_loop() {
   on_io_thread = true;
+  std::array<OVERLAPPED_ENTRY, completion_batch> entries{};
   for (;;) {
-    DWORD bytes = 0;
-    ULONG_PTR key = 0;
-    OVERLAPPED* overlapped = nullptr;
-    const BOOL ok = ::GetQueuedCompletionStatus(port_handle_, &bytes, &key, &overlapped, INFINITE);
-    if (overlapped == nullptr) {
-      if (key == key_quit) return;
-      // No packet was dequeued: the port itself failed. Nothing can make
-      // progress from here, so stop loudly rather than spin or hang.
-      cs::log_error("GetQueuedCompletionStatus failed: ", text_of(static_cast<int>(::GetLastError())));
+    // One system call takes every completion queued, up to the batch: under
+    // load a thread then handles many per wake-up, as the Linux port does.
+    ULONG count = 0;
+    if (!::GetQueuedCompletionStatusEx(port_handle_, entries.data(), completion_batch, &count, INFINITE,
+                                       FALSE)) {
+      // With an infinite wait and no alertable wait, failing means the port
+      // itself failed. Nothing can make progress from here, so stop loudly
+      // rather than spin or hang.
+      cs::log_error("GetQueuedCompletionStatusEx failed: ",
+                    text_of(static_cast<int>(::GetLastError())));
       std::abort();
     }
-    auto* op = reinterpret_cast<Operation*>(overlapped);  // the OVERLAPPED is its first member
-    int error = 0;
-    if (key == key_failed_to_start) {
-      error = op->failed_to_start;
-    } else if (!ok) {
-      // The operation failed; ask Winsock for the error in its own terms
-      // (GetLastError() here holds a translated NTSTATUS).
-      DWORD transferred = 0;
-      DWORD flags = 0;
-      error = ::WSAGetOverlappedResult(op->socket, overlapped, &transferred, FALSE, &flags)
-                  ? 0
-                  : ::WSAGetLastError();
+    const auto batch_start = Clock::now();
+    bool quit = false;
+    for (ULONG i = 0; i < count; ++i) {
+      const OVERLAPPED_ENTRY& entry = entries[i];
+      if (entry.lpOverlapped == nullptr) {  // key_quit: stop() posts one per thread
+        if (quit) post_packet(key_quit, 0, nullptr);  // a second one is another thread's
+        quit = true;
+        continue;
+      }
+      complete(entry);
+      // A completion must not wait behind a handler that computes while
+      // another thread could take it: after 100 us, the rest of the batch
+      // goes back to the port, where any free thread dequeues it.
+      if (i + 1 < count && Clock::now() - batch_start > batch_budget) {
+        for (ULONG j = i + 1; j < count; ++j) {
+          post_packet(entries[j].lpCompletionKey, entries[j].dwNumberOfBytesTransferred,
+                      entries[j].lpOverlapped);
+        }
+        break;
+      }
+    }
+    if (quit) return;  // stop() posts the quits once no operation is in flight
+  }
+}
+
+void IocpEngine::complete(const OVERLAPPED_ENTRY& entry) {
+  auto* op = reinterpret_cast<Operation*>(entry.lpOverlapped);  // the OVERLAPPED is its first member
+  int error = 0;
+  if (entry.lpCompletionKey == key_failed_to_start) {
+    error = op->failed_to_start;
+  } else if (op->overlapped.Internal != 0) {
+    // The entry carries no status; the kernel leaves the operation's final
+    // NTSTATUS in the OVERLAPPED (0 is success, and posted packets keep the
+    // zero they were made with). Ask Winsock for the error in its own terms.
+    DWORD transferred = 0;
+    DWORD flags = 0;
+    if (!::WSAGetOverlappedResult(op->socket, &op->overlapped, &transferred, FALSE, &flags)) {
+      error = ::WSAGetLastError();
       if (error == 0) error = static_cast<int>(::GetLastError());
     }
-    handle(op, bytes, error);
-    if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      { std::lock_guard lock(ops_mutex_); }
-      ops_drained_.notify_all();
-    }
+  }
+  handle(op, entry.dwNumberOfBytesTransferred, error);
+  if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    { std::lock_guard lock(ops_mutex_); }
+    ops_drained_.notify_all();
+  }
+}
+
+void IocpEngine::post_packet(ULONG_PTR key, DWORD bytes, OVERLAPPED* overlapped) {
+  if (!::PostQueuedCompletionStatus(port_handle_, bytes, key, overlapped)) {
+    // The port itself is broken: no operation could complete again.
+    cs::log_error("PostQueuedCompletionStatus failed: ", text_of(static_cast<int>(::GetLastError())));
+    std::abort();
   }
 }
 
@@ -1077,10 +784,7 @@ void IocpEngine::post(std::function<void()> task) {
   auto* op = new Operation(Operation::Type::post);
   op->task = std::move(task);
   ops_in_flight_.fetch_add(1, std::memory_order_relaxed);
-  if (!::PostQueuedCompletionStatus(port_handle_, 0, key_operation, &op->overlapped)) {
-    cs::log_error("PostQueuedCompletionStatus failed: ", text_of(static_cast<int>(::GetLastError())));
-    std::abort();
-  }
+  post_packet(key_operation, 0, &op->overlapped);
 }
 
 void IocpEngine::wait_for_no_connections(std::optional<Clock::time_point> deadline) {
@@ -1136,7 +840,7 @@ void IocpEngine::stop(std::chrono::milliseconds grace) {
     ops_drained_.wait(lock, [this] { return ops_in_flight_.load(std::memory_order_acquire) == 0; });
   }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    ::PostQueuedCompletionStatus(port_handle_, 0, key_quit, nullptr);
+    post_packet(key_quit, 0, nullptr);
   }
   for (auto& worker : workers_) worker.join();
   workers_.clear();

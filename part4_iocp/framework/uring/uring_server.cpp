@@ -30,6 +30,11 @@
 // requests reach the kernel in the order they were made: a cancel never
 // overtakes the recv it cancels.
 //
+// The per-connection logic (queues, closing states, timers, the order of
+// notifications) is detail::ConnectionCore (src/connection_core.hpp),
+// shared with the Windows backend (iocp/); UringConnection below only says
+// how each of its steps is a submission on the connection's ring.
+//
 // Per connection, the kernel sees at most one recv and one send at a time.
 // Several recvs or sends in flight on one TCP socket may be served in any
 // order by the kernel, and a short send followed by the next send would
@@ -71,11 +76,8 @@
 #include "cs/acceptor.hpp"
 #include "cs/log.hpp"
 #include "cs/socket.hpp"
-#include "../src/event.hpp"
+#include "../src/connection_core.hpp"
 #include "../src/notifier.hpp"
-#include "../src/output_queue.hpp"
-#include "../src/sequencer.hpp"
-#include "../src/timers.hpp"
 
 namespace cpf {
 namespace {
@@ -195,9 +197,9 @@ struct Operation {
 
 // The backend's engine. Server::Impl (at the end of this file) is this class
 // under the name server.hpp gives it.
-class UringEngine {
+class UringEngine : public detail::EngineCore {
  public:
-  explicit UringEngine(Server& owner) : owner_(owner) {}
+  explicit UringEngine(Server& owner) : EngineCore(owner) {}
 
   void start();
   void stop(std::chrono::milliseconds grace);
@@ -219,13 +221,8 @@ class UringEngine {
 
   // Called by a connection when its descriptor is closed, and after its
   // on_connection_closed was delivered.
-  void connection_closed() { active_.fetch_sub(1); }
-  void forget(Connection::Id id);
-
-  Server& owner_;
-  std::atomic<std::uint64_t> bytes_received_{0};
-  std::atomic<std::uint64_t> bytes_sent_{0};
-  detail::OutputTotals output_totals_;
+  void socket_closed() override { active_.fetch_sub(1); }
+  void forget(Connection::Id id) override;
 
  private:
   void submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare);
@@ -290,378 +287,84 @@ class UringEngine {
 
 // --- UringConnection ---------------------------------------------------------
 
-class UringConnection final : public Connection {
+// The io_uring half of a connection: the state machine is
+// detail::ConnectionCore's (src/connection_core.hpp); this class says how
+// each of its steps is a submission on the connection's ring.
+class UringConnection final : public detail::ConnectionCore {
  public:
   UringConnection(UringEngine& server, Ring& ring, Id id, std::string peer, cs::FileDescriptor fd)
-      : Connection(id, std::move(peer)),
-        server_(server),
-        ring_(ring),
-        fd_(std::move(fd)),
-        output_(server.output_totals_, server.owner_.options().output_limit),
-        timers_(Clock::now()) {}
+      : ConnectionCore(server, id, std::move(peer)), server_(server), ring_(ring), fd_(std::move(fd)) {}
 
-  bool read() override;
-  bool read(BufferPtr buffer) override;
-  bool write(BufferPtr buffer) override;
-  bool write(ByteView bytes) override;
-  bool shutdown_send() override;
-  void close() override;
-  void abort() override;
-  bool closing() const override {
-    std::lock_guard lock(mutex_);
-    return close_requested_ || aborting_ || closed_;
-  }
-  void set_deadline(std::optional<Clock::time_point> when) override {
-    std::lock_guard lock(mutex_);
-    timers_.set_deadline(when);
-  }
-
-  void start();
   void on_recv_complete(Operation& op, int result, unsigned flags);
   void on_send_complete(Operation& op, int result);
-  void check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit);
 
  private:
-  // Events recorded under mutex_ (each with its ticket), delivered after
-  // mutex_ is released: notifications call back into this object.
-  using Recorded = std::vector<std::pair<std::uint64_t, Event>>;
-
-  void record_locked(Recorded& out, Event::Kind kind, BufferPtr buffer = {}, std::error_code error = {});
-  void deliver(Recorded& events);
-  void drain();
-  void pump_reads_locked();
-  void pump_writes_locked(Recorded& out);
-  void abort_locked(Recorded& out);
-  void fail_locked(Recorded& out, int error);
-  void advance_close_locked(Recorded& out);
-  void begin_framework_close();
-  // After close(), reads and writes are refused unless the server takes
-  // over the closing (from inside on_connection_closing on).
-  bool readable_locked() const {
-    return !closed_ && !aborting_ && !framework_closing_ && !eof_ &&
-           (!close_requested_ || taken_over_ || deciding_close_);
-  }
-  bool writable_locked() const {
-    return !closed_ && !aborting_ && !framework_closing_ && !send_shutdown_requested_ &&
-           (!close_requested_ || taken_over_ || deciding_close_);
-  }
+  bool socket_open_locked() const override { return static_cast<bool>(fd_); }
+  void start_recv_locked(BufferPtr buffer) override;
+  void start_send_locked(BufferPtr buffer, const Byte* from, std::size_t length) override;
+  void shutdown_send_locked() override { ::shutdown(fd_.get(), SHUT_WR); }
+  // Shutting down the receiving side completes a recv waiting in the kernel
+  // (with 0, which the core drops: the server asked to close) without
+  // touching the sends.
+  void cancel_recv_locked() override { ::shutdown(fd_.get(), SHUT_RD); }
+  void cancel_all_locked() override;
+  void close_socket_locked(bool abortive) override;
+  bool on_io_thread() const override;
+  void run_on_io_thread(std::function<void()> task) override;
   std::shared_ptr<UringConnection> self() {
     return std::static_pointer_cast<UringConnection>(shared_from_this());
   }
 
   UringEngine& server_;
   Ring& ring_;  // where this connection's operations are submitted
-  mutable std::mutex mutex_;  // guards everything below (taken before a ring's marshal_mutex)
-  // The descriptor is closed only when in_flight_ is zero: a recv or send
-  // still in the kernel names the descriptor by number, and a number closed
-  // early could be reused by the next accept, so a late operation would hit
-  // another client's connection. Each submission increments in_flight_, each
-  // handled completion decrements it, and advance_close_locked() closes the
-  // descriptor only at zero.
+  // Closed only by close_socket_locked(), which the core calls when no
+  // operation names the descriptor any more (guarded by the core's mutex_).
   cs::FileDescriptor fd_;
-  unsigned in_flight_ = 0;
-  // Reads issued, not yet in the kernel; null for read() without a buffer.
-  // Rarely more than one: a vector (an empty std::deque would hold 512 bytes).
-  std::vector<BufferPtr> read_queue_;
-  bool recv_in_flight_ = false;
-  detail::OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
-  bool send_in_flight_ = false;
-  bool eof_ = false;                   // the client's EOF was seen (reported once)
-  bool close_requested_ = false;       // close() was called (closing notification recorded)
-  bool deciding_close_ = false;        // on_connection_closing is running
-  bool close_again_ = false;           // close() called again before the decision
-  bool taken_over_ = false;            // the server took over closing
-  bool framework_closing_ = false;     // graceful close under way
-  bool aborting_ = false;              // abortive close under way
-  bool cancel_submitted_ = false;
-  bool send_shutdown_requested_ = false;
-  bool closed_ = false;  // descriptor closed; the closed event is recorded
-  detail::ConnectionTimers timers_;
-  detail::Sequencer<Event> sequencer_;
 };
 
-// --- UringConnection: the server's calls -------------------------------------
-
-void UringConnection::start() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    record_locked(out, Event::Kind::established);
+// The kernel's result, in the core's terms.
+static detail::ConnectionCore::Outcome outcome_of(int result, bool may_retry_without_buffer) {
+  using Kind = detail::ConnectionCore::Outcome::Kind;
+  if (result >= 0) return {Kind::done, static_cast<std::size_t>(result), {}};
+  const int error = -result;
+  if (error == EINTR || error == EAGAIN || (may_retry_without_buffer && error == ENOBUFS)) {
+    return {Kind::retry, 0, {}};
   }
-  deliver(out);
+  if (error == ECANCELED) return {Kind::cancelled, 0, {}};
+  if (is_reset(error)) return {Kind::reset, 0, {}};
+  return {Kind::failed, 0, std::error_code(error, std::system_category())};
 }
-
-// A read with no buffer of the server's: the kernel picks one of the
-// ring's provided buffers when the bytes come (see Ring), and the buffer
-// the server is handed is taken from the allocator only then.
-bool UringConnection::read() {
-  std::lock_guard lock(mutex_);
-  if (!readable_locked()) return false;
-  read_queue_.emplace_back();
-  pump_reads_locked();
-  return true;
-}
-
-bool UringConnection::read(BufferPtr buffer) {
-  if (!buffer || buffer->space().empty()) {
-    throw std::invalid_argument("cpf::Connection::read needs a buffer with free space");
-  }
-  std::lock_guard lock(mutex_);
-  if (!readable_locked()) return false;
-  read_queue_.push_back(std::move(buffer));
-  pump_reads_locked();
-  return true;
-}
-
-bool UringConnection::write(BufferPtr buffer) {
-  if (!buffer) throw std::invalid_argument("cpf::Connection::write needs a buffer");
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-    output_.push(std::move(buffer));
-    pump_writes_locked(out);
-  }
-  deliver(out);
-  return true;
-}
-
-bool UringConnection::write(ByteView bytes) {
-  {
-    // Checked first as well as below: a closed connection may outlive its
-    // server (and allocator) in a ConnectionPtr the server's code kept.
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-  }
-  BufferAllocator& allocator = server_.owner_.allocator();
-  // Fill the buffers before taking the lock, so a large write does not hold
-  // the connection while it copies.
-  std::vector<BufferPtr> buffers;
-  while (!bytes.empty() || buffers.empty()) {
-    BufferPtr buffer = allocator.allocate();
-    bytes = bytes.subspan(buffer->append(bytes));
-    buffers.push_back(std::move(buffer));
-  }
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-    for (auto& buffer : buffers) output_.push(std::move(buffer));
-    pump_writes_locked(out);
-  }
-  deliver(out);
-  return true;
-}
-
-bool UringConnection::shutdown_send() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!writable_locked()) return false;
-    send_shutdown_requested_ = true;
-    output_.push_shutdown();
-    pump_writes_locked(out);
-  }
-  deliver(out);
-  return true;
-}
-
-void UringConnection::close() {
-  Recorded out;
-  bool close_now = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_ || aborting_ || framework_closing_) return;
-    if (!close_requested_) {
-      close_requested_ = true;
-      record_locked(out, Event::Kind::closing);
-    } else if (taken_over_) {
-      close_now = true;
-    } else {
-      close_again_ = true;  // the decision is pending; act on it then
-    }
-  }
-  deliver(out);
-  if (close_now) begin_framework_close();
-}
-
-void UringConnection::abort() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    abort_locked(out);
-  }
-  deliver(out);
-}
-
-// --- UringConnection: completions --------------------------------------------
 
 void UringConnection::on_recv_complete(Operation& op, int result, unsigned flags) {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    --in_flight_;
-    recv_in_flight_ = false;
-    BufferPtr buffer = std::move(op.buffer);
-    if (flags & IORING_CQE_F_BUFFER) {
-      // The bytes are in a provided buffer: copy them into one of the
-      // allocator's (the server may keep it as long as it likes) and give
-      // the slot back to the kernel at once.
-      const unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
-      if (result > 0 && !aborting_ && !framework_closing_) {
-        buffer = server_.owner_.allocator().allocate();
-        buffer->append(ByteView(ring_.provided_buffer(id), static_cast<std::size_t>(result)));
-      }
-      ring_.give_back(id);
+  BufferPtr buffer = std::move(op.buffer);
+  if (flags & IORING_CQE_F_BUFFER) {
+    // The bytes are in a provided buffer: copy them into one of the
+    // allocator's (the server may keep it as long as it likes) and give the
+    // slot back to the kernel at once.
+    const unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (result > 0) {
+      buffer = server_.owner_.allocator().allocate();
+      buffer->append(ByteView(ring_.provided_buffer(id), static_cast<std::size_t>(result)));
     }
-    if (aborting_ || framework_closing_) {
-      // Closing: whatever this read got is not delivered (see close()).
-    } else if (result > 0) {
-      if (!(flags & IORING_CQE_F_BUFFER)) buffer->commit(static_cast<std::size_t>(result));
-      server_.bytes_received_.fetch_add(static_cast<std::uint64_t>(result), std::memory_order_relaxed);
-      timers_.touch(Clock::now());
-      record_locked(out, Event::Kind::read, std::move(buffer));
-      pump_reads_locked();
-    } else if (result == 0) {
-      // EOF. Reads still queued would only see EOF again: drop them, so the
-      // server hears of the half-close exactly once.
-      eof_ = true;
-      read_queue_.clear();
-      record_locked(out, Event::Kind::client_closed);
-    } else if (result == -EINTR || result == -EAGAIN || result == -ENOBUFS) {
-      // ENOBUFS: every provided buffer was taken by the recvs this batch
-      // completed; they are given back before this recv reaches the kernel
-      // again (at the ring's next io_uring_enter).
-      read_queue_.insert(read_queue_.begin(), std::move(buffer));
-      pump_reads_locked();
-    } else if (result != -ECANCELED) {
-      fail_locked(out, -result);
-    }
-    advance_close_locked(out);
+    ring_.give_back(id);
+  } else if (result > 0) {
+    buffer->commit(static_cast<std::size_t>(result));
   }
-  deliver(out);
+  // ENOBUFS: every provided buffer was taken by the recvs this batch
+  // completed; they are given back before this recv reaches the kernel
+  // again (at the ring's next io_uring_enter).
+  recv_finished(std::move(buffer), outcome_of(result, true));
 }
 
 void UringConnection::on_send_complete(Operation& op, int result) {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    --in_flight_;
-    send_in_flight_ = false;
-    op.buffer.reset();
-    if (aborting_ || output_.empty()) {
-      // Aborting: the queue was dropped and nothing more is reported.
-    } else if (result > 0) {
-      server_.bytes_sent_.fetch_add(static_cast<std::uint64_t>(result), std::memory_order_relaxed);
-      timers_.touch(Clock::now());
-      if (BufferPtr done = output_.sent(static_cast<std::size_t>(result))) {
-        record_locked(out, Event::Kind::write, std::move(done));
-      }
-      // Otherwise a partial send: pump_writes_locked() sends the rest
-      // before anything queued behind it.
-      pump_writes_locked(out);
-      pump_reads_locked();  // the queue shrank: a read held back by the output limit may go
-    } else if (result == -EINTR || result == -EAGAIN) {
-      pump_writes_locked(out);
-    } else if (result == 0) {
-      fail_locked(out, EPIPE);  // the kernel took nothing of a non-empty send
-    } else if (result != -ECANCELED) {
-      fail_locked(out, -result);
-    }
-    advance_close_locked(out);
-  }
-  deliver(out);
+  op.buffer.reset();
+  send_finished(outcome_of(result, false));
 }
 
-void UringConnection::check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit) {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    // A connection whose closing the server took over (a lingering close)
-    // still times out: that is how a client that never sends its EOF ends.
-    if (closed_ || (close_requested_ && !taken_over_) || framework_closing_ || aborting_) return;
-    const std::optional<Event::Kind> due = timers_.due(now, idle_limit);
-    if (!due) return;
-    record_locked(out, *due);
-  }
-  deliver(out);
-}
-
-// --- UringConnection: internals ----------------------------------------------
-
-void UringConnection::record_locked(Recorded& out, Event::Kind kind, BufferPtr buffer,
-                                    std::error_code error) {
-  out.emplace_back(sequencer_.take_ticket(), Event{kind, std::move(buffer), error});
-}
-
-void UringConnection::deliver(Recorded& events) {
-  bool deliverer = false;
-  for (auto& [ticket, event] : events) deliverer |= sequencer_.offer(ticket, std::move(event));
-  events.clear();
-  if (!deliverer) return;
-  if (on_io_thread()) {
-    drain();
-  } else {
-    // Notifications run on the I/O threads only (server.hpp promises it),
-    // so a call from another thread (a write from a timer thread, a close
-    // from on_server_stopping) hands the delivering to one.
-    server_.run_on_ring(ring_, [connection = self()] { connection->drain(); });
-  }
-}
-
-void UringConnection::drain() {
-  const auto keep_alive = self();  // the registry may drop it on `closed`
-  while (std::optional<Event> event = sequencer_.next()) {
-    const Event::Kind kind = event->kind;
-    if (kind == Event::Kind::closing) {
-      std::lock_guard lock(mutex_);
-      deciding_close_ = true;
-    }
-    if (kind == Event::Kind::deadline) {
-      std::lock_guard lock(mutex_);
-      if (!timers_.deadline_passed(Clock::now())) continue;  // moved or cleared since the sweep
-    }
-    const Notifier::Then then = Notifier::deliver(server_.owner_, *this, *event);
-    event.reset();  // release the buffer before acting
-    switch (then) {
-      case Notifier::Then::nothing:
-        break;
-      case Notifier::Then::abort:
-        abort();
-        break;
-      case Notifier::Then::close_by_framework: {
-        {
-          std::lock_guard lock(mutex_);
-          deciding_close_ = false;
-        }
-        begin_framework_close();
-        break;
-      }
-      case Notifier::Then::take_over_closing: {
-        bool close_now = false;
-        {
-          std::lock_guard lock(mutex_);
-          deciding_close_ = false;
-          taken_over_ = true;
-          close_now = close_again_;
-        }
-        if (close_now) begin_framework_close();
-        break;
-      }
-    }
-    if (kind == Event::Kind::closed) server_.forget(id());
-  }
-}
-
-void UringConnection::pump_reads_locked() {
-  if (recv_in_flight_ || read_queue_.empty() || !fd_ || aborting_ || framework_closing_) return;
-  if (!output_.reads_allowed()) return;  // over the output limit: on_send_complete resumes
+void UringConnection::start_recv_locked(BufferPtr buffer) {
   auto* op = new Operation(Operation::Type::recv);
   op->connection = self();
-  op->buffer = std::move(read_queue_.front());
-  read_queue_.erase(read_queue_.begin());
-  recv_in_flight_ = true;
-  ++in_flight_;
+  op->buffer = std::move(buffer);
   const int fd = fd_.get();
   if (!op->buffer) {
     // No buffer yet: the kernel takes a provided one when data arrives.
@@ -677,85 +380,34 @@ void UringConnection::pump_reads_locked() {
   server_.submit(ring_, op, [=](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0); });
 }
 
-void UringConnection::pump_writes_locked(Recorded& out) {
-  while (!send_in_flight_ && !output_.empty() && fd_ && !aborting_) {
-    detail::OutputQueue::Item& item = output_.front();
-    if (item.shutdown_marker) {
-      // Every write before the marker has completed: now the FIN can go.
-      ::shutdown(fd_.get(), SHUT_WR);
-      output_.pop_front();
-      continue;
-    }
-    if (item.buffer->empty()) {
-      record_locked(out, Event::Kind::write, output_.pop_front());
-      continue;
-    }
-    auto* op = new Operation(Operation::Type::send);
-    op->connection = self();
-    op->buffer = item.buffer;
-    const Byte* from = item.buffer->data() + item.sent;
-    const std::size_t length = item.buffer->size() - item.sent;
-    send_in_flight_ = true;
-    ++in_flight_;
-    const int fd = fd_.get();
-    server_.submit(ring_, op, [=](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, from, length, MSG_NOSIGNAL); });
-  }
+void UringConnection::start_send_locked(BufferPtr buffer, const Byte* from, std::size_t length) {
+  auto* op = new Operation(Operation::Type::send);
+  op->connection = self();
+  op->buffer = std::move(buffer);  // the kernel reads it until the completion
+  const int fd = fd_.get();
+  server_.submit(ring_, op, [=](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, from, length, MSG_NOSIGNAL); });
 }
 
-void UringConnection::fail_locked(Recorded& out, int error) {
-  if (is_reset(error)) {
-    record_locked(out, Event::Kind::reset);
-  } else {
-    record_locked(out, Event::Kind::error, {}, std::error_code(error, std::system_category()));
-  }
-  abort_locked(out);
+void UringConnection::cancel_all_locked() {
+  const int fd = fd_.get();
+  server_.submit_ignored(
+      ring_, [=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL); });
 }
 
-void UringConnection::abort_locked(Recorded& out) {
-  if (closed_ || aborting_) return;
-  aborting_ = true;
-  close_requested_ = true;
-  read_queue_.clear();
-  output_.clear();  // an in-flight send keeps its own reference to its buffer
-  if ((recv_in_flight_ || send_in_flight_) && !cancel_submitted_) {
-    cancel_submitted_ = true;
-    const int fd = fd_.get();
-    server_.submit_ignored(
-        ring_, [=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL); });
-  }
-  advance_close_locked(out);
-}
-
-void UringConnection::begin_framework_close() {
-  Recorded out;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_ || aborting_ || framework_closing_) return;
-    framework_closing_ = true;
-    read_queue_.clear();
-    // A recv waiting in the kernel must end before the descriptor can be
-    // closed; shutting down the receiving side completes it (with 0, which
-    // is dropped: the server asked to close) without touching the sends.
-    if (recv_in_flight_) ::shutdown(fd_.get(), SHUT_RD);
-    advance_close_locked(out);
-  }
-  deliver(out);
-}
-
-void UringConnection::advance_close_locked(Recorded& out) {
-  if (closed_) return;
-  const bool writes_done = output_.empty() && !send_in_flight_;
-  if (!(aborting_ || (framework_closing_ && writes_done)) || in_flight_ > 0) return;
-  if (aborting_) {
+void UringConnection::close_socket_locked(bool abortive) {
+  if (abortive) {
     // Linger on with a zero timeout: close() sends RST and discards unsent
     // data, the meaning of an abortive close.
     const linger hard{1, 0};
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
   }
   fd_.reset();
-  closed_ = true;
-  server_.connection_closed();  // counted now: on_connection_closed sees itself gone
-  record_locked(out, Event::Kind::closed);
+}
+
+bool UringConnection::on_io_thread() const { return cpf::on_io_thread(); }
+
+void UringConnection::run_on_io_thread(std::function<void()> task) {
+  server_.run_on_ring(ring_, std::move(task));
 }
 
 // --- UringEngine ------------------------------------------------------------

@@ -1,0 +1,186 @@
+// The connection state machine, written once for both ports.
+//
+// Everything a connection does that is not a platform difference lives
+// here: the queues of reads and writes the server issued, the rule of one
+// receive and one send in the kernel at a time, the output limit, half-close,
+// the closing policies, the idle clock, and the ordering of notifications.
+// A port (uring/uring_server.cpp, iocp/iocp_server.cpp) derives from
+// ConnectionCore and supplies the few things that are: how to start a
+// receive or a send, how to cancel, how to close the socket, and how to get
+// onto an I/O thread. It calls recv_finished() and send_finished() when the
+// kernel hands back an operation, with the platform's result translated
+// into an Outcome.
+//
+// The states of one connection (each box is a set of flags below):
+//
+//   open ──close()──> closing notified ──on_connection_closing──┬─ false ──> framework closing
+//    │                                                           └─ true ───> taken over
+//    │                                                                         │ close() again
+//    │                                                                         v
+//    │                                                               framework closing
+//    │                                              (no new reads; the recv in the kernel
+//    │                                               is cancelled; queued writes go out)
+//    │                                                                         │ writes done,
+//    │                                                                         │ nothing in flight
+//    ├──abort(), reset, error, a throwing notification──> aborting            v
+//    │      (queues dropped; every operation cancelled)  ───────────────> closed (socket closed,
+//    │                                                   nothing in flight  on_connection_closed)
+//    └──EOF──> on_client_closed (reads end; writes may go on) ──> close() as above
+//
+// Who may close the socket: only advance_close_locked(), and only when no
+// operation is in the kernel (in_flight_ == 0). An operation in flight names
+// the socket; closed early, the handle or descriptor number could be reused
+// by the next accept and the late operation would act on another client.
+//
+// Locking: mutex_ guards every field below. Events are recorded under it
+// with a ticket from the Sequencer and delivered after it is released,
+// because notifications call back into this object. The port's hooks that
+// end in _locked are called with mutex_ held.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "cpf/connection.hpp"
+#include "cpf/server.hpp"
+#include "event.hpp"
+#include "output_queue.hpp"
+#include "sequencer.hpp"
+#include "timers.hpp"
+
+namespace cpf::detail {
+
+// What a connection needs of its engine, whatever the port.
+class EngineCore {
+ public:
+  explicit EngineCore(Server& owner) : owner_(owner) {}
+  virtual ~EngineCore() = default;
+  EngineCore(const EngineCore&) = delete;
+  EngineCore& operator=(const EngineCore&) = delete;
+
+  // A connection's on_connection_closed was delivered: drop it from the
+  // registry (and let a connection limit admit the next client).
+  virtual void forget(Connection::Id id) = 0;
+  // A connection's socket was closed (before its on_connection_closed).
+  virtual void socket_closed() {}
+
+  Server& owner_;
+  std::atomic<std::uint64_t> bytes_received_{0};
+  std::atomic<std::uint64_t> bytes_sent_{0};
+  OutputTotals output_totals_;
+};
+
+class ConnectionCore : public Connection {
+ public:
+  ConnectionCore(EngineCore& engine, Id id, std::string peer);
+
+  // An operation's result, in the platform's terms translated by the port.
+  struct Outcome {
+    enum class Kind {
+      done,       // `bytes` moved; 0 on a receive is the client's EOF
+      retry,      // try the same operation again (EINTR, EAGAIN, no provided buffer)
+      cancelled,  // cancelled by this connection's own closing
+      reset,      // the peer reset the connection (or took nothing of a send)
+      failed,     // any other error, in `error`
+    };
+    Kind kind = Kind::done;
+    std::size_t bytes = 0;
+    std::error_code error;
+  };
+
+  // The server's calls (cpf::Connection).
+  bool read() final;
+  bool read(BufferPtr buffer) final;
+  bool write(BufferPtr buffer) final;
+  bool write(ByteView bytes) final;
+  bool shutdown_send() final;
+  void close() final;
+  void abort() final;
+  bool closing() const final;
+  void set_deadline(std::optional<Clock::time_point> when) final;
+
+  // The engine's calls: the first notification, and the timer sweep.
+  void start();
+  void check_timers(Clock::time_point now, std::chrono::milliseconds idle_limit);
+
+ protected:
+  // The kernel handed back the receive or the send. `buffer` holds the bytes
+  // a receive got (already committed by the port), or on retry the buffer to
+  // try again with (null: let the port choose one). Any I/O thread.
+  void recv_finished(BufferPtr buffer, Outcome outcome);
+  void send_finished(Outcome outcome);
+
+  // The port's part, called with mutex_ held.
+  virtual bool socket_open_locked() const = 0;
+  // Start one receive into `buffer`; null: the port provides the memory
+  // when bytes arrive (io_uring's provided buffers), or now.
+  virtual void start_recv_locked(BufferPtr buffer) = 0;
+  // Start one send of `length` bytes at `from`, inside `buffer`.
+  virtual void start_send_locked(BufferPtr buffer, const Byte* from, std::size_t length) = 0;
+  virtual void shutdown_send_locked() = 0;  // the FIN, once every write before it went
+  virtual void cancel_recv_locked() = 0;    // end the receive in the kernel, not the send
+  virtual void cancel_all_locked() = 0;     // end every operation in the kernel
+  // Close the socket; `abortive`: with RST, discarding unsent data.
+  virtual void close_socket_locked(bool abortive) = 0;
+  // The port's part, called without mutex_.
+  virtual bool on_io_thread() const = 0;
+  virtual void run_on_io_thread(std::function<void()> task) = 0;
+
+  EngineCore& engine_;
+  mutable std::mutex mutex_;  // guards everything below, and the port's own fields
+
+ private:
+  using Recorded = std::vector<std::pair<std::uint64_t, Event>>;
+
+  void record_locked(Recorded& out, Event::Kind kind, BufferPtr buffer = {}, std::error_code error = {});
+  void deliver(Recorded& events);
+  void drain();
+  void pump_reads_locked();
+  void pump_writes_locked(Recorded& out);
+  void abort_locked(Recorded& out);
+  void fail_locked(Recorded& out, const Outcome& outcome);
+  void advance_close_locked(Recorded& out);
+  void begin_framework_close();
+  // After close(), reads and writes are refused unless the server takes
+  // over the closing (from inside on_connection_closing on).
+  bool readable_locked() const {
+    return !closed_ && !aborting_ && !framework_closing_ && !eof_ &&
+           (!close_requested_ || taken_over_ || deciding_close_);
+  }
+  bool writable_locked() const {
+    return !closed_ && !aborting_ && !framework_closing_ && !send_shutdown_requested_ &&
+           (!close_requested_ || taken_over_ || deciding_close_);
+  }
+
+  unsigned in_flight_ = 0;  // operations in the kernel; the socket closes at zero
+  // Reads issued, not yet in the kernel; null for read() without a buffer.
+  // Rarely more than one: a vector (an empty std::deque would hold 512 bytes).
+  std::vector<BufferPtr> read_queue_;
+  bool recv_in_flight_ = false;
+  OutputQueue output_;  // front is the one in the kernel, if send_in_flight_
+  bool send_in_flight_ = false;
+  bool eof_ = false;                      // the client's EOF was seen (reported once)
+  bool close_requested_ = false;          // close() was called (closing notification recorded)
+  bool deciding_close_ = false;           // on_connection_closing is running
+  bool close_again_ = false;              // close() called again before the decision
+  bool taken_over_ = false;               // the server took over closing
+  bool framework_closing_ = false;        // graceful close under way
+  bool aborting_ = false;                 // abortive close under way
+  bool cancel_issued_ = false;            // cancel_all_locked() was called
+  bool send_shutdown_requested_ = false;  // shutdown_send() was called
+  bool closed_ = false;                   // socket closed; the closed event is recorded
+  ConnectionTimers timers_;
+  Sequencer<Event> sequencer_;
+};
+
+}  // namespace cpf::detail
