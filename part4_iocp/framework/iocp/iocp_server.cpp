@@ -173,8 +173,6 @@ class IocpEngine : public detail::EngineCore {
   // Associates a new socket with the port.
   bool associate(SOCKET socket);
 
-  // Called by a connection after its on_connection_closed was delivered.
-  void forget(Connection::Id id) override;
 
  private:
   void open_listener();
@@ -187,10 +185,9 @@ class IocpEngine : public detail::EngineCore {
   void cancel_accepts_locked();
   void on_accept(Operation* op, int error);
   void on_accept_backoff();
-  void sweep();
   void back_off_locked(int error);  // accept_mutex_ held
   void establish(SOCKET socket, std::string peer);
-  void wait_for_no_connections(std::optional<Clock::time_point> deadline);
+  void connection_forgotten() override;
   std::size_t accept_target() const;
 
   HANDLE port_handle_ = nullptr;
@@ -227,16 +224,6 @@ class IocpEngine : public detail::EngineCore {
   std::condition_variable timer_changed_;
   bool timer_stopping_ = false;                // guarded by timer_mutex_
   std::optional<Clock::time_point> backoff_until_;  // guarded by timer_mutex_
-
-  // Every live connection, so stop() can find them and counters() count
-  // them. An entry goes when its on_connection_closed has been delivered.
-  mutable std::mutex registry_mutex_;
-  std::condition_variable registry_changed_;
-  std::unordered_map<Connection::Id, std::shared_ptr<IocpConnection>> connections_;  // guarded
-  std::atomic<std::size_t> active_{0};
-  std::atomic<std::uint64_t> accepted_{0};
-  std::atomic<std::uint64_t> accept_backoffs_{0};
-  std::atomic<Connection::Id> next_id_{1};
 
   // Operations issued and not yet handled; stop() waits for zero.
   std::atomic<std::size_t> ops_in_flight_{0};
@@ -584,17 +571,12 @@ void IocpEngine::timer_loop() {
     }
     if (now >= next_sweep) {
       next_sweep = now + sweep_period;
-      post([this] { sweep(); });
+      post([this] { sweep(Clock::now()); });
     }
   }
 }
 
-std::size_t IocpEngine::accept_target() const {
-  const std::size_t limit = owner_.options().max_connections;
-  if (limit == 0) return preposted_accepts;
-  const std::size_t active = active_.load();
-  return active >= limit ? 0 : std::min(preposted_accepts, limit - active);
-}
+std::size_t IocpEngine::accept_target() const { return std::min(preposted_accepts, admissible()); }
 
 void IocpEngine::arm_accept_locked() {
   if (paused_ || stopping_ || backoff_pending_ || accept_broken_) return;
@@ -712,17 +694,6 @@ void IocpEngine::on_accept_backoff() {
   arm_accept_locked();
 }
 
-void IocpEngine::sweep() {
-  std::vector<std::shared_ptr<IocpConnection>> connections;
-  {
-    std::lock_guard lock(registry_mutex_);
-    connections.reserve(connections_.size());
-    for (auto& entry : connections_) connections.push_back(entry.second);
-  }
-  const auto now = Clock::now();
-  for (auto& connection : connections) connection->check_timers(now, owner_.options().idle_timeout);
-}
-
 void IocpEngine::establish(SOCKET socket, std::string peer) {
   if (!associate(socket)) {
     cs::log_warn("cannot associate a new connection with the completion port: ",
@@ -734,24 +705,10 @@ void IocpEngine::establish(SOCKET socket, std::string peer) {
   // algorithm to coalesce, only a delayed-ACK stall to lose.
   const BOOL on = TRUE;
   ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof on);
-  const Connection::Id id = next_id_.fetch_add(1);
-  auto connection = std::make_shared<IocpConnection>(*this, id, std::move(peer), socket);
-  {
-    std::lock_guard lock(registry_mutex_);
-    connections_.emplace(id, connection);
-    active_.store(connections_.size());
-  }
-  accepted_.fetch_add(1);
-  connection->start();
+  EngineCore::establish(std::make_shared<IocpConnection>(*this, next_id(), std::move(peer), socket));
 }
 
-void IocpEngine::forget(Connection::Id id) {
-  {
-    std::lock_guard lock(registry_mutex_);
-    connections_.erase(id);
-    active_.store(connections_.size());
-  }
-  registry_changed_.notify_all();
+void IocpEngine::connection_forgotten() {
   std::lock_guard lock(accept_mutex_);
   arm_accept_locked();  // a connection limit may have held accepting back
 }
@@ -787,16 +744,6 @@ void IocpEngine::post(std::function<void()> task) {
   post_packet(key_operation, 0, &op->overlapped);
 }
 
-void IocpEngine::wait_for_no_connections(std::optional<Clock::time_point> deadline) {
-  std::unique_lock lock(registry_mutex_);
-  const auto none = [this] { return connections_.empty(); };
-  if (deadline) {
-    registry_changed_.wait_until(lock, *deadline, none);
-  } else {
-    registry_changed_.wait(lock, none);
-  }
-}
-
 void IocpEngine::stop(std::chrono::milliseconds grace) {
   if (!started_ || stopped_) return;
   stopped_ = true;
@@ -813,19 +760,8 @@ void IocpEngine::stop(std::chrono::milliseconds grace) {
     ::closesocket(listener_);
     listener_ = INVALID_SOCKET;
   }
-  // 2. Let the server say goodbye, and the connections finish on their own.
-  Notifier::server_stopping(owner_);
-  wait_for_no_connections(deadline);
-
-  // 3. Abort the rest; each ends with on_connection_closed.
-  std::vector<std::shared_ptr<IocpConnection>> remaining;
-  {
-    std::lock_guard lock(registry_mutex_);
-    for (auto& entry : connections_) remaining.push_back(entry.second);
-  }
-  for (auto& connection : remaining) connection->abort();
-  remaining.clear();
-  wait_for_no_connections(std::nullopt);
+  // 2. and 3. The server's goodbye, the grace period, then aborts.
+  close_connections(deadline);
 
   // 4. Stop the timer thread, wait until no operation is in flight (posted
   //    tasks included), then end the I/O threads.
@@ -849,16 +785,7 @@ void IocpEngine::stop(std::chrono::milliseconds grace) {
 }
 
 Counters IocpEngine::counters() const {
-  Counters counters;
-  counters.active_connections = active_.load();
-  counters.connections_accepted = accepted_.load();
-  counters.buffers_in_use = owner_.allocator().in_use();
-  counters.buffers_pooled = owner_.allocator().pooled();
-  counters.bytes_received = bytes_received_.load();
-  counters.bytes_sent = bytes_sent_.load();
-  counters.accept_backoffs = accept_backoffs_.load();
-  counters.bytes_queued = output_totals_.queued.load(std::memory_order_relaxed);
-  counters.read_pauses = output_totals_.pauses.load(std::memory_order_relaxed);
+  Counters counters = counters_so_far();
   std::lock_guard lock(accept_mutex_);
   counters.accepting = accepts_in_flight_ > 0 && !paused_ && !stopping_;
   return counters;

@@ -1,11 +1,91 @@
 // The connection state machine of both ports: see connection_core.hpp.
 #include "connection_core.hpp"
 
+#include <limits>
 #include <stdexcept>
 
 #include "notifier.hpp"
 
 namespace cpf::detail {
+
+// --- EngineCore ---------------------------------------------------------------
+
+void EngineCore::establish(const std::shared_ptr<ConnectionCore>& connection) {
+  {
+    std::lock_guard lock(registry_mutex_);
+    connections_.emplace(connection->id(), connection);
+  }
+  active_.fetch_add(1);
+  accepted_.fetch_add(1);
+  connection->start();
+}
+
+void EngineCore::forget(Connection::Id id) {
+  {
+    std::lock_guard lock(registry_mutex_);
+    connections_.erase(id);
+  }
+  registry_changed_.notify_all();
+  connection_forgotten();
+}
+
+void EngineCore::sweep(Clock::time_point now) {
+  std::vector<std::shared_ptr<ConnectionCore>> connections;
+  {
+    std::lock_guard lock(registry_mutex_);
+    connections.reserve(connections_.size());
+    for (auto& entry : connections_) connections.push_back(entry.second);
+  }
+  for (auto& connection : connections) connection->check_timers(now, owner_.options().idle_timeout);
+}
+
+void EngineCore::close_connections(Clock::time_point deadline) {
+  // Let the server say goodbye, and the connections finish on their own.
+  Notifier::server_stopping(owner_);
+  wait_for_no_connections(deadline);
+  // Abort the rest; each ends with on_connection_closed.
+  std::vector<std::shared_ptr<ConnectionCore>> remaining;
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (auto& entry : connections_) remaining.push_back(entry.second);
+  }
+  for (auto& connection : remaining) connection->abort();
+  remaining.clear();
+  wait_for_no_connections(std::nullopt);
+}
+
+void EngineCore::wait_for_no_connections(std::optional<Clock::time_point> deadline) {
+  std::unique_lock lock(registry_mutex_);
+  const auto none = [this] { return connections_.empty(); };
+  if (deadline) {
+    registry_changed_.wait_until(lock, *deadline, none);
+  } else {
+    registry_changed_.wait(lock, none);
+  }
+}
+
+std::size_t EngineCore::admissible() const {
+  const std::size_t limit = owner_.options().max_connections;
+  if (limit == 0) return std::numeric_limits<std::size_t>::max();
+  const std::size_t active = active_.load();
+  return active >= limit ? 0 : limit - active;
+}
+
+Counters EngineCore::counters_so_far() const {
+  Counters counters;
+  counters.active_connections = active_.load();
+  counters.connections_accepted = accepted_.load();
+  counters.buffers_in_use = owner_.allocator().in_use();
+  counters.buffers_pooled = owner_.allocator().pooled();
+  counters.bytes_received = bytes_received_.load();
+  counters.bytes_sent = bytes_sent_.load();
+  counters.accept_backoffs = accept_backoffs_.load();
+  counters.bytes_queued = output_totals_.queued.load(std::memory_order_relaxed);
+  counters.read_pauses = output_totals_.pauses.load(std::memory_order_relaxed);
+  return counters;
+}
+
+// --- ConnectionCore -------------------------------------------------------------
 
 ConnectionCore::ConnectionCore(EngineCore& engine, Id id, std::string peer)
     : Connection(id, std::move(peer)),

@@ -40,6 +40,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -47,6 +48,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -60,7 +62,11 @@
 
 namespace cpf::detail {
 
-// What a connection needs of its engine, whatever the port.
+class ConnectionCore;
+
+// The part of an engine that is no platform difference: what a connection
+// needs of it, and the registry of live connections that stop(), the timer
+// sweep, the connection limit and counters() work from.
 class EngineCore {
  public:
   explicit EngineCore(Server& owner) : owner_(owner) {}
@@ -68,16 +74,52 @@ class EngineCore {
   EngineCore(const EngineCore&) = delete;
   EngineCore& operator=(const EngineCore&) = delete;
 
-  // A connection's on_connection_closed was delivered: drop it from the
-  // registry (and let a connection limit admit the next client).
-  virtual void forget(Connection::Id id) = 0;
-  // A connection's socket was closed (before its on_connection_closed).
-  virtual void socket_closed() {}
+  // A connection's on_connection_closed was delivered: it leaves the
+  // registry, and accepting may go on if the connection limit held it back.
+  void forget(Connection::Id id);
+  // A connection's socket was closed, just before its on_connection_closed
+  // is recorded: counted now, so that notification sees the count without it.
+  void socket_closed() { active_.fetch_sub(1); }
 
   Server& owner_;
   std::atomic<std::uint64_t> bytes_received_{0};
   std::atomic<std::uint64_t> bytes_sent_{0};
   OutputTotals output_totals_;
+
+ protected:
+  Connection::Id next_id() { return next_id_.fetch_add(1); }
+  // Registers a new connection and delivers its on_connection_established.
+  void establish(const std::shared_ptr<ConnectionCore>& connection);
+  // Idle timeouts and deadlines: every connection checks its clocks.
+  void sweep(Clock::time_point now);
+  // Steps 2 and 3 of stop(), once nothing is accepted any more: the
+  // server's on_server_stopping, the grace period for connections to
+  // finish on their own, then an abort for the rest. Returns when every
+  // connection's on_connection_closed was delivered.
+  void close_connections(Clock::time_point deadline);
+  // How many more connections --max-connections admits now (SIZE_MAX
+  // without a limit).
+  std::size_t admissible() const;
+  // counters() for what the registry and the connections know; the port
+  // adds whether it is accepting.
+  Counters counters_so_far() const;
+  // A connection left the registry: a port that held accepting back at the
+  // connection limit accepts again.
+  virtual void connection_forgotten() = 0;
+
+  std::atomic<std::uint64_t> accept_backoffs_{0};
+
+ private:
+  void wait_for_no_connections(std::optional<Clock::time_point> deadline);
+
+  mutable std::mutex registry_mutex_;
+  std::condition_variable registry_changed_;
+  // Every live connection. An entry goes when its on_connection_closed has
+  // been delivered.
+  std::unordered_map<Connection::Id, std::shared_ptr<ConnectionCore>> connections_;  // guarded
+  std::atomic<std::size_t> active_{0};  // connections whose socket is open
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<Connection::Id> next_id_{1};
 };
 
 class ConnectionCore : public Connection {

@@ -219,10 +219,6 @@ class UringEngine : public detail::EngineCore {
   Ring& next_ring() { return *rings_[next_ring_.fetch_add(1, std::memory_order_relaxed) % rings_.size()]; }
   void run_on_ring(Ring& ring, std::function<void()> task);
 
-  // Called by a connection when its descriptor is closed, and after its
-  // on_connection_closed was delivered.
-  void socket_closed() override { active_.fetch_sub(1); }
-  void forget(Connection::Id id) override;
 
  private:
   void submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare);
@@ -240,8 +236,7 @@ class UringEngine : public detail::EngineCore {
   void on_accept_backoff();
   void on_sweep(Operation* op);
   void establish(cs::FileDescriptor fd);
-  void wait_for_no_connections(std::optional<Clock::time_point> deadline);
-  bool at_capacity() const;
+  void connection_forgotten() override;
   Ring& accept_ring() { return *rings_.front(); }  // accepts and the sweep
 
   std::vector<std::unique_ptr<Ring>> rings_;  // fixed between start() and stop()
@@ -269,15 +264,6 @@ class UringEngine : public detail::EngineCore {
   // While descriptors are used up, every retry fails the same way.
   cs::RepeatLimiter exhausted_warnings_;
 
-  // Every live connection, so stop() can find them and counters() count
-  // them. An entry goes when its on_connection_closed has been delivered.
-  mutable std::mutex registry_mutex_;
-  std::condition_variable registry_changed_;
-  std::unordered_map<Connection::Id, std::shared_ptr<UringConnection>> connections_;  // guarded
-  std::atomic<std::size_t> active_{0};  // connections whose descriptor is open
-  std::atomic<std::uint64_t> accepted_{0};
-  std::atomic<std::uint64_t> accept_backoffs_{0};
-  std::atomic<Connection::Id> next_id_{1};
 
   // Operations submitted and not yet handled; stop() waits for zero.
   std::atomic<std::size_t> ops_in_flight_{0};
@@ -710,13 +696,8 @@ void UringEngine::handle(Operation* op, int result, unsigned flags) {
   delete op;
 }
 
-bool UringEngine::at_capacity() const {
-  const std::size_t limit = owner_.options().max_connections;
-  return limit != 0 && active_.load() >= limit;
-}
-
 void UringEngine::arm_accept_locked() {
-  if (accept_in_flight_ || paused_ || stopping_ || backoff_pending_ || accept_broken_ || at_capacity()) {
+  if (accept_in_flight_ || paused_ || stopping_ || backoff_pending_ || accept_broken_ || admissible() == 0) {
     return;
   }
   accept_in_flight_ = true;
@@ -811,14 +792,7 @@ void UringEngine::on_accept_backoff() {
 }
 
 void UringEngine::on_sweep(Operation* op) {
-  std::vector<std::shared_ptr<UringConnection>> connections;
-  {
-    std::lock_guard lock(registry_mutex_);
-    connections.reserve(connections_.size());
-    for (auto& entry : connections_) connections.push_back(entry.second);
-  }
-  const auto now = Clock::now();
-  for (auto& connection : connections) connection->check_timers(now, owner_.options().idle_timeout);
+  sweep(Clock::now());
 
   std::lock_guard lock(accept_mutex_);
   if (timer_stopping_) {
@@ -832,23 +806,11 @@ void UringEngine::on_sweep(Operation* op) {
 void UringEngine::establish(cs::FileDescriptor fd) {
   cs::set_nodelay(fd.get());
   std::string peer = peer_name(fd.get());
-  const Connection::Id id = next_id_.fetch_add(1);
-  auto connection = std::make_shared<UringConnection>(*this, next_ring(), id, std::move(peer), std::move(fd));
-  {
-    std::lock_guard lock(registry_mutex_);
-    connections_.emplace(id, connection);
-  }
-  active_.fetch_add(1);
-  accepted_.fetch_add(1);
-  connection->start();
+  EngineCore::establish(
+      std::make_shared<UringConnection>(*this, next_ring(), next_id(), std::move(peer), std::move(fd)));
 }
 
-void UringEngine::forget(Connection::Id id) {
-  {
-    std::lock_guard lock(registry_mutex_);
-    connections_.erase(id);
-  }
-  registry_changed_.notify_all();
+void UringEngine::connection_forgotten() {
   std::lock_guard lock(accept_mutex_);
   arm_accept_locked();  // a connection limit may have held accepting back
 }
@@ -887,16 +849,6 @@ void UringEngine::run_on_ring(Ring& ring, std::function<void()> task) {
   submit(ring, op, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
 }
 
-void UringEngine::wait_for_no_connections(std::optional<Clock::time_point> deadline) {
-  std::unique_lock lock(registry_mutex_);
-  const auto none = [this] { return connections_.empty(); };
-  if (deadline) {
-    registry_changed_.wait_until(lock, *deadline, none);
-  } else {
-    registry_changed_.wait(lock, none);
-  }
-}
-
 void UringEngine::stop(std::chrono::milliseconds grace) {
   if (!started_ || stopped_) return;
   stopped_ = true;
@@ -911,19 +863,8 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
     parked_.clear();
     listener_.reset();
   }
-  // 2. Let the server say goodbye, and the connections finish on their own.
-  Notifier::server_stopping(owner_);
-  wait_for_no_connections(deadline);
-
-  // 3. Abort the rest; each ends with on_connection_closed.
-  std::vector<std::shared_ptr<UringConnection>> remaining;
-  {
-    std::lock_guard lock(registry_mutex_);
-    for (auto& entry : connections_) remaining.push_back(entry.second);
-  }
-  for (auto& connection : remaining) connection->abort();
-  remaining.clear();
-  wait_for_no_connections(std::nullopt);
+  // 2. and 3. The server's goodbye, the grace period, then aborts.
+  close_connections(deadline);
 
   // 4. Stop the sweep, wait until no operation is in flight (posted tasks
   //    and back-off timers included), then end the I/O threads.
@@ -946,16 +887,7 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
 }
 
 Counters UringEngine::counters() const {
-  Counters counters;
-  counters.active_connections = active_.load();
-  counters.connections_accepted = accepted_.load();
-  counters.buffers_in_use = owner_.allocator().in_use();
-  counters.buffers_pooled = owner_.allocator().pooled();
-  counters.bytes_received = bytes_received_.load();
-  counters.bytes_sent = bytes_sent_.load();
-  counters.accept_backoffs = accept_backoffs_.load();
-  counters.bytes_queued = output_totals_.queued.load(std::memory_order_relaxed);
-  counters.read_pauses = output_totals_.pauses.load(std::memory_order_relaxed);
+  Counters counters = counters_so_far();
   std::lock_guard lock(accept_mutex_);
   counters.accepting = accept_in_flight_ && !paused_ && !stopping_;
   return counters;
