@@ -38,14 +38,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -54,14 +52,11 @@
 #include "cs/log.hpp"
 #include "cs/socket.hpp"
 #include "../src/connection_core.hpp"
-#include "../src/notifier.hpp"
 
 namespace cpf {
 namespace {
 
 using detail::Clock;
-using detail::Event;
-using detail::Notifier;
 
 // Set on the I/O threads: pause_accepting() cannot wait for a completion on
 // the thread that would have to handle it.
@@ -172,7 +167,6 @@ class IocpEngine : public detail::EngineCore {
   void issue(Operation* op, const std::function<int()>& start_io);
   // Associates a new socket with the port.
   bool associate(SOCKET socket);
-
 
  private:
   void open_listener();
@@ -474,7 +468,8 @@ void IocpEngine::worker_loop() {
                     text_of(static_cast<int>(::GetLastError())));
       std::abort();
     }
-    const auto batch_start = Clock::now();
+    // Only a batch of more than one packet can keep a packet waiting.
+    const auto batch_start = count > 1 ? Clock::now() : Clock::time_point{};
     bool quit = false;
     for (ULONG i = 0; i < count; ++i) {
       const OVERLAPPED_ENTRY& entry = entries[i];

@@ -1,4 +1,5 @@
-// The connection state machine, written once for both ports.
+// The connection state machine, written once for both ports, and the part
+// of an engine every connection relies on (EngineCore, below).
 //
 // Everything a connection does that is not a platform difference lives
 // here: the queues of reads and writes the server issued, the rule of one
@@ -32,10 +33,10 @@
 // the socket; closed early, the handle or descriptor number could be reused
 // by the next accept and the late operation would act on another client.
 //
-// Locking: mutex_ guards every field below. Events are recorded under it
-// with a ticket from the Sequencer and delivered after it is released,
-// because notifications call back into this object. The port's hooks that
-// end in _locked are called with mutex_ held.
+// Locking: a connection's mutex_ guards its fields. Events are recorded
+// under it with a ticket from the Sequencer and delivered after it is
+// released, because notifications call back into this object. The port's
+// hooks that end in _locked are called with mutex_ held.
 #pragma once
 
 #include <atomic>
@@ -48,8 +49,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 

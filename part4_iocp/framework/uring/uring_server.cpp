@@ -68,7 +68,6 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -77,14 +76,11 @@
 #include "cs/log.hpp"
 #include "cs/socket.hpp"
 #include "../src/connection_core.hpp"
-#include "../src/notifier.hpp"
 
 namespace cpf {
 namespace {
 
 using detail::Clock;
-using detail::Event;
-using detail::Notifier;
 
 struct Ring;
 // The ring of the I/O thread this is, or null on any other thread.
