@@ -143,21 +143,21 @@ struct Operation {
 
 // --- IocpEngine --------------------------------------------------------------
 
-// The backend's engine. Server::Impl (at the end of this file) is this class
-// under the name server.hpp gives it.
+// The backend's engine: what cpf::Server's calls reach (src/server.cpp,
+// through make_engine at the end of this file).
 class IocpEngine : public detail::EngineCore {
  public:
   explicit IocpEngine(Server& owner) : EngineCore(owner) {}
   ~IocpEngine() override;
 
-  void start();
-  void stop(std::chrono::milliseconds grace);
-  void pause_accepting();
-  void resume_accepting();
-  void post(std::function<void()> task);
-  Counters counters() const;
-  std::uint16_t port() const { return port_; }
-  std::string address() const { return address_; }
+  void start() override;
+  void stop(std::chrono::milliseconds grace) override;
+  void pause_accepting() override;
+  void resume_accepting() override;
+  void post(std::function<void()> task) override;
+  Counters counters() const override;
+  std::uint16_t port() const override { return port_; }
+  std::string address() const override { return address_; }
 
   // Counts `op` in flight and issues it with `start_io` (WSARecv, WSASend,
   // AcceptEx), which returns 0 or the Winsock error. An operation that
@@ -219,10 +219,6 @@ class IocpEngine : public detail::EngineCore {
   bool timer_stopping_ = false;                // guarded by timer_mutex_
   std::optional<Clock::time_point> backoff_until_;  // guarded by timer_mutex_
 
-  // Operations issued and not yet handled; stop() waits for zero.
-  std::atomic<std::size_t> ops_in_flight_{0};
-  std::mutex ops_mutex_;
-  std::condition_variable ops_drained_;
 };
 
 // --- IocpConnection ----------------------------------------------------------
@@ -349,7 +345,7 @@ IocpEngine::~IocpEngine() {
 }
 
 void IocpEngine::issue(Operation* op, const std::function<int()>& start_io) {
-  ops_in_flight_.fetch_add(1, std::memory_order_relaxed);
+  operation_issued();
   const int error = start_io();
   if (error == 0 || error == WSA_IO_PENDING) return;  // a completion packet will come
   op->failed_to_start = error;
@@ -511,10 +507,7 @@ void IocpEngine::complete(const OVERLAPPED_ENTRY& entry) {
     }
   }
   handle(op, entry.dwNumberOfBytesTransferred, error);
-  if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    { std::lock_guard lock(ops_mutex_); }
-    ops_drained_.notify_all();
-  }
+  operation_handled();
 }
 
 void IocpEngine::post_packet(ULONG_PTR key, DWORD bytes, OVERLAPPED* overlapped) {
@@ -537,13 +530,7 @@ void IocpEngine::handle(Operation* op, DWORD bytes, int error) {
       op->connection->on_send_complete(*op, bytes, error);
       break;
     case Operation::Type::post:
-      try {
-        op->task();
-      } catch (const std::exception& failure) {
-        cs::log_error("a task posted to the server threw: ", failure.what());
-      } catch (...) {
-        cs::log_error("a task posted to the server threw");
-      }
+      run_posted(op->task);
       break;
   }
   delete op;
@@ -735,7 +722,7 @@ void IocpEngine::post(std::function<void()> task) {
   if (!started_ || port_handle_ == nullptr) throw std::logic_error("cpf::Server::post before start()");
   auto* op = new Operation(Operation::Type::post);
   op->task = std::move(task);
-  ops_in_flight_.fetch_add(1, std::memory_order_relaxed);
+  operation_issued();
   post_packet(key_operation, 0, &op->overlapped);
 }
 
@@ -766,10 +753,7 @@ void IocpEngine::stop(std::chrono::milliseconds grace) {
   }
   timer_changed_.notify_all();
   timer_.join();
-  {
-    std::unique_lock lock(ops_mutex_);
-    ops_drained_.wait(lock, [this] { return ops_in_flight_.load(std::memory_order_acquire) == 0; });
-  }
+  wait_for_no_operations();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     post_packet(key_quit, 0, nullptr);
   }
@@ -786,27 +770,10 @@ Counters IocpEngine::counters() const {
   return counters;
 }
 
-// --- Server: the public face ----------------------------------------------------
+// --- the engine src/server.cpp uses ---------------------------------------------
 
-class Server::Impl : public IocpEngine {
- public:
-  using IocpEngine::IocpEngine;
-};
-
-Server::Server(ServerOptions options)
-    : options_(std::move(options)),
-      allocator_(options_.buffer_size, options_.max_pooled_buffers),
-      impl_(std::make_unique<Impl>(*this)) {}
-
-Server::~Server() { impl_->stop(std::chrono::milliseconds{0}); }
-
-void Server::start() { impl_->start(); }
-std::uint16_t Server::local_port() const { return impl_->port(); }
-std::string Server::local_address() const { return impl_->address(); }
-void Server::pause_accepting() { impl_->pause_accepting(); }
-void Server::resume_accepting() { impl_->resume_accepting(); }
-void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
-void Server::post(std::function<void()> task) { impl_->post(std::move(task)); }
-Counters Server::counters() const { return impl_->counters(); }
+namespace detail {
+std::unique_ptr<EngineCore> make_engine(Server& owner) { return std::make_unique<IocpEngine>(owner); }
+}  // namespace detail
 
 }  // namespace cpf

@@ -1,9 +1,11 @@
 // The connection state machine of both ports: see connection_core.hpp.
 #include "connection_core.hpp"
 
+#include <exception>
 #include <limits>
 #include <stdexcept>
 
+#include "cs/log.hpp"
 #include "notifier.hpp"
 
 namespace cpf::detail {
@@ -69,6 +71,28 @@ std::size_t EngineCore::admissible() const {
   if (limit == 0) return std::numeric_limits<std::size_t>::max();
   const std::size_t active = active_.load();
   return active >= limit ? 0 : limit - active;
+}
+
+void EngineCore::operation_handled() {
+  if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    { std::lock_guard lock(ops_mutex_); }
+    ops_drained_.notify_all();
+  }
+}
+
+void EngineCore::wait_for_no_operations() {
+  std::unique_lock lock(ops_mutex_);
+  ops_drained_.wait(lock, [this] { return ops_in_flight_.load(std::memory_order_acquire) == 0; });
+}
+
+void EngineCore::run_posted(const std::function<void()>& task) noexcept {
+  try {
+    task();
+  } catch (const std::exception& failure) {
+    cs::log_error("a task posted to the server threw: ", failure.what());
+  } catch (...) {
+    cs::log_error("a task posted to the server threw");
+  }
 }
 
 Counters EngineCore::counters_so_far() const {

@@ -75,6 +75,17 @@ class EngineCore {
   EngineCore(const EngineCore&) = delete;
   EngineCore& operator=(const EngineCore&) = delete;
 
+  // What cpf::Server's public calls become (src/server.cpp); each port
+  // implements them.
+  virtual void start() = 0;
+  virtual void stop(std::chrono::milliseconds grace) = 0;
+  virtual void pause_accepting() = 0;
+  virtual void resume_accepting() = 0;
+  virtual void post(std::function<void()> task) = 0;
+  virtual Counters counters() const = 0;
+  virtual std::uint16_t port() const = 0;
+  virtual std::string address() const = 0;
+
   // A connection's on_connection_closed was delivered: it leaves the
   // registry, and accepting may go on if the connection limit held it back.
   void forget(Connection::Id id);
@@ -108,6 +119,16 @@ class EngineCore {
   // connection limit accepts again.
   virtual void connection_forgotten() = 0;
 
+  // Operations handed to the kernel (or posted) and not yet handled: each
+  // is counted when issued and once more when its completion was handled,
+  // and stop() waits for none before it ends the I/O threads.
+  void operation_issued() { ops_in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void operation_handled();
+  void wait_for_no_operations();
+  // Runs a task given to post() on an I/O thread; what it throws is logged,
+  // never let into the I/O loop.
+  static void run_posted(const std::function<void()>& task) noexcept;
+
   std::atomic<std::uint64_t> accept_backoffs_{0};
 
  private:
@@ -121,7 +142,14 @@ class EngineCore {
   std::atomic<std::size_t> active_{0};  // connections whose socket is open
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<Connection::Id> next_id_{1};
+
+  std::atomic<std::size_t> ops_in_flight_{0};
+  std::mutex ops_mutex_;
+  std::condition_variable ops_drained_;
 };
+
+// The port's engine, made by the port (iocp/ or uring/) for src/server.cpp.
+std::unique_ptr<EngineCore> make_engine(Server& owner);
 
 class ConnectionCore : public Connection {
  public:

@@ -191,20 +191,20 @@ struct Operation {
 
 // --- UringEngine ------------------------------------------------------------
 
-// The backend's engine. Server::Impl (at the end of this file) is this class
-// under the name server.hpp gives it.
+// The backend's engine: what cpf::Server's calls reach (src/server.cpp,
+// through make_engine at the end of this file).
 class UringEngine : public detail::EngineCore {
  public:
   explicit UringEngine(Server& owner) : EngineCore(owner) {}
 
-  void start();
-  void stop(std::chrono::milliseconds grace);
-  void pause_accepting();
-  void resume_accepting();
-  void post(std::function<void()> task);
-  Counters counters() const;
-  std::uint16_t port() const { return port_; }
-  std::string address() const { return address_; }
+  void start() override;
+  void stop(std::chrono::milliseconds grace) override;
+  void pause_accepting() override;
+  void resume_accepting() override;
+  void post(std::function<void()> task) override;
+  Counters counters() const override;
+  std::uint16_t port() const override { return port_; }
+  std::string address() const override { return address_; }
 
   // Submits `op` (owned by the ring until its completion is handled) on
   // `ring`. Thread-safe. `prepare` fills the SQE.
@@ -262,9 +262,6 @@ class UringEngine : public detail::EngineCore {
 
 
   // Operations submitted and not yet handled; stop() waits for zero.
-  std::atomic<std::size_t> ops_in_flight_{0};
-  std::mutex ops_mutex_;
-  std::condition_variable ops_drained_;
 };
 
 // --- UringConnection ---------------------------------------------------------
@@ -425,7 +422,7 @@ void UringEngine::put(Ring& ring, std::uint64_t user_data, const Prepare& prepar
 }
 
 void UringEngine::submit(Ring& ring, Operation* op, Prepare prepare) {
-  ops_in_flight_.fetch_add(1, std::memory_order_relaxed);
+  operation_issued();
   op->published.store(true, std::memory_order_release);
   submit_entry(ring, reinterpret_cast<std::uint64_t>(op), std::move(prepare));
 }
@@ -649,10 +646,7 @@ void UringEngine::worker_loop(Ring& ring, std::promise<void>& opened) {
         auto* op = reinterpret_cast<Operation*>(user_data);
         (void)op->published.load(std::memory_order_acquire);
         handle(op, result, flags);
-        if (ops_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-          { std::lock_guard lock(ops_mutex_); }
-          ops_drained_.notify_all();
-        }
+        operation_handled();
       }
     }
     if (quit) break;
@@ -680,13 +674,7 @@ void UringEngine::handle(Operation* op, int result, unsigned flags) {
       on_sweep(op);  // re-arms or deletes it
       return;
     case Operation::Type::post:
-      try {
-        op->task();
-      } catch (const std::exception& error) {
-        cs::log_error("a task posted to the server threw: ", error.what());
-      } catch (...) {
-        cs::log_error("a task posted to the server threw");
-      }
+      run_posted(op->task);
       break;
   }
   delete op;
@@ -872,10 +860,7 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
       submit_ignored(accept_ring(), [=](io_uring_sqe* sqe) { io_uring_prep_timeout_remove(sqe, target, 0); });
     }
   }
-  {
-    std::unique_lock lock(ops_mutex_);
-    ops_drained_.wait(lock, [this] { return ops_in_flight_.load(std::memory_order_acquire) == 0; });
-  }
+  wait_for_no_operations();
   rings_ready_ = false;
   for (auto& ring : rings_) submit_entry(*ring, quit_completion, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
   for (auto& ring : rings_) ring->thread.join();
@@ -889,27 +874,10 @@ Counters UringEngine::counters() const {
   return counters;
 }
 
-// --- Server: the public face --------------------------------------------------
+// --- the engine src/server.cpp uses ---------------------------------------------
 
-class Server::Impl : public UringEngine {
- public:
-  using UringEngine::UringEngine;
-};
-
-Server::Server(ServerOptions options)
-    : options_(std::move(options)),
-      allocator_(options_.buffer_size, options_.max_pooled_buffers),
-      impl_(std::make_unique<Impl>(*this)) {}
-
-Server::~Server() { impl_->stop(std::chrono::milliseconds{0}); }
-
-void Server::start() { impl_->start(); }
-std::uint16_t Server::local_port() const { return impl_->port(); }
-std::string Server::local_address() const { return impl_->address(); }
-void Server::pause_accepting() { impl_->pause_accepting(); }
-void Server::resume_accepting() { impl_->resume_accepting(); }
-void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
-void Server::post(std::function<void()> task) { impl_->post(std::move(task)); }
-Counters Server::counters() const { return impl_->counters(); }
+namespace detail {
+std::unique_ptr<EngineCore> make_engine(Server& owner) { return std::make_unique<UringEngine>(owner); }
+}  // namespace detail
 
 }  // namespace cpf

@@ -43,8 +43,8 @@
 // A notification must not block for long: it holds an I/O thread.
 //
 // Backends: uring/ (Linux, io_uring via liburing) and iocp/ (Windows) each
-// define Server::Impl and a Connection subclass. This header names no
-// platform type.
+// supply an engine and a connection class under the shared core
+// (src/connection_core.hpp). This header names no platform type.
 #pragma once
 
 #include <chrono>
