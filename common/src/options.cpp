@@ -24,7 +24,9 @@ CommandLine::CommandLine(std::string name, std::string description)
       ->check(CLI::IsMember({"shift", "framed"}))
       ->capture_default_str();
   app_->add_option("--backlog", options_.backlog,
-                  "Listen backlog: connections the kernel queues before accept")
+                  "Listen backlog: connections the kernel queues before accept; the default "
+                  "is SOMAXCONN, the largest the system allows (Linux caps any value at "
+                  "net.core.somaxconn)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   app_->add_option("--idle-timeout-ms", idle_timeout_ms_,

@@ -2,6 +2,18 @@
 // clear failures (exit status 2) for bad arguments.
 #include <gtest/gtest.h>
 
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <winsock2.h>  // SOMAXCONN
+#else
+#include <sys/socket.h>  // SOMAXCONN
+#endif
+
 #include <vector>
 
 #include "cs/options.hpp"
@@ -28,6 +40,13 @@ TEST(CommandLine, Defaults) {
   EXPECT_EQ(options.idle_timeout.count(), 0);
   EXPECT_EQ(options.request_timeout.count(), 0);
   EXPECT_FALSE(options.quiet);
+}
+
+// The largest backlog the system allows, so that a burst of connects waits
+// in the accept queue instead of overflowing it (cs/backlog.hpp).
+TEST(CommandLine, DefaultBacklogIsTheLargestTheSystemAllows) {
+  EXPECT_EQ(default_backlog, SOMAXCONN);
+  EXPECT_EQ(parse({"--backlog", "128"}).backlog, 128);
 }
 
 TEST(CommandLine, PortAsFirstArgumentLikeTheOriginalSeries) {

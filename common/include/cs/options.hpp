@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "cs/backlog.hpp"  // default_backlog: SOMAXCONN, and why
 #include "cs/connection.hpp"
 #include "cs/session.hpp"
 
@@ -30,7 +31,6 @@ class App;
 namespace cs {
 
 inline constexpr std::uint16_t default_port = 9090;  // the original series' port
-inline constexpr int default_backlog = 128;
 inline constexpr std::uint32_t largest_max_frame = 1u << 30;  // 1 GiB (default_max_frame: session.hpp)
 // --work-us at most 1 s per request: enough to make any design's staircase
 // visible, and a typing slip (an extra zero or three) is refused rather than

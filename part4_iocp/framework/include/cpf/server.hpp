@@ -57,6 +57,7 @@
 
 #include "cpf/buffer.hpp"
 #include "cpf/connection.hpp"
+#include "cs/backlog.hpp"
 
 namespace cpf {
 
@@ -72,7 +73,9 @@ struct ServerOptions {
   // Loopback by default, like every server of the repository.
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: an ephemeral port (see local_port())
-  int backlog = 128;
+  // SOMAXCONN, the largest the system allows, as every server's --backlog
+  // (cs/backlog.hpp says why).
+  int backlog = cs::default_backlog;
   unsigned threads = 2;  // I/O threads; at least 1
   std::size_t buffer_size = 4096;        // bytes per buffer
   std::size_t max_pooled_buffers = 256;  // released buffers kept for reuse

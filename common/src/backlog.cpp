@@ -1,0 +1,22 @@
+// The default listen backlog; see backlog.hpp.
+#include "cs/backlog.hpp"
+
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX  // keep std::min/std::max usable after <windows.h>
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <winsock2.h>  // SOMAXCONN (0x7fffffff: "the provider's reasonable maximum")
+#else
+#include <sys/socket.h>  // SOMAXCONN
+#endif
+
+namespace cs {
+
+// A constant expression, so it is set before any dynamic initialisation
+// (a ServerOptions built at namespace scope elsewhere sees it).
+const int default_backlog = SOMAXCONN;
+
+}  // namespace cs
