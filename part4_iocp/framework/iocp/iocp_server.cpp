@@ -62,8 +62,8 @@ using detail::Clock;
 // the thread that would have to handle it.
 thread_local bool on_io_thread = false;
 
-// Accepts kept posted on the listener at once (fewer under a connection
-// limit, so no client is accepted beyond it).
+// Accepts kept posted on the listener at once: a burst of clients is taken
+// without waiting for an I/O thread to post the next one.
 constexpr std::size_t preposted_accepts = 4;
 
 // Completion keys. Every socket is associated with the port under
@@ -152,10 +152,7 @@ class IocpEngine : public detail::EngineCore {
 
   void start() override;
   void stop(std::chrono::milliseconds grace) override;
-  void pause_accepting() override;
-  void resume_accepting() override;
   void post(std::function<void()> task) override;
-  Counters counters() const override;
   std::uint16_t port() const override { return port_; }
   std::string address() const override { return address_; }
 
@@ -175,14 +172,19 @@ class IocpEngine : public detail::EngineCore {
   void post_packet(ULONG_PTR key, DWORD bytes, OVERLAPPED* overlapped);
   void timer_loop();
   void handle(Operation* op, DWORD bytes, int error);
-  void arm_accept_locked();  // accept_mutex_ held
-  void cancel_accepts_locked();
   void on_accept(Operation* op, int error);
-  void on_accept_backoff();
-  void back_off_locked(int error);  // accept_mutex_ held
-  void establish(SOCKET socket, std::string peer);
-  void connection_forgotten() override;
-  std::size_t accept_target() const;
+
+  // The accept step's hooks (detail::EngineCore, src/accepting.cpp).
+  std::size_t accepts_wanted() const override { return preposted_accepts; }
+  std::optional<AcceptOutcome> issue_accept_locked() override;
+  void cancel_accepts_locked() override { ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr); }
+  void start_backoff_timer_locked() override;
+  void close_listener_locked() override;
+  void establish_accepted(Accepted accepted) override;
+  void discard_accepted(const Accepted& accepted) override {
+    ::closesocket(static_cast<SOCKET>(accepted.socket));
+  }
+  bool in_io_thread() const override { return on_io_thread; }
 
   HANDLE port_handle_ = nullptr;
   bool winsock_ready_ = false;
@@ -197,22 +199,10 @@ class IocpEngine : public detail::EngineCore {
   bool started_ = false;  // owner thread only
   bool stopped_ = false;  // owner thread only
 
-  // Accepting. accept_mutex_ is taken before timer_mutex_, never after.
-  mutable std::mutex accept_mutex_;
-  std::condition_variable accept_changed_;
-  std::size_t accepts_in_flight_ = 0;  // guarded by accept_mutex_
-  bool paused_ = false;                // guarded by accept_mutex_
-  bool stopping_ = false;              // guarded by accept_mutex_
-  bool backoff_pending_ = false;       // guarded by accept_mutex_
-  bool accept_broken_ = false;         // guarded by accept_mutex_
-  // Accepted while paused, with their peer names; guarded by accept_mutex_.
-  std::vector<std::pair<SOCKET, std::string>> parked_;
-  // While sockets are used up, every retry fails the same way.
-  cs::RepeatLimiter exhausted_warnings_;
-
   // The timer thread: accept back-off and the sweep for idle timeouts and
   // deadlines (src/timers.hpp). It only posts work to the port; the work
-  // itself runs on the I/O threads.
+  // itself runs on the I/O threads. timer_mutex_ is taken after the accept
+  // step's lock (start_backoff_timer_locked), never before it.
   std::thread timer_;
   std::mutex timer_mutex_;
   std::condition_variable timer_changed_;
@@ -280,6 +270,14 @@ static detail::ConnectionCore::Outcome outcome_of(DWORD bytes, int error) {
 
 void IocpConnection::on_recv_complete(Operation& op, DWORD bytes, int error) {
   BufferPtr buffer = std::move(op.buffer);
+  if (!buffer && error == 0) {
+    // The zero-byte receive came back: bytes are waiting, or the client
+    // closed its side. Now a buffer is worth holding: the core retries the
+    // read with it, and that WSARecv completes at once with the bytes (or
+    // with 0, the end of the stream).
+    recv_finished(server_.owner_.allocator().allocate(), Outcome{Outcome::Kind::retry, 0, {}});
+    return;
+  }
   if (error == 0 && bytes > 0) buffer->commit(bytes);
   recv_finished(std::move(buffer), outcome_of(bytes, error));
 }
@@ -292,14 +290,17 @@ void IocpConnection::on_send_complete(Operation& op, DWORD bytes, int error) {
 }
 
 void IocpConnection::start_recv_locked(BufferPtr buffer) {
-  // A read() without a buffer gets one now: the posted WSARecv holds it
-  // until bytes arrive (the io_uring port needs none until then).
-  if (!buffer) buffer = server_.owner_.allocator().allocate();
+  // A read() without a buffer of the server's starts as a zero-byte
+  // WSARecv: it completes when bytes arrive (or the client closes) and
+  // holds no memory while the client is silent, as io_uring's provided
+  // buffers do on Linux. A posted buffer would be pinned for as long as the
+  // connection is idle: 4 KiB for each of ten thousand quiet clients. The
+  // price is a second completion per read (on_recv_complete).
   auto* op = new Operation(Operation::Type::recv);
   op->connection = self();
   op->socket = socket_;
   op->buffer = std::move(buffer);
-  const std::span<Byte> room = op->buffer->space();
+  const std::span<Byte> room = op->buffer ? op->buffer->space() : std::span<Byte>{};
   recv_op_ = op;
   server_.issue(op, [op, room] {
     WSABUF wsabuf{static_cast<ULONG>(std::min<std::size_t>(room.size(), ULONG_MAX)),
@@ -444,8 +445,7 @@ void IocpEngine::start() {
   started_ = true;
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   timer_ = std::thread([this] { timer_loop(); });
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();
+  start_accepting();
 }
 
 void IocpEngine::worker_loop() {
@@ -549,7 +549,7 @@ void IocpEngine::timer_loop() {
     const auto now = Clock::now();
     if (backoff_until_ && now >= *backoff_until_) {
       backoff_until_.reset();
-      post([this] { on_accept_backoff(); });
+      post([this] { backoff_finished(); });
     }
     if (now >= next_sweep) {
       next_sweep = now + sweep_period;
@@ -558,50 +558,36 @@ void IocpEngine::timer_loop() {
   }
 }
 
-std::size_t IocpEngine::accept_target() const { return std::min(preposted_accepts, admissible()); }
-
-void IocpEngine::arm_accept_locked() {
-  if (paused_ || stopping_ || backoff_pending_ || accept_broken_) return;
-  while (accepts_in_flight_ < accept_target()) {
-    const SOCKET client = ::WSASocketW(listener_family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                                       WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (client == INVALID_SOCKET) {
-      const int error = ::WSAGetLastError();
-      if (error == WSAEMFILE || error == WSAENOBUFS) {
-        // Out of sockets or memory: trying again at once would fail again
-        // at once. Back off; clients wait in the backlog (or in the accepts
-        // already posted).
-        back_off_locked(error);
-      } else {
-        cs::log_error("cannot create a socket to accept into: ", text_of(error), "; no longer accepting");
-        accept_broken_ = true;
-      }
-      return;
+std::optional<detail::EngineCore::AcceptOutcome> IocpEngine::issue_accept_locked() {
+  // AcceptEx accepts into a socket made in advance.
+  const SOCKET client = ::WSASocketW(listener_family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                                     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (client == INVALID_SOCKET) {
+    const int error = ::WSAGetLastError();
+    if (error == WSAEMFILE || error == WSAENOBUFS) {
+      return AcceptOutcome{AcceptOutcome::Kind::exhausted, {}, text_of(error)};
     }
-    auto* op = new Operation(Operation::Type::accept);
-    op->socket = listener_;
-    op->accepted = client;
-    ++accepts_in_flight_;
-    issue(op, [this, op] {
-      DWORD received = 0;
-      // No bytes are read with the accept (receive length 0): a client that
-      // connects and waits for the greeting must complete at once.
-      return accept_ex_(op->socket, op->accepted, op->addresses, 0, accept_address_length,
-                        accept_address_length, &received, &op->overlapped)
-                 ? 0
-                 : ::WSAGetLastError();
-    });
+    return AcceptOutcome{AcceptOutcome::Kind::failed, {},
+                         "cannot create a socket to accept into: " + text_of(error)};
   }
-}
-
-void IocpEngine::cancel_accepts_locked() {
-  if (accepts_in_flight_ > 0) ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr);
+  auto* op = new Operation(Operation::Type::accept);
+  op->socket = listener_;
+  op->accepted = client;
+  issue(op, [this, op] {
+    DWORD received = 0;
+    // No bytes are read with the accept (receive length 0): a client that
+    // connects and waits for the greeting must complete at once.
+    return accept_ex_(op->socket, op->accepted, op->addresses, 0, accept_address_length,
+                      accept_address_length, &received, &op->overlapped)
+               ? 0
+               : ::WSAGetLastError();
+  });
+  return std::nullopt;
 }
 
 void IocpEngine::on_accept(Operation* op, int error) {
-  std::optional<std::pair<SOCKET, std::string>> fresh;
   const SOCKET client = op->accepted;
-  std::string peer;
+  AcceptOutcome outcome;
   if (error == 0) {
     // Until this, the accepted socket does not know its listener:
     // getpeername, shutdown and setsockopt(SO_LINGER) would fail on it.
@@ -613,70 +599,36 @@ void IocpEngine::on_accept(Operation* op, int error) {
     int remote_length = 0;
     get_accept_ex_sockaddrs_(op->addresses, 0, accept_address_length, accept_address_length, &local,
                              &local_length, &remote, &remote_length);
-    peer = endpoint_of(remote, remote_length).to_string();
+    outcome.kind = AcceptOutcome::Kind::accepted;
+    outcome.accepted = {static_cast<std::uintptr_t>(client), endpoint_of(remote, remote_length).to_string()};
+  } else {
+    ::closesocket(client);  // made for this accept, never connected
+    if (is_cancelled(error) || error == WSAECONNRESET || error == WSAECONNABORTED ||
+        error == ERROR_NETNAME_DELETED) {
+      outcome.kind = AcceptOutcome::Kind::gone;  // pause or stop, or the client gave up
+    } else if (error == WSAEMFILE || error == WSAENOBUFS || error == ERROR_NOT_ENOUGH_MEMORY) {
+      outcome = {AcceptOutcome::Kind::exhausted, {}, text_of(error)};
+    } else {
+      outcome = {AcceptOutcome::Kind::failed, {}, "accept failed: " + text_of(error)};
+    }
   }
   delete op;
-  {
-    std::lock_guard lock(accept_mutex_);
-    if (error == 0) {
-      if (stopping_) {
-        // Accepted as the stop began: closed unserved, like a client still
-        // in the backlog when the listener closes.
-        ::closesocket(client);
-      } else if (paused_) {
-        parked_.emplace_back(client, std::move(peer));  // served on resume_accepting()
-      } else {
-        fresh.emplace(client, std::move(peer));
-      }
-    } else {
-      ::closesocket(client);
-      if (is_cancelled(error) || error == WSAECONNRESET || error == WSAECONNABORTED ||
-          error == ERROR_NETNAME_DELETED) {
-        // Cancelled (pause or stop), or the client gave up before we took it.
-      } else if (error == WSAEMFILE || error == WSAENOBUFS || error == ERROR_NOT_ENOUGH_MEMORY) {
-        back_off_locked(error);
-      } else {
-        cs::log_error("accept failed: ", text_of(error), "; no longer accepting");
-        accept_broken_ = true;
-      }
-    }
-    if (!fresh) {
-      --accepts_in_flight_;
-      accept_changed_.notify_all();
-    }
-  }
-  if (fresh) {
-    establish(fresh->first, std::move(fresh->second));
-    // The accept counts as in flight until its connection is registered:
-    // stop() and pause_accepting() wait for it, so a connection accepted
-    // as they begin is in the registry they then close or count.
-    std::lock_guard lock(accept_mutex_);
-    --accepts_in_flight_;
-    accept_changed_.notify_all();
-    arm_accept_locked();
-    return;
-  }
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();
+  accept_finished(std::move(outcome));
 }
 
-void IocpEngine::back_off_locked(int error) {
-  cs::log_warn_limited(exhausted_warnings_, "accept: ", text_of(error), "; retrying in ",
-                       cs::accept_backoff.count(), " ms");
-  backoff_pending_ = true;
-  accept_backoffs_.fetch_add(1);
+void IocpEngine::start_backoff_timer_locked() {
   std::lock_guard timer_lock(timer_mutex_);
   backoff_until_ = Clock::now() + cs::accept_backoff;
   timer_changed_.notify_all();
 }
 
-void IocpEngine::on_accept_backoff() {
-  std::lock_guard lock(accept_mutex_);
-  backoff_pending_ = false;
-  arm_accept_locked();
+void IocpEngine::close_listener_locked() {
+  ::closesocket(listener_);
+  listener_ = INVALID_SOCKET;
 }
 
-void IocpEngine::establish(SOCKET socket, std::string peer) {
+void IocpEngine::establish_accepted(Accepted accepted) {
+  const auto socket = static_cast<SOCKET>(accepted.socket);
   if (!associate(socket)) {
     cs::log_warn("cannot associate a new connection with the completion port: ",
                  text_of(static_cast<int>(::GetLastError())), "; closing it");
@@ -687,35 +639,8 @@ void IocpEngine::establish(SOCKET socket, std::string peer) {
   // algorithm to coalesce, only a delayed-ACK stall to lose.
   const BOOL on = TRUE;
   ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof on);
-  EngineCore::establish(std::make_shared<IocpConnection>(*this, next_id(), std::move(peer), socket));
-}
-
-void IocpEngine::connection_forgotten() {
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();  // a connection limit may have held accepting back
-}
-
-void IocpEngine::pause_accepting() {
-  std::unique_lock lock(accept_mutex_);
-  paused_ = true;
-  cancel_accepts_locked();
-  // On an I/O thread an accept's completion may need this very thread;
-  // there, an accept that completes anyway is parked until resume.
-  if (!on_io_thread) accept_changed_.wait(lock, [this] { return accepts_in_flight_ == 0; });
-}
-
-void IocpEngine::resume_accepting() {
-  std::vector<std::pair<SOCKET, std::string>> parked;
-  {
-    std::lock_guard lock(accept_mutex_);
-    if (!paused_) return;
-    paused_ = false;
-    if (stopping_) return;
-    parked.swap(parked_);
-  }
-  for (auto& [socket, peer] : parked) establish(socket, std::move(peer));
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();
+  EngineCore::establish(
+      std::make_shared<IocpConnection>(*this, next_id(), std::move(accepted.peer), socket));
 }
 
 void IocpEngine::post(std::function<void()> task) {
@@ -732,16 +657,7 @@ void IocpEngine::stop(std::chrono::milliseconds grace) {
   const auto deadline = Clock::now() + grace;
 
   // 1. Stop accepting; the listener closes once no accept refers to it.
-  {
-    std::unique_lock lock(accept_mutex_);
-    stopping_ = true;
-    cancel_accepts_locked();
-    accept_changed_.wait(lock, [this] { return accepts_in_flight_ == 0; });
-    for (auto& parked : parked_) ::closesocket(parked.first);
-    parked_.clear();
-    ::closesocket(listener_);
-    listener_ = INVALID_SOCKET;
-  }
+  stop_accepting();
   // 2. and 3. The server's goodbye, the grace period, then aborts.
   close_connections(deadline);
 
@@ -761,13 +677,6 @@ void IocpEngine::stop(std::chrono::milliseconds grace) {
   workers_.clear();
   ::CloseHandle(port_handle_);
   port_handle_ = nullptr;
-}
-
-Counters IocpEngine::counters() const {
-  Counters counters = counters_so_far();
-  std::lock_guard lock(accept_mutex_);
-  counters.accepting = accepts_in_flight_ > 0 && !paused_ && !stopping_;
-  return counters;
 }
 
 // --- the engine src/server.cpp uses ---------------------------------------------

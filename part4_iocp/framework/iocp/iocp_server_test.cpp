@@ -205,6 +205,31 @@ TEST(IocpServer, StopAbortsAnIdleClientAndLeavesNothingBehind) {
   EXPECT_EQ(server.closed.load(), 1);
 }
 
+// A read waiting for bytes holds no buffer (a zero-byte WSARecv), so
+// silent clients cost no receive memory; the bytes, once they come, arrive
+// in a buffer of the allocator's that goes back to the pool after the echo.
+TEST(IocpServer, AnIdleConnectionHoldsNoBuffer) {
+  EchoServer server(test_options());
+  server.start();
+  constexpr int count = 8;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < count; ++i) clients.push_back(std::make_unique<Client>(server.local_port()));
+  // After its echo each connection has its next read outstanding.
+  for (auto& client : clients) client->send("ping");
+  for (auto& client : clients) ASSERT_EQ(client->receive(4), "ping");
+  // The echoes' buffers go back as their sends complete: wait for that,
+  // with a deadline. A posted receive that held a buffer would keep the
+  // count at `count` for ever.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.counters().buffers_in_use != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(server.counters().buffers_in_use, 0u) << "an outstanding read holds a buffer";
+  // And they still read: a second round trip on every connection.
+  for (auto& client : clients) client->send("pong");
+  for (auto& client : clients) EXPECT_EQ(client->receive(4), "pong");
+}
+
 // The output limit (cpf/server.hpp): a client that sends without reading
 // makes the echo queue up; past the limit the framework stops reading it,
 // so the queue stays bounded, and everything arrives in order once the

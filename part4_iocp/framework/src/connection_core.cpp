@@ -28,7 +28,9 @@ void EngineCore::forget(Connection::Id id) {
     connections_.erase(id);
   }
   registry_changed_.notify_all();
-  connection_forgotten();
+  // A connection limit may have held accepting back.
+  std::lock_guard lock(accept_mutex_);
+  arm_accepts_locked();
 }
 
 void EngineCore::sweep(Clock::time_point now) {
@@ -95,8 +97,12 @@ void EngineCore::run_posted(const std::function<void()>& task) noexcept {
   }
 }
 
-Counters EngineCore::counters_so_far() const {
+Counters EngineCore::counters() const {
   Counters counters;
+  {
+    std::lock_guard lock(accept_mutex_);
+    counters.accepting = accepts_in_flight_ > 0 && !paused_ && !stopping_;
+  }
   counters.active_connections = active_.load();
   counters.connections_accepted = accepted_.load();
   counters.buffers_in_use = owner_.allocator().in_use();

@@ -56,6 +56,7 @@
 
 #include "cpf/connection.hpp"
 #include "cpf/server.hpp"
+#include "cs/log.hpp"
 #include "event.hpp"
 #include "output_queue.hpp"
 #include "sequencer.hpp"
@@ -79,12 +80,13 @@ class EngineCore {
   // implements them.
   virtual void start() = 0;
   virtual void stop(std::chrono::milliseconds grace) = 0;
-  virtual void pause_accepting() = 0;
-  virtual void resume_accepting() = 0;
   virtual void post(std::function<void()> task) = 0;
-  virtual Counters counters() const = 0;
   virtual std::uint16_t port() const = 0;
   virtual std::string address() const = 0;
+  // Written once (src/accepting.cpp and connection_core.cpp).
+  void pause_accepting();
+  void resume_accepting();
+  Counters counters() const;
 
   // A connection's on_connection_closed was delivered: it leaves the
   // registry, and accepting may go on if the connection limit held it back.
@@ -112,12 +114,61 @@ class EngineCore {
   // How many more connections --max-connections admits now (SIZE_MAX
   // without a limit).
   std::size_t admissible() const;
-  // counters() for what the registry and the connections know; the port
-  // adds whether it is accepting.
-  Counters counters_so_far() const;
-  // A connection left the registry: a port that held accepting back at the
-  // connection limit accepts again.
-  virtual void connection_forgotten() = 0;
+
+  // --- Accepting (src/accepting.cpp) ---------------------------------------
+  // The accept step is written once over the port's hooks below, as the
+  // connection is over ConnectionCore's. It keeps up to accepts_wanted()
+  // accepts in the kernel (fewer under a connection limit, so no client is
+  // accepted beyond it); an accept that completes while accepting is paused
+  // is parked and served on resume; running out of descriptors or memory
+  // backs off for cs::accept_backoff instead of failing again at once; any
+  // other failure ends accepting, and connections already open go on.
+  //
+  //   accepting ──pause_accepting()──> paused (accepts cancelled; one that
+  //     │  ^                              │    completes anyway is parked)
+  //     │  └──────resume_accepting()──────┘    (parked ones served first)
+  //     ├──out of descriptors/memory──> backing off ──timer──> accepting
+  //     ├──any other failure──> broken (no more accepts; a log line says why)
+  //     └──stop()──> stopping (accepts cancelled and waited for, parked
+  //                  sockets and the listener closed)
+
+  // A socket the kernel accepted that is not a connection yet.
+  struct Accepted {
+    std::uintptr_t socket = 0;  // the port's SOCKET or descriptor
+    std::string peer;
+  };
+  // What became of an accept, in the platform's terms translated by the port.
+  struct AcceptOutcome {
+    enum class Kind {
+      accepted,   // `accepted` holds the new socket
+      gone,       // cancelled (pause or stop), or the client left before we took it
+      exhausted,  // out of descriptors or memory: back off and try again
+      failed,     // anything else: accepting ends
+    };
+    Kind kind = Kind::gone;
+    Accepted accepted;
+    std::string error;  // exhausted, failed: what happened, for the log
+  };
+
+  // The port's calls: arm the first accepts once the listener is open, an
+  // accept came back, the back-off timer fired, and stop()'s first step.
+  void start_accepting();
+  void accept_finished(AcceptOutcome outcome);
+  void backoff_finished();
+  void stop_accepting();
+
+  // The port's part, called with accept_mutex_ held.
+  virtual std::size_t accepts_wanted() const = 0;  // how many to keep in the kernel
+  // Start one accept; nothing when it was issued (its completion will come),
+  // or why it could not be (kind exhausted or failed).
+  virtual std::optional<AcceptOutcome> issue_accept_locked() = 0;
+  virtual void cancel_accepts_locked() = 0;  // every accept in the kernel
+  virtual void start_backoff_timer_locked() = 0;  // backoff_finished() after cs::accept_backoff
+  virtual void close_listener_locked() = 0;
+  virtual void discard_accepted(const Accepted& accepted) = 0;  // close it unserved
+  // The port's part, called without accept_mutex_.
+  virtual void establish_accepted(Accepted accepted) = 0;  // make it a connection
+  virtual bool in_io_thread() const = 0;
 
   // Operations handed to the kernel (or posted) and not yet handled: each
   // is counted when issued and once more when its completion was handled,
@@ -129,10 +180,22 @@ class EngineCore {
   // never let into the I/O loop.
   static void run_posted(const std::function<void()>& task) noexcept;
 
-  std::atomic<std::uint64_t> accept_backoffs_{0};
-
  private:
   void wait_for_no_connections(std::optional<Clock::time_point> deadline);
+  void arm_accepts_locked();
+  void back_off_locked(const std::string& error);
+
+  // Accepting. accept_mutex_ is taken before any lock of the port's, never after.
+  mutable std::mutex accept_mutex_;
+  std::condition_variable accept_changed_;
+  std::size_t accepts_in_flight_ = 0;  // issued, and not yet finished; guarded
+  bool paused_ = false;                // guarded by accept_mutex_
+  bool stopping_ = false;              // guarded by accept_mutex_
+  bool backoff_pending_ = false;       // guarded by accept_mutex_
+  bool accept_broken_ = false;         // guarded by accept_mutex_
+  std::vector<Accepted> parked_;       // accepted while paused; guarded by accept_mutex_
+  std::atomic<std::uint64_t> accept_backoffs_{0};
+  cs::RepeatLimiter exhausted_warnings_;
 
   mutable std::mutex registry_mutex_;
   std::condition_variable registry_changed_;

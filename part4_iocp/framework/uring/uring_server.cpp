@@ -199,10 +199,7 @@ class UringEngine : public detail::EngineCore {
 
   void start() override;
   void stop(std::chrono::milliseconds grace) override;
-  void pause_accepting() override;
-  void resume_accepting() override;
   void post(std::function<void()> task) override;
-  Counters counters() const override;
   std::uint16_t port() const override { return port_; }
   std::string address() const override { return address_; }
 
@@ -226,14 +223,21 @@ class UringEngine : public detail::EngineCore {
   void open_ring(Ring& ring, std::promise<void>& opened);
   void worker_loop(Ring& ring, std::promise<void>& opened);
   void handle(Operation* op, int result, unsigned flags);
-  void arm_accept_locked();  // accept_mutex_ held
-  void cancel_accept_locked();
   void on_accept(int result);
-  void on_accept_backoff();
   void on_sweep(Operation* op);
-  void establish(cs::FileDescriptor fd);
-  void connection_forgotten() override;
   Ring& accept_ring() { return *rings_.front(); }  // accepts and the sweep
+
+  // The accept step's hooks (detail::EngineCore, src/accepting.cpp).
+  // One accept at a time: its completion is handled on the accept ring's
+  // thread, which issues the next one in the same pass, before it waits.
+  std::size_t accepts_wanted() const override { return 1; }
+  std::optional<AcceptOutcome> issue_accept_locked() override;
+  void cancel_accepts_locked() override;
+  void start_backoff_timer_locked() override;
+  void close_listener_locked() override { listener_.reset(); }
+  void establish_accepted(Accepted accepted) override;
+  void discard_accepted(const Accepted& accepted) override { ::close(static_cast<int>(accepted.socket)); }
+  bool in_io_thread() const override { return on_io_thread(); }
 
   std::vector<std::unique_ptr<Ring>> rings_;  // fixed between start() and stop()
   std::atomic<std::size_t> next_ring_{0};
@@ -246,22 +250,11 @@ class UringEngine : public detail::EngineCore {
   bool started_ = false;  // owner thread only
   bool stopped_ = false;  // owner thread only
 
-  // Accepting. accept_mutex_ is taken before a ring's marshal_mutex, never after.
-  mutable std::mutex accept_mutex_;
-  std::condition_variable accept_changed_;
-  bool accept_in_flight_ = false;  // guarded by accept_mutex_
-  bool paused_ = false;            // guarded by accept_mutex_
-  bool stopping_ = false;          // guarded by accept_mutex_
-  bool backoff_pending_ = false;   // guarded by accept_mutex_
-  bool accept_broken_ = false;     // guarded by accept_mutex_
-  std::vector<cs::FileDescriptor> parked_;  // accepted while paused; guarded by accept_mutex_
-  Operation* sweep_timer_ = nullptr;        // armed sweep; guarded by accept_mutex_
-  bool timer_stopping_ = false;             // guarded by accept_mutex_
-  // While descriptors are used up, every retry fails the same way.
-  cs::RepeatLimiter exhausted_warnings_;
-
-
-  // Operations submitted and not yet handled; stop() waits for zero.
+  // The sweep's timeout operation. sweep_mutex_, like the accept step's
+  // lock, is taken before a ring's marshal_mutex, never after.
+  std::mutex sweep_mutex_;
+  Operation* sweep_timer_ = nullptr;  // armed sweep; guarded by sweep_mutex_
+  bool timer_stopping_ = false;       // guarded by sweep_mutex_
 };
 
 // --- UringConnection ---------------------------------------------------------
@@ -576,10 +569,10 @@ void UringEngine::start() {
   rings_ready_ = true;
   cs::log_debug("io_uring: ", threads, " rings, ", task_run_mode_);
 
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();
+  start_accepting();
   // The sweep for idle timeouts and deadlines (src/timers.hpp): always
   // armed, since any connection may be given a deadline.
+  std::lock_guard lock(sweep_mutex_);
   const auto period = detail::sweep_period(options);
   sweep_timer_ = new Operation(Operation::Type::sweep);
   sweep_timer_->timeout.tv_sec = period.count() / 1000;
@@ -622,7 +615,8 @@ void UringEngine::worker_loop(Ring& ring, std::promise<void>& opened) {
     io_uring_cq_advance(&ring.uring, count);
 
     bool quit = false;
-    auto submitted_at = Clock::now();
+    // A batch of one (the common case under light load) never looks at it.
+    auto submitted_at = count > 1 ? Clock::now() : Clock::time_point{};
     for (unsigned i = 0; i < count; ++i) {
       // A reply prepared early in the batch waits for the io_uring_enter at
       // its end. Handlers are usually a few microseconds, but one that
@@ -668,7 +662,7 @@ void UringEngine::handle(Operation* op, int result, unsigned flags) {
       break;
     case Operation::Type::accept_backoff:
       delete op;
-      on_accept_backoff();
+      backoff_finished();
       return;
     case Operation::Type::sweep:
       on_sweep(op);  // re-arms or deletes it
@@ -680,105 +674,69 @@ void UringEngine::handle(Operation* op, int result, unsigned flags) {
   delete op;
 }
 
-void UringEngine::arm_accept_locked() {
-  if (accept_in_flight_ || paused_ || stopping_ || backoff_pending_ || accept_broken_ || admissible() == 0) {
-    return;
-  }
-  accept_in_flight_ = true;
+std::optional<detail::EngineCore::AcceptOutcome> UringEngine::issue_accept_locked() {
   auto* op = new Operation(Operation::Type::accept);
   const int fd = listener_.get();
   submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); });
+  return std::nullopt;  // a failure comes back as the accept's completion
 }
 
-void UringEngine::cancel_accept_locked() {
-  if (!accept_in_flight_) return;
+void UringEngine::cancel_accepts_locked() {
   const int fd = listener_.get();
   submit_ignored(accept_ring(), [=](io_uring_sqe* sqe) { io_uring_prep_cancel_fd(sqe, fd, 0); });
 }
 
 void UringEngine::on_accept(int result) {
-  std::optional<cs::FileDescriptor> fresh;
-  {
-    std::lock_guard lock(accept_mutex_);
-    if (result >= 0) {
-      cs::FileDescriptor fd(result);
-      if (stopping_) {
-        // Accepted as the stop began: closed unserved, like a client still
-        // in the backlog when the listener closes.
-      } else if (paused_) {
-        parked_.push_back(std::move(fd));  // served on resume_accepting()
-      } else {
-        fresh = std::move(fd);
-      }
-    } else {
-      const int error = -result;
-      switch (error) {
-        case ECANCELED:  // pause or stop
-        case EINTR:
-        case EAGAIN:
-        case ECONNABORTED:  // the client gave up before we took it
-        case EPROTO:
-        case ENETDOWN:
-        case ENOPROTOOPT:
-        case EHOSTDOWN:
-        case ENONET:
-        case EHOSTUNREACH:
-        case EOPNOTSUPP:
-        case ENETUNREACH:
-        case EPERM:
-          break;
-        case EMFILE:
-        case ENFILE:
-        case ENOBUFS:
-        case ENOMEM: {
-          // Out of descriptors or memory: accepting again at once would
-          // fail again at once. Back off; clients wait in the backlog.
-          cs::log_warn_limited(exhausted_warnings_, "accept: ", std::strerror(error), "; retrying in ",
-                               cs::accept_backoff.count(), " ms");
-          backoff_pending_ = true;
-          accept_backoffs_.fetch_add(1);
-          auto* op = new Operation(Operation::Type::accept_backoff);
-          op->timeout.tv_sec = cs::accept_backoff.count() / 1000;
-          op->timeout.tv_nsec = (cs::accept_backoff.count() % 1000) * 1'000'000;
-          submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
-          break;
-        }
-        default:
-          cs::log_error("accept failed: ", std::strerror(error), "; no longer accepting");
-          accept_broken_ = true;
-          break;
-      }
-    }
-    if (!fresh) {
-      accept_in_flight_ = false;
-      accept_changed_.notify_all();
-    }
-  }
-  if (fresh) {
-    establish(std::move(*fresh));
-    // The accept counts as in flight until its connection is registered:
-    // stop() and pause_accepting() wait for it, so a connection accepted
-    // as they begin is in the registry they then close or count.
-    std::lock_guard lock(accept_mutex_);
-    accept_in_flight_ = false;
-    accept_changed_.notify_all();
-    arm_accept_locked();
+  AcceptOutcome outcome;
+  if (result >= 0) {
+    outcome.kind = AcceptOutcome::Kind::accepted;
+    outcome.accepted = {static_cast<std::uintptr_t>(result), peer_name(result)};
+    accept_finished(std::move(outcome));
     return;
   }
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();
+  const int error = -result;
+  switch (error) {
+    case ECANCELED:  // pause or stop
+    case EINTR:
+    case EAGAIN:
+    case ECONNABORTED:  // the client gave up before we took it
+    // accept(2): network errors already pending on the new connection,
+    // which its manual says to treat like EAGAIN.
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM:  // a firewall refused it
+      outcome.kind = AcceptOutcome::Kind::gone;
+      break;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      outcome = {AcceptOutcome::Kind::exhausted, {}, std::strerror(error)};
+      break;
+    default:
+      outcome = {AcceptOutcome::Kind::failed, {}, std::string("accept failed: ") + std::strerror(error)};
+      break;
+  }
+  accept_finished(std::move(outcome));
 }
 
-void UringEngine::on_accept_backoff() {
-  std::lock_guard lock(accept_mutex_);
-  backoff_pending_ = false;
-  arm_accept_locked();
+void UringEngine::start_backoff_timer_locked() {
+  auto* op = new Operation(Operation::Type::accept_backoff);
+  op->timeout.tv_sec = cs::accept_backoff.count() / 1000;
+  op->timeout.tv_nsec = (cs::accept_backoff.count() % 1000) * 1'000'000;
+  submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
 }
 
 void UringEngine::on_sweep(Operation* op) {
   sweep(Clock::now());
 
-  std::lock_guard lock(accept_mutex_);
+  std::lock_guard lock(sweep_mutex_);
   if (timer_stopping_) {
     sweep_timer_ = nullptr;
     delete op;
@@ -787,39 +745,11 @@ void UringEngine::on_sweep(Operation* op) {
   submit(accept_ring(), op, [=](io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &op->timeout, 0, 0); });
 }
 
-void UringEngine::establish(cs::FileDescriptor fd) {
+void UringEngine::establish_accepted(Accepted accepted) {
+  cs::FileDescriptor fd(static_cast<int>(accepted.socket));
   cs::set_nodelay(fd.get());
-  std::string peer = peer_name(fd.get());
-  EngineCore::establish(
-      std::make_shared<UringConnection>(*this, next_ring(), next_id(), std::move(peer), std::move(fd)));
-}
-
-void UringEngine::connection_forgotten() {
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();  // a connection limit may have held accepting back
-}
-
-void UringEngine::pause_accepting() {
-  std::unique_lock lock(accept_mutex_);
-  paused_ = true;
-  cancel_accept_locked();
-  // On an I/O thread the accept's completion may need this very thread;
-  // there, an accept that completes anyway is parked until resume.
-  if (!on_io_thread()) accept_changed_.wait(lock, [this] { return !accept_in_flight_; });
-}
-
-void UringEngine::resume_accepting() {
-  std::vector<cs::FileDescriptor> parked;
-  {
-    std::lock_guard lock(accept_mutex_);
-    if (!paused_) return;
-    paused_ = false;
-    if (stopping_) return;
-    parked.swap(parked_);
-  }
-  for (auto& fd : parked) establish(std::move(fd));
-  std::lock_guard lock(accept_mutex_);
-  arm_accept_locked();
+  EngineCore::establish(std::make_shared<UringConnection>(*this, next_ring(), next_id(),
+                                                          std::move(accepted.peer), std::move(fd)));
 }
 
 void UringEngine::post(std::function<void()> task) {
@@ -839,21 +769,14 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
   const auto deadline = Clock::now() + grace;
 
   // 1. Stop accepting; the listener closes once no accept refers to it.
-  {
-    std::unique_lock lock(accept_mutex_);
-    stopping_ = true;
-    cancel_accept_locked();
-    accept_changed_.wait(lock, [this] { return !accept_in_flight_; });
-    parked_.clear();
-    listener_.reset();
-  }
+  stop_accepting();
   // 2. and 3. The server's goodbye, the grace period, then aborts.
   close_connections(deadline);
 
   // 4. Stop the sweep, wait until no operation is in flight (posted tasks
   //    and back-off timers included), then end the I/O threads.
   {
-    std::lock_guard lock(accept_mutex_);
+    std::lock_guard lock(sweep_mutex_);
     timer_stopping_ = true;
     if (sweep_timer_ != nullptr) {
       const auto target = reinterpret_cast<std::uint64_t>(sweep_timer_);
@@ -865,13 +788,6 @@ void UringEngine::stop(std::chrono::milliseconds grace) {
   for (auto& ring : rings_) submit_entry(*ring, quit_completion, [](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
   for (auto& ring : rings_) ring->thread.join();
   rings_.clear();  // closing a ring cancels what it still holds: the eventfd read
-}
-
-Counters UringEngine::counters() const {
-  Counters counters = counters_so_far();
-  std::lock_guard lock(accept_mutex_);
-  counters.accepting = accept_in_flight_ && !paused_ && !stopping_;
-  return counters;
 }
 
 // --- the engine src/server.cpp uses ---------------------------------------------

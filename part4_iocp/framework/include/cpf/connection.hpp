@@ -46,7 +46,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A handle that keeps this object (not the connection) alive.
   ConnectionPtr shared() { return shared_from_this(); }
 
-  // Starts a read into a fresh buffer from the server's allocator.
+  // Starts a read into a fresh buffer from the server's allocator, taken
+  // only when bytes arrive: a silent client holds no buffer (io_uring's
+  // provided buffers; a zero-byte WSARecv on Windows).
   virtual bool read() = 0;
   // Starts a read that appends to `buffer` (which must have free space()):
   // pass back the buffer of on_read_completed holding the first part of a
