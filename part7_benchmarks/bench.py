@@ -17,23 +17,40 @@ this order):
                   over loopback and over a veth pair between two namespaces
   3. backlog      bursts of clients x listen backlog -> share served, for the
                   echo servers and, with chat throughput, per broadcast strategy
+  3c. burst       400 connects at once against every echo server with its
+                  default settings: the share greeted and answered within 2 s,
+                  lowest, median and highest of 3 rounds (1 with --quick)
   4. idle         memory (RSS) and threads per idle connection
+  4b. idle_latency
+                  one active connection's round trip beside 0, 1,000 and
+                  10,000 idle ones: qt-server (its event loop waits in poll)
+                  against epoll-server and asio-server (epoll_wait)
   5. scaling      --threads of the pool designs; server CPU per 10,000 requests
   6. completion   completion-server against epoll-server, the server pinned to
                   CPU 0 and loadgen to CPU 1: requests/s and CPU per request
                   (16 bytes, shift and framed, 1/10/100 connections), and
                   memory per idle connection
+  7. percore      every echo server pinned as in 6 (16 bytes, shift and
+                  framed, 10/100 connections), the Asio servers also with
+                  --threads 1: requests/s as a share of epoll-server's, CPU per
+                  request; then asio-server and qt-server-threads counted as
+                  the published Asio/Qt benchmark counts ("requests in 10 s")
+  8. work         requests/s and p99 against --work-us 0, 10, 100 and 1,000
+                  (CPU per request), every echo server and asio-server-workers,
+                  10 and 100 connections, not pinned
   goals           the round trip of one connection at 16 and 1024 bytes; the
                   report then checks the performance goals against this run
 
-A server joins the matrix by one entry in REGISTRY (bench_registry.py); an
-entry whose binary is not in the build is skipped, and the report says so.
+A server joins the matrix by one entry in REGISTRY (bench_registry.py), in
+every experiment unless its entry names the ones it joins; an entry whose
+binary is not in the build is skipped, and the report says so.
 
 This file is the command line and the order of a run; the parts are modules
 beside it, each with its own tests in part7_benchmarks/tests/:
   bench_registry.py     the servers and clients, and --check-registry
   bench_experiments.py  the experiments (class Bench)
-  bench_processes.py    starting and stopping servers, /proc readings, veth
+  bench_processes.py    starting and stopping servers, idle clients, /proc
+                        readings, veth
   bench_machine.py      the machine's facts for the report
   bench_goals.py        the performance goals' verdicts
   bench_report.py       report.md's text and the CSVs
@@ -41,7 +58,7 @@ beside it, each with its own tests in part7_benchmarks/tests/:
   bench_format.py       number, ratio and table formatting; log lines
 
 Run:  python3 part7_benchmarks/bench.py --build-dir build/release [--quick]
-      (--quick: a small subset in a few minutes; the full run well under an hour)
+      (--quick: a small subset in a few minutes; the full run about an hour)
 """
 
 import argparse
@@ -56,7 +73,7 @@ from bench_experiments import EXPERIMENTS, Bench
 from bench_format import log
 from bench_machine import machine_facts
 from bench_processes import raise_open_files
-from bench_registry import CLIENTS, REGISTRY, check_registry, echo_servers, split_available
+from bench_registry import CLIENTS, REGISTRY, check_registry, echo_servers, joining, split_available
 from bench_report import report_text, write_csvs
 
 
@@ -99,7 +116,7 @@ def main(argv=None):
         log(f"experiment {name}")
         step = time.monotonic()
         try:
-            getattr(bench, name)(present)
+            getattr(bench, name)(joining(present, name))
         except (RuntimeError, subprocess.TimeoutExpired, OSError) as error:
             bench.note(name, f"stopped by an error: {error}")
         log(f"experiment {name} took {time.monotonic() - step:.0f} s")

@@ -2,13 +2,14 @@
 
 draw_charts draws every experiment that has results (throughput, Nagle,
 backlog, client x server, chat, idle memory, scaling, completion against
-readiness) with matplotlib into
+readiness, CPU-heavy requests) with matplotlib into
 the run's output directory and returns which file shows which experiment,
 for the report to link. Without matplotlib it says so and draws nothing.
 """
 
 import os
 
+from bench_experiments import fewest_served, work_ceiling
 from bench_format import find, log
 
 
@@ -169,4 +170,102 @@ def draw_charts(bench):
             ax.legend(fontsize=8)
         fig.suptitle("Completion against readiness, pinned (16-byte requests)")
         save(fig, "completion.png", "completion")
+
+    rows = bench.results.get("work", [])
+    if rows:
+        save(work_figure(plt, rows), "work.png", "work")
     return charts
+
+
+
+def work_figure(plt, rows):
+    """The work experiment's chart, returned unsaved: requests per second
+    (top row) and p99 round trip (middle row) against --work-us, one column
+    per connection count, one line per server, the panels of a row sharing
+    their y axis so that the columns compare at a glance.
+
+    --work-us runs from 0, which a log axis cannot show, so the x axis is
+    symmetric-log: linear from 0 to 10, logarithmic above, and 0, 10, 100
+    and 1,000 equally spaced and labelled. Both y axes are logarithmic with
+    ticks at 1, 2 and 5 of every decade, labelled in plain numbers. A
+    hollow marker is a point where the server did not serve every
+    connection (fewest_served); the dashed line is the ceiling the work
+    alone sets (work_ceiling). The legend has a row of its own below the
+    panels, so that it covers no data."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    connections = sorted({r["connections"] for r in rows})
+    works = sorted({r["work_us"] for r in rows})
+    servers = list(dict.fromkeys(r["server"] for r in rows))
+    cpus = next((r["cpus"] for r in rows if r.get("cpus")), None)
+    fig = plt.figure(figsize=(max(9.0, 5.0 * len(connections)), 10.5))
+    grid = fig.add_gridspec(3, len(connections), height_ratios=(1, 1, 0.45))
+    panels = [[], []]
+    for row in range(2):
+        for col in range(len(connections)):
+            panels[row].append(fig.add_subplot(grid[row, col], sharey=panels[row][0] if col else None))
+
+    # Twelve servers need twelve colours a reader can tell apart: tab20's
+    # strong colours first, then its light ones, and a marker each besides.
+    colours = plt.get_cmap("tab20").colors
+    palette = colours[0::2] + colours[1::2]
+    markers = "osD^vP*Xh<>p"
+    handles = []
+    for i, server in enumerate(servers):
+        style = {"color": palette[i % len(palette)], "marker": markers[i % len(markers)],
+                 "markersize": 5, "linewidth": 1.4}
+        for col, count in enumerate(connections):
+            points = sorted((r for r in rows if r["server"] == server and r["connections"] == count),
+                            key=lambda r: r["work_us"])
+            for row, key in ((0, "rps"), (1, "p99_median_us")):
+                # A log axis cannot show 0 (a server that answered nothing).
+                shown = [r for r in points if r.get(key)]
+                panels[row][col].plot([r["work_us"] for r in shown], [r[key] for r in shown], **style)
+                starved = [r for r in shown if fewest_served(r) is not None]
+                if starved:
+                    panels[row][col].plot([r["work_us"] for r in starved],
+                                          [r[key] for r in starved], linestyle="none",
+                                          marker=style["marker"], markersize=8, markerfacecolor="white",
+                                          markeredgecolor=style["color"], markeredgewidth=1.5)
+        handles.append(Line2D([], [], label=server, **style))
+
+    heavy = [w for w in works if work_ceiling(w, cpus) is not None]
+    for ax in panels[0]:
+        if heavy:
+            ax.plot(heavy, [work_ceiling(w, cpus) for w in heavy], color="black", linestyle="--",
+                    linewidth=1)
+    if heavy:
+        handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1,
+                              label=f"ceiling: {cpus} CPUs doing only the work"))
+    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="white",
+                          markeredgecolor="0.3", markeredgewidth=1.5,
+                          label="hollow: served only some of its connections"))
+
+    def plain(value, _):
+        return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+    for row, ylabel in ((0, "requests per second (log scale)"), (1, "p99 round trip, us (log scale)")):
+        for col, count in enumerate(connections):
+            ax = panels[row][col]
+            ax.set_xscale("symlog", linthresh=10, linscale=1)
+            ax.set_xlim(-3, max(max(works), 10) * 1.6)
+            ax.xaxis.set_major_locator(FixedLocator(works))
+            ax.xaxis.set_major_formatter(FuncFormatter(plain))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=40))
+            ax.yaxis.set_major_formatter(FuncFormatter(plain))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, which="major", alpha=0.3)
+            ax.set_xlabel("--work-us: CPU microseconds per request", fontsize=9)
+            if row == 0:
+                ax.set_title(f"{count} connections", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(ylabel, fontsize=9)
+    legend_row = fig.add_subplot(grid[2, :])
+    legend_row.axis("off")
+    legend_row.legend(handles=handles, loc="center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle("CPU-heavy requests: requests per second and p99 against --work-us "
+                 "(shift, 64-byte requests, not pinned)")
+    return fig

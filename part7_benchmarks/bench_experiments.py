@@ -4,15 +4,20 @@ Bench holds one run's settings and results: it records every result (to
 results.jsonl as it goes), keeps the notes the report prints beside each
 table, and runs loadgen and the chapters' clients against servers it starts
 through bench_processes. EXPERIMENTS names the methods bench.py may run, in
-their order; median_round, median_value, median_round_and_cpu and
-cpu_per_10k are the pure arithmetic the experiments apply to what they
-measured, and pin_prefixes the pure choice of how experiment 6 pins its two
-processes.
+their order; median_round, median_value, median_round_and_cpu,
+median_round_and_latency, cpu_per_10k, work_ceiling and fewest_served are
+the pure arithmetic the experiments, the report and the charts apply to
+what they measured, and pin_prefixes the pure choice of how experiments 6
+and 7 pin their two processes (Bench.pinned_rounds, the measurement both
+share); help_default, design_limit and burst_summary read the burst check's
+servers and sum up its rounds.
 """
 
+import dataclasses
 import json
 import os
 import queue
+import re
 import resource
 import shutil
 import signal
@@ -20,23 +25,42 @@ import subprocess
 import time
 
 from bench_format import log
-from bench_goals import GOAL_SIZES
+from bench_goals import GOAL_BURST_CLIENTS, GOAL_BURST_SECONDS, GOAL_SIZES
 from bench_machine import read_sysctl
-from bench_processes import (OPEN_FILES_WANTED, RunningServer, VethPair, cpu_seconds, line_reader,
-                             memory_and_threads, raise_open_files)
-from bench_registry import COMPLETION_SERVERS, MATRIX_SERVERS, Server, echo_servers
+from bench_processes import (OPEN_FILES_WANTED, IdleClients, RunningServer, VethPair, cpu_seconds,
+                             line_reader, memory_and_threads, raise_open_files)
+from bench_registry import (COMPLETION_SERVERS, IDLE_LATENCY_SERVERS, LIMITED_KINDS, MATRIX_SERVERS,
+                            PERCORE_BASELINE, PERCORE_ONE_THREAD, PUBLISHED_PAIRS, Server, echo_servers)
 
 IDLE_READY_TIMEOUT = 120   # seconds for loadgen idle to open every connection
 THROUGHPUT_ROUNDS = 3      # full run: rounds of experiment 1 (the median is reported)
 CHAT_SENDERS = 10          # chat grid: clients that send ...
 CHAT_RATE = 10             # ... this many messages per second each
 CHAT_JOIN_S = 1.0          # chat grid: seconds a client has to get into the room
+BURST_ROUNDS = 3           # full run: rounds of the burst check (lowest, median, highest reported)
 COMPLETION_ROUNDS = 5      # full run: rounds of experiment 6 (the median is reported)
-SERVER_CPU, LOADGEN_CPU = 0, 1  # experiment 6: the CPUs the server and loadgen are pinned to
+SERVER_CPU, LOADGEN_CPU = 0, 1  # experiments 6 and 7: the CPUs the server and loadgen are pinned to
+PERCORE_ROUNDS = 3         # full run: rounds of experiment 7 (the median is reported)
+PUBLISHED_SECONDS = 10.0   # experiment 7: "requests in 10 seconds", as the published benchmark counts
+PUBLISHED_PAYLOAD = 10     # experiment 7: bytes per request of the published comparison
+# One connection, as the published benchmark's one-host runs had; ten, the
+# goal's shape, which it measured only between two machines.
+PUBLISHED_CONNECTIONS = (1, 10)
+
+# CPU-heavy requests (work): the --work-us values, the connection counts,
+# and the rounds of a full run (the median is reported).
+WORK_US = (0, 10, 100, 1000)
+WORK_CONNECTIONS = (10, 100)
+WORK_ROUNDS = 3
+# One active client beside idle ones (idle_latency): how many idle ones, and
+# the rounds of a full run.
+IDLE_LATENCY_COUNTS = (0, 1000, 10000)
+IDLE_LATENCY_ROUNDS = 3
 
 # The names of the experiment methods of Bench, in the order a run calls them
 # (bench.py offers them to --only).
-EXPERIMENTS = ["throughput", "nagle", "backlog", "idle", "scaling", "completion", "goals"]
+EXPERIMENTS = ["throughput", "nagle", "backlog", "burst", "idle", "idle_latency", "scaling",
+               "completion", "percore", "work", "goals"]
 
 
 def median_round(results):
@@ -71,7 +95,7 @@ def median_round_and_cpu(results):
 
 
 def pin_prefixes(allowed_cpus, taskset):
-    """How experiment 6 starts its server and loadgen: (server prefix,
+    """How experiments 6 and 7 start a server and loadgen: (server prefix,
     loadgen prefix, None) with `taskset -c SERVER_CPU` and `taskset -c
     LOADGEN_CPU` when the runner may use both CPUs and `taskset` (its path,
     or None) exists; else ((), (), why not), and the experiment runs
@@ -92,6 +116,86 @@ def cpu_per_10k(cpu_seconds, requests):
     if not requests:
         return None
     return cpu_seconds * 10000.0 / requests
+
+
+def median_round_and_latency(results, lowest=("connections_served",)):
+    """median_round, plus p50_median_us, p99_median_us and
+    server_cpu_per_10k_median_s: the medians over the rounds of each round
+    trip percentile and of the CPU per request, each taken on its own (as
+    median_round_and_cpu takes the CPU), since one round's p99 is noisier
+    than its rate; and, for each field named in `lowest`, KEY_min: its
+    smallest value in any round. A server that left a connection waiting
+    in one round is then marked even when the median round served them
+    all."""
+    chosen = median_round(results)
+    for key in ("p50_us", "p99_us"):
+        chosen[key.replace("_us", "_median_us")] = median_value([r.get(key) for r in results])
+    chosen["server_cpu_per_10k_median_s"] = median_value(
+        [r.get("server_cpu_per_10k_s") for r in results])
+    for key in lowest:
+        values = [r[key] for r in results if r.get(key) is not None]
+        chosen[f"{key}_min"] = min(values) if values else None
+    return chosen
+
+
+def work_ceiling(work_us, cpus):
+    """The most requests per second `cpus` cores can serve when each costs
+    work_us microseconds of CPU and nothing else costs anything:
+    cpus * 1,000,000 / work_us. None without work (then the work sets no
+    ceiling) or without a CPU count."""
+    if not work_us or not cpus:
+        return None
+    return cpus * 1e6 / work_us
+
+
+def fewest_served(row):
+    """The fewest connections a row's server served in any round
+    (connections_served_min, else the row's own connections_served) when
+    that is fewer than it was offered; None when it served every one, or
+    when the row does not say. Its figures then describe the connections
+    it served, not all of them, and the report and the charts mark it."""
+    served = row.get("connections_served_min", row.get("connections_served"))
+    if served is None or served >= row["connections"]:
+        return None
+    return served
+
+
+def help_default(help_text, option):
+    """The default a server's --help shows for `option` (CLI11 prints it
+    after "=" on the option's line: "--threads UINT:UINT in [1 - 1024]=2"),
+    as an int, or None when the text shows none."""
+    match = re.search(rf"^[ \t]*{re.escape(option)}\b[^\n]*=(\d+)[ \t]*$", help_text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def design_limit(kind, threads):
+    """How many clients a server of `kind` serves at once by design: one
+    for the sequential server, its pool's `threads` for a pool (None when
+    unknown), None (no limit of its design) for every other kind. The
+    kinds with a limit are LIMITED_KINDS."""
+    if kind not in LIMITED_KINDS:
+        return None
+    return 1 if kind == "sequential" else threads
+
+
+def burst_summary(rounds, limit, planned):
+    """One server's row of the burst check from its rounds (loadgen burst
+    results, each with server, kind and round): the lowest, median and
+    highest share served, the served count, refused, timed out and wrong
+    replies of its worst round, the slowest client served in any round, and
+    its design's limit (design_limit) beside `limited`, whether its kind has
+    one. `planned` is how many rounds the run meant to make."""
+    worst = min(rounds, key=lambda r: r["success_rate"])
+    rates = [r["success_rate"] for r in rounds]
+    served = [r for r in rounds if r["served"]]
+    return {"server": worst["server"], "kind": worst["kind"], "connections": worst["connections"],
+            "timeout_s": worst["timeout_s"], "rounds": len(rounds), "rounds_planned": planned,
+            "success_rate_min": min(rates), "success_rate_median": median_value(rates),
+            "success_rate_max": max(rates), "served_min": worst["served"],
+            "refused_worst": worst["refused"], "timed_out_worst": worst["timed_out"],
+            "errors_worst": worst["errors"],
+            "max_us": max(r["max_us"] for r in served) if served else None,
+            "limited": worst["kind"] in LIMITED_KINDS, "serves_at_once": limit}
 
 
 class Bench:
@@ -218,12 +322,12 @@ class Bench:
         self.note("clients", f"framed, 64-byte payloads, {seconds} s per run, no warm-up (as the "
                   "published benchmark counts); each client process opens --clients connections")
 
-    def client_run(self, client, server, connections, nodelay, seconds):
+    def client_run(self, client, server, connections, nodelay, seconds, payload=64):
         with RunningServer(self.build_dir, server, "framed") as running:
             before = cpu_seconds(running.pid)
             argv = [os.path.join(self.build_dir, client.path), str(running.port),
                     "--protocol", "framed", "--clients", str(connections), "--seconds", str(seconds),
-                    "--payload-bytes", "64"]
+                    "--payload-bytes", str(payload)]
             if nodelay:
                 argv.append("--nodelay")
             result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
@@ -342,6 +446,59 @@ class Bench:
                   "the burst began counts as failed (1 s is also Linux's first SYN retransmission, "
                   "so a client whose SYN met a full queue misses it)")
 
+    # --- experiment 3c: the burst check ----------------------------------------
+
+    def burst(self, servers):
+        """GOAL_BURST_CLIENTS connects at once (loadgen burst, shift) against
+        every echo server with its default settings, not even the registry's
+        arguments: what is checked is what a server does unconfigured, its
+        default listen backlog above all. A client counts when it is greeted
+        and its one request answered within GOAL_BURST_SECONDS.
+
+        A full run makes BURST_ROUNDS rounds, one round over all servers
+        after another (as experiment 1 does), since a burst's outcome varies
+        from one try to the next more than any rate; each server's row
+        (burst_summary) has its lowest, median and highest share served, and
+        how many clients its design serves at once (design_limit)."""
+        rounds = 1 if self.quick else BURST_ROUNDS
+        targets = [dataclasses.replace(s, args=()) for s in echo_servers(servers)]
+        limits = {s.name: design_limit(s.kind, self.default_threads(s)) for s in targets}
+        measured = {s.name: [] for s in targets}
+        for round_number in range(1, rounds + 1):
+            for server in targets:
+                try:
+                    with RunningServer(self.build_dir, server, "shift") as running:
+                        r = self.run_loadgen(["burst", "--port", running.port, "-c", GOAL_BURST_CLIENTS,
+                                              "--timeout", GOAL_BURST_SECONDS],
+                                             timeout=GOAL_BURST_SECONDS + 60)
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    self.note("burst", f"{server.name} round {round_number}: {error}")
+                    continue
+                r = {"server": server.name, "kind": server.kind, "round": round_number, **r}
+                self.record("burst_rounds", r)
+                measured[server.name].append(r)
+        for server in targets:
+            if measured[server.name]:
+                self.record("burst", burst_summary(measured[server.name], limits[server.name], rounds))
+        self.note("burst", f"{GOAL_BURST_CLIENTS} connects at once, shift; each client waits for the "
+                  f"greeting, then makes one 64-byte round trip, and counts if both came within "
+                  f"{GOAL_BURST_SECONDS:g} s; every server with its default settings (no --backlog: "
+                  f"its default, capped by net.core.somaxconn = {read_sysctl('net/core/somaxconn')}); "
+                  f"{rounds} round(s), one over all servers after another")
+
+    def default_threads(self, server):
+        """The --threads default a pool server's --help shows (help_default),
+        or None for another kind or when it shows none: only a pool's limit
+        depends on it."""
+        if server.kind != "pool":
+            return None
+        try:
+            result = subprocess.run([os.path.join(self.build_dir, server.path), "--help"],
+                                    capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return help_default(result.stdout, "--threads")
+
     # --- experiment 4 ---------------------------------------------------------
 
     def idle(self, servers):
@@ -430,6 +587,56 @@ class Bench:
                   "a pool of T threads serves T connections at a time, the rest wait in its queue")
 
 
+    # --- experiments 6 and 7: pinned, interleaved rounds ------------------------
+
+    def pinned_rounds(self, experiment, configs, shapes, seconds, warmup, rounds):
+        """The pinned measurement experiments 6 and 7 share: closed-loop
+        pingpong with 16-byte requests, nodelay off, loadgen with one
+        thread, the server pinned to one CPU and loadgen to another
+        (pin_prefixes; the first note under `experiment` says how, or why
+        not), so that neither steals the other's core and the server's CPU
+        per request is its own.
+
+        configs: (Server, extra server arguments) in the order they are
+        measured; shapes: (protocol, connections). In each round every shape
+        is measured on every configuration back to back, so a noisy moment
+        hits both sides of a ratio. Each run is recorded under
+        EXPERIMENT_rounds; then, per configuration and shape, the round with
+        the median rate with the median CPU over the rounds
+        (median_round_and_cpu) under `experiment`. A row's "settings" is its
+        extra arguments, or "default"."""
+        server_prefix, loadgen_prefix, unpinned = pin_prefixes(os.sched_getaffinity(0),
+                                                               shutil.which("taskset"))
+        if unpinned is None:
+            self.note(experiment, f"pinned with taskset: the server to CPU {SERVER_CPU} (taskset -c "
+                      f"{SERVER_CPU}), loadgen with --threads 1 to CPU {LOADGEN_CPU} (taskset -c {LOADGEN_CPU})")
+        else:
+            self.note(experiment, f"not pinned: {unpinned}; the server and loadgen (--threads 1) "
+                      "shared the CPUs as the scheduler chose")
+        measured = {(server.name, tuple(extra), *shape): []
+                    for shape in shapes for server, extra in configs}
+        for round_number in range(1, rounds + 1):
+            for protocol, connections in shapes:
+                for server, extra in configs:
+                    settings = " ".join(extra) or "default"
+                    args = ["-c", connections, "--size", 16, "--threads", 1]
+                    try:
+                        r = self.measured_pingpong(server, protocol, args, seconds, warmup, tuple(extra),
+                                                   server_prefix=server_prefix,
+                                                   loadgen_prefix=loadgen_prefix)
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note(experiment, f"{server.name}{' ' + settings if extra else ''} {protocol} "
+                                  f"c={connections} round {round_number}: {error}")
+                        continue
+                    r = {"server": server.name, "kind": server.kind, "settings": settings,
+                         "round": round_number, "pinned": unpinned is None, "protocol": protocol,
+                         "connections": connections, **r}
+                    self.record(f"{experiment}_rounds", r)
+                    measured[(server.name, tuple(extra), protocol, connections)].append(r)
+        for results in measured.values():
+            if results:
+                self.record(experiment, median_round_and_cpu(results))
+
     # --- experiment 6 ---------------------------------------------------------
 
     def completion(self, servers):
@@ -439,8 +646,8 @@ class Bench:
         their default settings; then the memory per idle connection of both.
 
         The server is pinned to one CPU and loadgen (one thread) to another
-        (pin_prefixes), so that neither steals the other's core and the
-        server's CPU per request is its own. In each round every shape is
+        (pinned_rounds, shared with experiment 7), so that neither steals the
+        other's core and the server's CPU per request is its own. In each round every shape is
         measured on epoll-server and then on completion-server back to back,
         so a noisy moment hits both sides of a ratio; the report shows the
         round with the median rate and, taken on its own over the rounds,
@@ -453,36 +660,9 @@ class Bench:
         seconds, warmup = (1.0, 0.3) if self.quick else (3.0, 0.5)
         rounds = 1 if self.quick else COMPLETION_ROUNDS
         idle_count = 1000 if self.quick else 10000
-        server_prefix, loadgen_prefix, unpinned = pin_prefixes(os.sched_getaffinity(0),
-                                                               shutil.which("taskset"))
-        if unpinned is None:
-            self.note("completion", f"pinned with taskset: the server to CPU {SERVER_CPU} (taskset -c "
-                      f"{SERVER_CPU}), loadgen with --threads 1 to CPU {LOADGEN_CPU} (taskset -c {LOADGEN_CPU})")
-        else:
-            self.note("completion", f"not pinned: {unpinned}; the server and loadgen (--threads 1) "
-                      "shared the CPUs as the scheduler chose")
         shapes = [(protocol, c) for protocol in ("shift", "framed") for c in (1, 10, 100)]
-        measured = {(server.name, *shape): [] for shape in shapes for server in chosen}
-        for round_number in range(1, rounds + 1):
-            for protocol, connections in shapes:
-                for server in chosen:
-                    args = ["-c", connections, "--size", 16, "--threads", 1]
-                    try:
-                        r = self.measured_pingpong(server, protocol, args, seconds, warmup,
-                                                   server_prefix=server_prefix,
-                                                   loadgen_prefix=loadgen_prefix)
-                    except (RuntimeError, subprocess.TimeoutExpired) as error:
-                        self.note("completion", f"{server.name} {protocol} c={connections} "
-                                  f"round {round_number}: {error}")
-                        continue
-                    r = {"server": server.name, "kind": server.kind, "round": round_number,
-                         "pinned": unpinned is None, "protocol": protocol,
-                         "connections": connections, **r}
-                    self.record("completion_rounds", r)
-                    measured[(server.name, protocol, connections)].append(r)
-        for results in measured.values():
-            if results:
-                self.record("completion", median_round_and_cpu(results))
+        self.pinned_rounds("completion", [(server, ()) for server in chosen], shapes,
+                           seconds, warmup, rounds)
         self.note("completion", f"16-byte requests, nodelay off, both servers with their default "
                   f"settings; each run {warmup} s warm-up, then {seconds} s measured; {rounds} round(s), "
                   "each shape on epoll-server then completion-server back to back; the median round "
@@ -493,6 +673,213 @@ class Bench:
                 self.record("completion_idle", row)
         self.note("completion", f"idle memory: {idle_count} idle connections, measured as experiment 4 "
                   "measures it (not pinned)")
+
+    # --- experiment 7 ---------------------------------------------------------
+
+    def percore(self, servers):
+        """Per-core efficiency: every echo server with its default settings,
+        and the Asio servers also with --threads 1, pinned to one core with
+        loadgen (one thread) on the other (pinned_rounds, as experiment 6
+        measures), 16-byte requests, shift and framed, at 10 and 100
+        connections, nodelay off; epoll-server first in every round, since
+        every rate is reported as a share of its rate in the same run. Then
+        the published benchmark's comparison (percore_published)."""
+        echo = echo_servers(servers)
+        base = next((s for s in echo if s.name == PERCORE_BASELINE), None)
+        if base is None:
+            self.note("percore", f"skipped: {PERCORE_BASELINE} (the baseline of every ratio) not built")
+        else:
+            seconds, warmup = (1.0, 0.3) if self.quick else (2.0, 0.5)
+            rounds = 1 if self.quick else PERCORE_ROUNDS
+            configs = [(base, ())]
+            for server in echo:
+                if server is not base:
+                    configs.append((server, ()))
+                    if server.name in PERCORE_ONE_THREAD:
+                        configs.append((server, ("--threads", "1")))
+            shapes = [(protocol, c) for protocol in ("shift", "framed") for c in (10, 100)]
+            self.pinned_rounds("percore", configs, shapes, seconds, warmup, rounds)
+            self.note("percore", f"16-byte requests, nodelay off, every server with its default settings "
+                      f"(the runner's, as in experiment 1) and {' and '.join(PERCORE_ONE_THREAD)} also "
+                      f"with --threads 1; each run {warmup} s warm-up, then {seconds} s measured; "
+                      f"{rounds} round(s), each shape on every server back to back, {PERCORE_BASELINE} "
+                      "first; the median round shown, and the median CPU over the rounds")
+        self.percore_published(servers)
+
+    def percore_published(self, servers):
+        """The published Asio/Qt benchmark's measure, "requests in 10
+        seconds": the chapter's own client of the same library as the
+        published pair (PUBLISHED_PAIRS) against our server, framed,
+        PUBLISHED_PAYLOAD-byte requests, nodelay off, one client process
+        with 1 and with 10 connections, PUBLISHED_SECONDS with no warm-up,
+        client and server unpinned on one host as that benchmark ran them.
+        A full run takes the round with the median count of PERCORE_ROUNDS
+        (the published figures are means of 10 runs)."""
+        rounds = 1 if self.quick else PERCORE_ROUNDS
+        pairs = []
+        for server_name, client_name in PUBLISHED_PAIRS:
+            server = next((s for s in servers if s.name == server_name), None)
+            client = next((c for c in self.clients if c.name == client_name), None)
+            if server is None or client is None:
+                self.note("percore_published", f"{client_name} -> {server_name} skipped: "
+                          f"{server_name if server is None else client_name} not built")
+            else:
+                pairs.append((server, client))
+        measured = {(server.name, c): [] for server, _ in pairs for c in PUBLISHED_CONNECTIONS}
+        for round_number in range(1, rounds + 1):
+            for connections in PUBLISHED_CONNECTIONS:
+                for server, client in pairs:
+                    try:
+                        r = self.client_run(client, server, connections, False, PUBLISHED_SECONDS,
+                                            PUBLISHED_PAYLOAD)
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("percore_published", f"{client.name} -> {server.name} c={connections} "
+                                  f"round {round_number}: {error}")
+                        continue
+                    row = {"client": client.name, "server": server.name, "connections": connections,
+                           "payload_bytes": PUBLISHED_PAYLOAD, "round": round_number,
+                           "requests": r["requests"], "rps": r["requests_per_second"],
+                           "errors": r["errors"], "seconds": r["seconds"],
+                           "server_cpu_s": r["server_cpu_s"]}
+                    self.record("percore_published_rounds", row)
+                    measured[(server.name, connections)].append(row)
+        for results in measured.values():
+            if results:
+                chosen = median_round(results)
+                chosen["requests_min"] = min(r["requests"] for r in results)
+                chosen["requests_max"] = max(r["requests"] for r in results)
+                self.record("percore_published", chosen)
+        if pairs:
+            self.note("percore_published", f"measured as the published benchmark counts: the requests "
+                      f"one client process completed in {PUBLISHED_SECONDS:g} s, no warm-up, framed, "
+                      f"{PUBLISHED_PAYLOAD}-byte payloads, nodelay off, client and server not pinned, on "
+                      f"this one host over loopback; clients: "
+                      f"{', '.join(f'{c.name} -> {s.name}' for s, c in pairs)}, each with --clients "
+                      f"{' and '.join(map(str, PUBLISHED_CONNECTIONS))}; {rounds} round(s), the round "
+                      "with the median count shown")
+
+    # --- CPU-heavy requests (work) --------------------------------------------
+
+    def work(self, servers):
+        """Requests per second and round trip against --work-us (WORK_US),
+        the microseconds of CPU every server spends on each message before
+        it replies: every echo server, shift, 64-byte requests, at 10 and
+        100 connections (WORK_CONNECTIONS), nodelay off, loadgen with one
+        thread. Not pinned: how each design spreads the work over the
+        machine's cores is what it measures. A full run measures every point
+        WORK_ROUNDS times; each round takes one point on every server before
+        the next point, so that a noisy moment hits every design at that
+        point; the report shows the median round's rate and the medians of
+        p50 and p99 over the rounds (median_round_and_latency)."""
+        # A full run: 12 servers x 8 points x 3 rounds of 2.5 s, about 12
+        # minutes; 2 s measured give even a single-threaded loop at 1,000 us
+        # and 100 connections about 20 round trips per connection.
+        seconds, warmup = (0.7, 0.3) if self.quick else (2.0, 0.5)
+        rounds = 1 if self.quick else WORK_ROUNDS
+        cpus = len(os.sched_getaffinity(0))
+        chosen = [s for s in echo_servers(servers) if "shift" in s.protocols]
+        shapes = [(connections, work_us) for connections in WORK_CONNECTIONS for work_us in WORK_US]
+        measured = {(server.name, *shape): [] for shape in shapes for server in chosen}
+        for round_number in range(1, rounds + 1):
+            for connections, work_us in shapes:
+                for server in chosen:
+                    try:
+                        r = self.measured_pingpong(server, "shift",
+                                                   ["-c", connections, "--size", 64, "--threads", 1],
+                                                   seconds, warmup, ("--work-us", str(work_us)))
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("work", f"{server.name} --work-us {work_us} c={connections} "
+                                  f"round {round_number}: {error}")
+                        continue
+                    r = {"server": server.name, "kind": server.kind, "protocol": "shift",
+                         "connections": connections, "work_us": work_us, "cpus": cpus,
+                         "round": round_number, **r}
+                    self.record("work_rounds", r)
+                    measured[(server.name, connections, work_us)].append(r)
+        for results in measured.values():
+            if results:
+                self.record("work", median_round_and_latency(results))
+        self.note("work", f"shift, 64-byte requests, nodelay off, loadgen with one thread, not pinned; "
+                  f"{len(chosen) * len(shapes) * rounds} runs of {warmup} s warm-up + {seconds} s "
+                  f"measured, each server started afresh with --work-us N; {rounds} round(s), each "
+                  "point on every server before the next point; the median round's requests/s, the "
+                  f"medians of p50 and p99 over the rounds; {cpus} CPUs available to the servers "
+                  "and loadgen")
+
+    # --- one active client beside idle ones (idle_latency) ----------------------
+
+    def idle_latency(self, servers):
+        """One active connection's round trip beside 0, 1,000 and 10,000
+        idle ones (IDLE_LATENCY_COUNTS), on IDLE_LATENCY_SERVERS: Qt's event
+        loop, which waits in poll() and so hands the kernel every open
+        socket at every wake-up, against two that wait in epoll_wait, which
+        returns only the ready ones. loadgen idle opens the idle
+        connections and waits for the server's greeting on each, as
+        experiment 4 does, and holds them while loadgen pingpong runs one
+        connection beside them:
+        64-byte shift requests, nodelay on, so that no Nagle or delayed-ACK
+        wait enters a round trip. Every point starts its server afresh.
+        Rounds interleaved as in the work experiment; the report shows the
+        median round's rate and the medians of p50 and p99 over the rounds."""
+        chosen = [s for name in IDLE_LATENCY_SERVERS for s in servers if s.name == name]
+        missing = [name for name in IDLE_LATENCY_SERVERS if all(s.name != name for s in chosen)]
+        if missing:
+            self.note("idle_latency", f"left out, not built: {', '.join(missing)}")
+        if not chosen:
+            return
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        limit = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+        counts = [count for count in IDLE_LATENCY_COUNTS if count + 100 <= limit]
+        for count in IDLE_LATENCY_COUNTS:
+            if count not in counts:
+                self.note("idle_latency", f"{count} idle connections skipped: the open-file hard "
+                          f"limit is {hard}")
+        seconds, warmup = (1.0, 0.3) if self.quick else (3.0, 0.5)
+        rounds = 1 if self.quick else IDLE_LATENCY_ROUNDS
+        # The largest backlog the kernel allows, as experiment 4 uses, so
+        # that the clients the server is slow to accept wait in it.
+        backlog = read_sysctl("net/core/somaxconn")
+        extra = ("--backlog", backlog) if backlog.isdigit() else ()
+        measured = {(server.name, count): [] for count in counts for server in chosen}
+        for round_number in range(1, rounds + 1):
+            for count in counts:
+                for server in chosen:
+                    try:
+                        r = self.beside_idle(server, count, extra, seconds, warmup)
+                    except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        self.note("idle_latency", f"{server.name} beside {count} idle "
+                                  f"round {round_number}: {error}")
+                        continue
+                    r = {"server": server.name, "kind": server.kind, "round": round_number, **r}
+                    self.record("idle_latency_rounds", r)
+                    measured[(server.name, count)].append(r)
+        for results in measured.values():
+            if results:
+                self.record("idle_latency", median_round_and_latency(
+                    results, lowest=("connections_served", "idle_held", "idle_greeted")))
+        self.note("idle_latency", f"one active connection: 64-byte shift requests, nodelay on, "
+                  f"{warmup} s warm-up + {seconds} s measured, beside idle connections opened and "
+                  f"greeted before it starts; each server started afresh with --backlog {backlog}; "
+                  f"{rounds} round(s), each count on every server before the next count; the median "
+                  "round's requests/s, the medians of p50, p99 and server CPU over the rounds")
+
+    def beside_idle(self, server, count, extra, seconds, warmup):
+        """One pingpong connection against `server` while loadgen idle holds
+        `count` idle ones to it: the loadgen result, with the server's CPU
+        seconds during the pingpong and how many idle connections were held
+        and greeted."""
+        with RunningServer(self.build_dir, server, "shift", extra) as running:
+            with IdleClients(self.loadgen, running.port, count, IDLE_READY_TIMEOUT) as idle:
+                before = cpu_seconds(running.pid)
+                r = self.run_loadgen(["pingpong", "--port", running.port, "--protocol", "shift",
+                                      "--seconds", seconds, "--warmup", warmup, "-c", 1, "--size", 64,
+                                      "--nodelay"], timeout=seconds + warmup + 60)
+                r["server_cpu_s"] = cpu_seconds(running.pid) - before
+        if idle.result is None:
+            raise RuntimeError(f"loadgen idle -c {count} printed no result")
+        r["server_cpu_per_10k_s"] = cpu_per_10k(r["server_cpu_s"], r["requests"])
+        return {"idle_connections": count, "idle_held": idle.result["held_at_end"],
+                "idle_greeted": idle.result["ready"], **r}
 
     # --- the goals' own measurement --------------------------------------------
 

@@ -5,16 +5,19 @@ RunningServer starts a server binary on port 0 and waits for its
 raise_open_files lifts RLIMIT_NOFILE for it and for loadgen; line_reader
 reads a pipe without blocking the runner; cpu_seconds and
 memory_and_threads read a process's CPU time, RSS and threads from /proc;
-VethPair makes the two network namespaces of experiment 2's two-host
-variant.
+IdleClients holds silent connections open to a server while the runner
+measures something else against it; VethPair makes the two network
+namespaces of experiment 2's two-host variant.
 """
 
+import json
 import os
 import queue
 import resource
 import signal
 import subprocess
 import threading
+import time
 
 SERVER_START_TIMEOUT = 10  # seconds for a server to print "listening on"
 OPEN_FILES_WANTED = 65536  # RLIMIT_NOFILE asked for (capped at the hard limit)
@@ -81,6 +84,76 @@ class RunningServer:
 
     def __enter__(self):
         return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class IdleClients:
+    """`loadgen idle` holding `count` silent connections to 127.0.0.1:port
+    for as long as the with-block runs. Entering waits, up to `timeout`
+    seconds, for its "ready: holding" line: from then on every connection is
+    open and (shift) greeted, or counted as not greeted, so nothing has to
+    sleep and hope that they are. Leaving stops it with SIGTERM and keeps
+    the JSON line it prints in `result` (held_at_end, ready,
+    connect_failures). With count 0 it starts nothing, and its result says
+    so in the same fields."""
+
+    def __init__(self, loadgen, port, count, timeout):
+        self.argv = [loadgen, "idle", "--port", str(port), "-c", str(count), "--seconds", "0",
+                     "--connect-timeout", "10"]
+        self.count, self.timeout = count, timeout
+        self.process = None
+        self.result = {"held_at_end": 0, "ready": 0, "connect_failures": 0} if count == 0 else None
+
+    def __enter__(self):
+        if self.count == 0:
+            return self
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, preexec_fn=raise_open_files)
+        self.stdout = line_reader(self.process.stdout)
+        stderr = line_reader(self.process.stderr)
+        deadline = time.monotonic() + self.timeout
+        said = []
+        while time.monotonic() < deadline:
+            try:
+                line = stderr.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            if "ready: holding" in line:
+                return self
+            said.append(line.strip())
+        self.stop()
+        raise RuntimeError(f"loadgen idle -c {self.count} did not report ready within {self.timeout} s"
+                           + (f": {' '.join(said)[-300:]}" if said else ""))
+
+    def stop(self):
+        """Stops loadgen (once) and reads its result; None if it printed
+        none, or not a JSON line."""
+        if self.process is None or self.process.returncode is not None:
+            return self.result
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        out = []
+        try:
+            # It has exited, so its stdout ends and the reader's None comes.
+            for line in iter(lambda: self.stdout.get(timeout=10), None):
+                out.append(line)
+        except queue.Empty:
+            pass
+        lines = "".join(out).strip().splitlines()
+        try:
+            self.result = json.loads(lines[-1]) if lines else None
+        except ValueError:
+            self.result = None
+        return self.result
 
     def __exit__(self, *exc):
         self.stop()

@@ -21,10 +21,13 @@ class Server:
 
     name: the binary's name; chapter: 1-7; path: relative to the build dir;
     kind: its concurrency model (sequential, threads, pool, event,
-    completion, coroutine, chat); protocols: what --protocol accepts
+    completion, coroutine, event+workers: an event loop that hands the
+    requests' work to a pool, chat); protocols: what --protocol accepts
     (("chat",) for the chat server, which takes no --protocol); args: extra
     arguments always passed; threads_option: it takes --threads N
-    (experiment 5 varies it).
+    (experiment 5 varies it); experiments: the names of the experiments
+    (EXPERIMENTS in bench_experiments.py) it takes part in, when not every
+    one (empty: every one; see joining).
     """
     name: str
     chapter: int
@@ -33,6 +36,7 @@ class Server:
     protocols: tuple = ("shift", "framed")
     args: tuple = ()
     threads_option: bool = False
+    experiments: tuple = ()
 
     @property
     def label(self):
@@ -54,6 +58,13 @@ REGISTRY = [
     Server("asio-server", 5, "part5_asio/asio-server", "event", threads_option=True),
     Server("asio-server-coro", 5, "part5_asio/asio-server-coro", "coroutine",
            threads_option=True),
+    # The event loop plus worker pool: only the CPU-heavy requests (work)
+    # are its point. Without --work-us it is asio-server with a hop to the
+    # pool and back on every request, a cost the work experiment's 0 us
+    # point shows beside asio-server's; in every other experiment it would
+    # add minutes to a full run and repeat asio-server's row.
+    Server("asio-server-workers", 5, "part5_asio/asio-server-workers", "event+workers",
+           experiments=("work",)),
     Server("qt-server", 6, "part6_qt/qt-server", "event"),
     Server("qt-server-threads", 6, "part6_qt/qt-server-threads", "threads"),
     Server("qt-server-pool", 6, "part6_qt/qt-server-pool", "pool", threads_option=True),
@@ -87,6 +98,24 @@ MATRIX_SERVERS = ("asio-server", "asio-server-coro", "qt-server", "qt-server-thr
 # framework's server measured against it.
 COMPLETION_SERVERS = ("epoll-server", "completion-server")
 
+# Experiment 7 (percore): every echo server pinned to one core, each rate a
+# share of this one's in the same run (the plain loop every event-driven
+# design is measured against); the servers also measured with --threads 1,
+# since on one core their default thread count is one of the things compared.
+PERCORE_BASELINE = "epoll-server"
+PERCORE_ONE_THREAD = ("asio-server", "asio-server-coro")
+# The servers whose design serves fewer clients at once than it is offered
+# (one at a time, or as many as the pool has threads): a connection left
+# waiting is their limit, not a fault.
+LIMITED_KINDS = ("sequential", "pool")
+# The published Asio/Qt benchmark's comparison: our server, and the chapter's
+# own client that plays the published client of the same library.
+PUBLISHED_PAIRS = (("asio-server", "asio-client"), ("qt-server-threads", "qt-client"))
+
+# The idle_latency experiment: Qt's event loop, which waits in poll(), and
+# two that wait in epoll_wait (the plain loop and Asio's).
+IDLE_LATENCY_SERVERS = ("epoll-server", "asio-server", "qt-server")
+
 # Kinds the performance goals group servers by.
 EVENT_DRIVEN_KINDS = ("event", "completion", "coroutine")
 THREADED_KINDS = ("threads", "pool")
@@ -107,6 +136,12 @@ def split_available(registry, build_dir):
 
 def echo_servers(servers):
     return [s for s in servers if s.kind != "chat"]
+
+
+def joining(servers, experiment):
+    """The servers that take part in `experiment`: every one whose
+    `experiments` is empty or names it."""
+    return [s for s in servers if not s.experiments or experiment in s.experiments]
 
 
 def check_registry(build_dir):

@@ -11,8 +11,10 @@ import csv
 import os
 
 from bench_format import find, format_number, format_ratio, markdown_table
-from bench_goals import completion_idle, completion_pairs, evaluate_goals
-from bench_registry import BASELINE_SERVER, COMPLETION_SERVERS
+from bench_goals import (GOAL_PUBLISHED, burst_counted, completion_idle, completion_pairs,
+                         evaluate_goals, percore_shapes, percore_subject, published_figure, served_all)
+from bench_experiments import fewest_served, work_ceiling
+from bench_registry import BASELINE_SERVER, COMPLETION_SERVERS, LIMITED_KINDS, PERCORE_BASELINE
 
 
 def write_csvs(bench):
@@ -207,14 +209,223 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
                         f"{difference or 'n/a'} KiB ({name} minus {base_name}).")
         return "\n".join(text)
 
+    def percore_body(rows):
+        return "\n".join(percore_text(rows))
+
+    def published_body(rows):
+        return "\n".join(published_text(rows))
+
     section("Performance goals", "goals", goals_body)
     section("1a. Throughput per design", "throughput", throughput_body)
     section("1b. Client x server: requests per run", "clients", clients_body)
     section("2. Nagle's algorithm and delayed ACKs", "nagle", nagle_body)
     section("3a. Listen backlog under bursts", "backlog", backlog_body)
     section("3b. Chat: clients x backlog x broadcast strategy", "chat", chat_body)
+    section("3c. A burst against every server's default settings", "burst",
+            lambda rows: "\n".join(burst_text(rows)))
     section("4. Memory and threads per idle connection", "idle", idle_body)
+    section("4b. One active client beside idle ones", "idle_latency",
+            lambda rows: "\n".join(idle_latency_text(rows)))
     section("5. Scaling the pool, and CPU per request", "scaling", scaling_body)
     section("6. Completion against readiness (pinned)", "completion", completion_body)
+    section("7a. Per-core efficiency (pinned)", "percore", percore_body)
+    section("7b. Requests in 10 seconds, against the published benchmark", "percore_published",
+            published_body)
+    section("8. CPU-heavy requests (--work-us)", "work", lambda rows: "\n".join(work_text(rows)))
     out.append("Raw results: results.jsonl (one loadgen result per line) and one CSV per experiment.")
     return "\n".join(out) + "\n"
+
+
+def percore_text(rows):
+    """Experiment 7's tables, one per shape (the lines of the report's
+    section): each server's median rate, its share of PERCORE_BASELINE's
+    at the same shape, and its median CPU per 10,000 requests. A server
+    that did not serve every connection has its share in parentheses,
+    "not counted", and its served count says whether that is its design's
+    limit (LIMITED_KINDS) or a fault."""
+    def served(r):
+        count = r.get("connections_served", r["connections"])
+        if served_all(r):
+            return str(count)
+        return f"{count} of {r['connections']}" + (": its design's limit" if r["kind"] in LIMITED_KINDS else "")
+
+    text = [f"requests/s: the round with the median rate; vs {PERCORE_BASELINE}: that rate over "
+            f"{PERCORE_BASELINE}'s at the same shape, in the same rounds; CPU: server CPU seconds (user + "
+            "sys) per 10,000 requests, the median over the rounds. A server that did not serve every "
+            "connection has its ratio in parentheses: it is not counted as meeting anything (the "
+            "sequential server serves one client at a time, a pool as many as it has threads: its "
+            "design's limit).\n"]
+    for protocol, connections, base, group in percore_shapes(rows):
+        base_rps = base["rps"] if base else None
+        base_cpu = base.get("server_cpu_per_10k_median_s") if base else None
+        text.append(f"{protocol}, {connections} connections: {PERCORE_BASELINE} "
+                    f"{format_number(base_rps)} requests/s.\n")
+        text.append(markdown_table(group, [
+            ("server", percore_subject), ("kind", "kind"), ("requests/s", "rps"),
+            ("lowest, highest", lambda r: "n/a" if "rps_min" not in r else
+             f"{format_number(r['rps_min'])}, {format_number(r['rps_max'])}"),
+            (f"vs {PERCORE_BASELINE}", lambda r, b=base_rps: format_ratio(r["rps"], b) if served_all(r)
+             else f"({format_ratio(r['rps'], b)}) not counted"),
+            ("server CPU s/10k", "server_cpu_per_10k_median_s"),
+            ("CPU vs " + PERCORE_BASELINE, lambda r, b=base_cpu: format_ratio(
+                r.get("server_cpu_per_10k_median_s"), b)),
+            ("served conns", served)]))
+        text.append("")
+    return text
+
+
+def published_text(rows):
+    """Experiment 7's comparison with the published benchmark (the lines of
+    the report's section): our count of requests in 10 s beside its figure
+    for the same pair and shape, where it has one, with where that figure
+    was measured."""
+    def figure_cell(r, key):
+        figure = published_figure(r)
+        if figure is None:
+            return "none from one host" if key == "requests" else "n/a"
+        # As published: a mean of 10 counts, to one decimal.
+        return f"{figure[key]:.1f}" if key == "requests" else figure[key]
+
+    return [f"requests: the round with the median count. published: that benchmark's figure for the same "
+            f"pair and number of connections (mean of 10 runs, its client and server on one host over "
+            f"localhost), measured on another machine than this run's, so the ratio compares machines as "
+            f"much as servers; its goal is {GOAL_PUBLISHED:g}x. It has no one-host figure for 10 "
+            "connections: its 10-client runs went between two machines over a LAN cable.\n",
+            markdown_table(rows, [
+                ("client", "client"), ("server", "server"), ("conns", "connections"),
+                ("bytes", "payload_bytes"), ("requests", "requests"),
+                ("lowest, highest", lambda r: "n/a" if "requests_min" not in r else
+                 f"{format_number(r['requests_min'])}, {format_number(r['requests_max'])}"),
+                ("seconds", "seconds"), ("errors", "errors"),
+                ("published", lambda r: figure_cell(r, "requests")),
+                ("published on", lambda r: figure_cell(r, "machine")),
+                ("ratio", lambda r: format_ratio(r["requests"], (published_figure(r) or {}).get("requests"))),
+                ("server CPU s", "server_cpu_s")])]
+
+
+def work_text(rows):
+    """The work experiment's tables (the lines of the report's section): for
+    each connection count, requests per second and then p99 with one row
+    per server and one column per --work-us. A column's header names its
+    ceiling (work_ceiling: what the run's CPUs could compute at that cost
+    and nothing else); the last column is the rate at the highest --work-us
+    as a share of that ceiling. A figure of a server that did not serve
+    every connection (fewest_served) is followed by [served/offered]."""
+    works = sorted({r["work_us"] for r in rows})
+    cpus = next((r["cpus"] for r in rows if r.get("cpus")), None)
+    heaviest = works[-1]
+
+    def marked(row, text):
+        served = fewest_served(row)
+        return text if served is None else f"{text} [{served}/{row['connections']}]"
+
+    def cell(row, key):
+        return "n/a" if row is None else marked(row, format_number(row.get(key)))
+
+    def share_cell(row):
+        ceiling = work_ceiling(heaviest, cpus)
+        if row is None or row.get("rps") is None or ceiling is None:
+            return "n/a"
+        share = 100 * row["rps"] / ceiling
+        return marked(row, f"{share:.0f}%" if share >= 10 else f"{share:.2g}%")
+
+    def header(work_us, key):
+        ceiling = work_ceiling(work_us, cpus) if key == "rps" else None
+        return f"{work_us} us" + ("" if ceiling is None else f" (ceiling {ceiling:,.0f})")
+
+    text = [f"requests/s: the round with the median rate; p99: the round trip's 99th percentile in "
+            f"microseconds, the median over the rounds. A column's ceiling is what {cpus or 'n/a'} "
+            "CPUs can compute at that --work-us and nothing else (CPUs x 1,000,000 / work-us "
+            "requests/s); loadgen shares the same CPUs. [s/c]: the server served only s of its c "
+            "connections in some round; its figures describe those s, not comparable with the "
+            "others.\n"]
+    for connections in sorted({r["connections"] for r in rows}):
+        group = [r for r in rows if r["connections"] == connections]
+        servers = [find(group, server=name) for name in dict.fromkeys(r["server"] for r in group)]
+
+        def columns(key, group=group):
+            return [("server", "server"), ("kind", "kind")] + [
+                (header(w, key), lambda s, w=w, k=key: cell(find(group, server=s["server"], work_us=w), k))
+                for w in works]
+
+        text.append(f"{connections} connections, requests per second:\n")
+        text.append(markdown_table(servers, columns("rps") + [
+            (f"share of the ceiling at {heaviest} us",
+             lambda s, g=group: share_cell(find(g, server=s["server"], work_us=heaviest)))]))
+        text.append("")
+        text.append(f"{connections} connections, p99 round trip (us):\n")
+        text.append(markdown_table(servers, columns("p99_median_us")))
+        text.append("")
+    return text
+
+
+def idle_latency_text(rows):
+    """The idle_latency experiment's table (the lines of the report's
+    section): one row per server and count of idle connections, with the
+    active connection's median rate and its p50 and p99 (medians over the
+    rounds), each against the same server with no idle connection, the
+    server's CPU per 10,000 requests, and the fewest idle connections held
+    and greeted in any round (marked when fewer than asked)."""
+    def base(r):
+        return find(rows, server=r["server"], idle_connections=0) or {}
+
+    def held(r):
+        held, greeted = r.get("idle_held_min"), r.get("idle_greeted_min")
+        text = f"{format_number(held)} / {format_number(greeted)}"
+        short = held is not None and greeted is not None and min(held, greeted) < r["idle_connections"]
+        return f"{text} (of {r['idle_connections']})" if short else text
+
+    order = list(dict.fromkeys(r["server"] for r in rows))
+    ordered = sorted(rows, key=lambda r: (order.index(r["server"]), r["idle_connections"]))
+    return ["requests/s: the round with the median rate of the one active connection; p50, p99: its "
+            "round trip, the median over the rounds; vs 0 idle: against the same server with no idle "
+            "connection, in this run; server CPU: seconds per 10,000 requests, the median over the "
+            "rounds; held / greeted: the fewest idle connections held and greeted in any round.\n",
+            markdown_table(ordered, [
+                ("server", "server"), ("kind", "kind"), ("idle conns", "idle_connections"),
+                ("held / greeted", held), ("requests/s", "rps"),
+                ("p50 us", "p50_median_us"), ("p99 us", "p99_median_us"),
+                ("p50 vs 0 idle", lambda r: format_ratio(r.get("p50_median_us"),
+                                                         base(r).get("p50_median_us"))),
+                ("p99 vs 0 idle", lambda r: format_ratio(r.get("p99_median_us"),
+                                                         base(r).get("p99_median_us"))),
+                ("server CPU s /10k req", "server_cpu_per_10k_median_s")])]
+
+
+def burst_text(rows):
+    """The burst check's table (the lines of the report's section): each
+    server's lowest, median and highest share of the burst served over the
+    rounds, what its worst round lost and how, the slowest client served,
+    and whether the goal counts it. A design that serves fewer clients at
+    once than the burst holds (burst_counted) is shown with its limit, not
+    as a failure."""
+    def serves(r):
+        if not r["limited"]:
+            return "all"
+        return "its threads" if r["serves_at_once"] is None else str(r["serves_at_once"])
+
+    def counted(r):
+        if burst_counted(r):
+            return "yes"
+        limit = {None: "as many clients at a time as its pool has threads",
+                 1: "one client at a time"}.get(r["serves_at_once"],
+                                                f"{r['serves_at_once']} clients at a time")
+        return f"no: its design serves {limit}"
+
+    def percent(key):
+        return lambda r: f"{100 * r[key]:.1f}"
+
+    return [f"Share of the burst served (greeted, and one request answered, within the time limit), "
+            "lowest / median / highest over the rounds; refused (reset or closed before being "
+            "served), timed out and wrong replies are those of the worst round; \"serves at once\": "
+            "clients its design serves at the same time (the sequential server one, a pool as many as "
+            "it has threads, by default); \"counted\": whether the burst goal applies.\n",
+            markdown_table(rows, [
+                ("server", "server"), ("kind", "kind"), ("clients", "connections"),
+                ("serves at once", serves), ("rounds", "rounds"),
+                ("% lowest", percent("success_rate_min")), ("% median", percent("success_rate_median")),
+                ("% highest", percent("success_rate_max")),
+                ("refused", "refused_worst"), ("timed out", "timed_out_worst"), ("wrong", "errors_worst"),
+                ("slowest served s",
+                 lambda r: "n/a" if r["max_us"] is None else format_number(r["max_us"] / 1e6)),
+                ("counted", counted)])]

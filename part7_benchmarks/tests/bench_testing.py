@@ -51,6 +51,45 @@ def completion_row(server, protocol, connections, rps, cpu_median, cpu_own=None)
             "server_cpu_per_10k_median_s": cpu_median, "rps_min": rps, "rps_max": rps, "rounds": 1}
 
 
+def percore_row(server, protocol, connections, rps, cpu_median=0.1, settings="default", kind="event",
+                served=None):
+    """A median row of experiment 7 (percore): cpu_median is the median over
+    the rounds, served the connections served (by default all)."""
+    return dict(completion_row(server, protocol, connections, rps, cpu_median), kind=kind,
+                settings=settings, connections_served=connections if served is None else served)
+
+
+def published_row(server, client, connections, requests, errors=0):
+    """A median row of experiment 7's comparison with the published
+    benchmark: a count of requests in 10 s."""
+    return {"client": client, "server": server, "connections": connections, "payload_bytes": 10,
+            "requests": requests, "rps": requests / 10.0, "errors": errors, "seconds": 10.0,
+            "server_cpu_s": 4.0, "requests_min": requests, "requests_max": requests, "rounds": 1}
+
+
+def work_row(server, connections, work_us, rps, p99_us, served=None, kind="k", cpus=2):
+    """A median row of the work experiment: served is the fewest connections
+    served in a round (by default all)."""
+    served = connections if served is None else served
+    return {"server": server, "kind": kind, "protocol": "shift", "connections": connections,
+            "work_us": work_us, "cpus": cpus, "rps": rps, "p50_us": p99_us / 2, "p99_us": p99_us,
+            "p50_median_us": p99_us / 2, "p99_median_us": p99_us, "connections_served": served,
+            "connections_served_min": served, "errors": 0, "server_cpu_per_10k_s": 0.1,
+            "server_cpu_per_10k_median_s": 0.1, "rps_min": rps, "rps_max": rps, "rounds": 1}
+
+
+def idle_latency_row(server, idle, rps, p50_us, p99_us, held=None, kind="event"):
+    """A median row of the idle_latency experiment: held is the fewest idle
+    connections held and greeted in a round (by default all asked for)."""
+    held = idle if held is None else held
+    return {"server": server, "kind": kind, "idle_connections": idle, "idle_held": held,
+            "idle_greeted": held, "idle_held_min": held, "idle_greeted_min": held, "connections": 1,
+            "rps": rps, "p50_us": p50_us, "p99_us": p99_us, "p50_median_us": p50_us,
+            "p99_median_us": p99_us, "connections_served": 1, "connections_served_min": 1, "errors": 0,
+            "server_cpu_per_10k_s": 0.5, "server_cpu_per_10k_median_s": 0.5, "rps_min": rps,
+            "rps_max": rps, "rounds": 1}
+
+
 def idle_row(server, kib, connections=10000, held=None):
     """A row of experiment 4 (idle), as experiment 6 records it too."""
     held = connections if held is None else held
@@ -58,6 +97,20 @@ def idle_row(server, kib, connections=10000, held=None):
             "connect_failures": 0, "rss_kib_before": 4000, "rss_kib": 4000 + (kib or 0) * held,
             "threads_before": 1, "threads": 1, "kib_per_connection": kib,
             "threads_per_connection": 0.0 if held else None}
+
+
+def burst_row(server, kind, rates, limit=None, planned=None, connections=400):
+    """A row of the burst check as burst_summary records it, from each
+    round's share served (`rates`); `limit` is its design's serves_at_once."""
+    ordered = sorted(rates)
+    worst_served = round(ordered[0] * connections)
+    return {"server": server, "kind": kind, "connections": connections, "timeout_s": 2.0,
+            "rounds": len(rates), "rounds_planned": len(rates) if planned is None else planned,
+            "success_rate_min": ordered[0], "success_rate_median": ordered[(len(ordered) - 1) // 2],
+            "success_rate_max": ordered[-1], "served_min": worst_served, "refused_worst": 0,
+            "timed_out_worst": connections - worst_served, "errors_worst": 0,
+            "max_us": 1.05e6 if worst_served else None,
+            "limited": kind in ("sequential", "pool"), "serves_at_once": limit}
 
 
 def fixed_results():
@@ -89,6 +142,8 @@ def fixed_results():
                       + [pingpong_row("epoll-server", 3000.0, c, nd, "event")
                          for c in (1, 10) for nd in (False, True)],
         "nagle": nagle, "backlog": backlog, "clients": clients,
+        "burst": [burst_row("epoll-server", "event", [1.0, 1.0, 1.0]),
+                  burst_row("sequential-server", "sequential", [0.4, 0.5, 0.45], limit=1)],
         "chat": [chat_row(s, b, n, 100.0 * n) for s in ("global-lock", "queue")
                  for b in (10, 128) for n in (50, 400)],
         "idle": idle, "scaling": scaling, "goals": goals,
@@ -96,4 +151,15 @@ def fixed_results():
                        for protocol in ("shift", "framed") for c in (1, 10)
                        for server, rps in (("epoll-server", 3000.0), ("completion-server", 2900.0))],
         "completion_idle": [idle_row("epoll-server", 0.3), idle_row("completion-server", 5.9)],
+        "percore": [percore_row(server, protocol, 10, rps)
+                    for protocol in ("shift", "framed")
+                    for server, rps in (("epoll-server", 60000.0), ("asio-server", 57000.0))],
+        "percore_published": [published_row("asio-server", "asio-client", c, 100000 * c) for c in (1, 10)],
+        "work": [work_row(server, c, w, rps / max(w, 1), 100.0 * max(w, 1), served)
+                 for c in (10, 100) for w in (0, 10, 100, 1000)
+                 for server, rps, served in (("threaded-server", 90000.0, None),
+                                             ("threadpool-server", 80000.0, 4))],
+        "idle_latency": [idle_latency_row(server, n, 20000.0 / factor, 40.0 * factor, 80.0 * factor)
+                         for n in (0, 1000, 10000)
+                         for server, factor in (("epoll-server", 1), ("qt-server", 1 + n / 1000))],
     }

@@ -39,7 +39,7 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("bench.py - the benchmark runner behind `./run bench`.", result.stdout)
         for option in ("--build-dir BUILD_DIR", "--loadgen LOADGEN", "--out OUT", "--quick",
-                       "--only {throughput,nagle,backlog,idle,scaling,completion,goals}", "--check-registry"):
+                       "--only {throughput,nagle,backlog,burst,idle,idle_latency,scaling,completion,percore,work,goals}", "--check-registry"):
             self.assertIn(option, result.stdout)
 
     def test_build_dir_is_required_and_experiments_are_checked(self):
@@ -86,6 +86,33 @@ class WholeRun(unittest.TestCase):
         self.assertIn("4 of 4 checks met.", report)
         self.assertIn("| sequential-server | shift | 16 | 10000 | 50 | 80 | 0 |", report)
         self.assertIn("| kernel |", report)
+
+
+class ServersJoinTheirExperiments(unittest.TestCase):
+    def test_a_server_registered_for_some_experiments_joins_only_those(self):
+        # asio-server-workers is registered for the work experiment only.
+        with tempfile.TemporaryDirectory() as build, tempfile.TemporaryDirectory() as out:
+            for path in ("part1_sequential/sequential-server", "part5_asio/asio-server-workers"):
+                make_executable(build, path, READY_SERVER)
+            make_executable(build, "part7_benchmarks/loadgen/loadgen", FAKE_LOADGEN)
+            result = run_bench("--build-dir", build, "--out", out, "--quick", "--only", "goals",
+                               "--only", "work")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(os.path.join(out, "results.jsonl")) as f:
+                rows = [json.loads(line) for line in f]
+            with open(os.path.join(out, "report.md")) as f:
+                report = f.read()
+            self.assertIn("work.csv", os.listdir(out))
+        servers = {experiment: {r["server"] for r in rows if r["experiment"] == experiment}
+                   for experiment in ("goals", "work")}
+        self.assertEqual(servers, {"goals": {"sequential-server"},
+                                   "work": {"sequential-server", "asio-server-workers"}})
+        self.assertIn("## 8. CPU-heavy requests (--work-us)", report)
+        # The stand-in answers 10,000 requests/s at any --work-us: on 2 CPUs,
+        # 500% of the 2,000/s they could compute at 1,000 us each.
+        share = f"{100 * 10000 / (len(os.sched_getaffinity(0)) * 1e6 / 1000):.0f}%"
+        self.assertIn(f"| asio-server-workers | event+workers | 10000 | 10000 | 10000 | 10000 | {share} |",
+                      report)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Tests of bench_charts: draw_charts writes one PNG per experiment from
 fixed result data and names them for the report; without matplotlib it
-draws nothing and says so. Needs matplotlib for the first (Debian's
+draws nothing and says so; work_figure (the work experiment's chart) has
+the axes, lines and markers it promises, and a legend clear of the data.
+Needs matplotlib for all but the test without it (Debian's
 python3-matplotlib, in /usr/bin/python3); an interpreter without it skips
-that test and says why.
+them and says why.
 
 Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench_charts.py
 """
@@ -21,7 +23,7 @@ from bench_testing import fixed_results
 import bench_charts as charts  # found through the path bench_testing set
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHARTED = ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling", "completion")
+CHARTED = ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling", "completion", "work")
 
 try:
     import matplotlib  # noqa: F401
@@ -60,6 +62,69 @@ class DrawCharts(unittest.TestCase):
             self.assertEqual(os.listdir(out), [])
         self.assertEqual(drawn, {})
         self.assertIn("bench: matplotlib is missing: no charts", stderr.getvalue())
+
+
+@unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
+class WorkFigure(unittest.TestCase):
+    """work_figure from the fixed results: threaded-server served every
+    connection, threadpool-server 4 of them at every point."""
+
+    @classmethod
+    def setUpClass(cls):
+        # Drawn once: the tests only read it.
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        cls.fig = charts.work_figure(plt, fixed_results()["work"])
+        cls.addClassCleanup(plt.close, cls.fig)
+        cls.fig.tight_layout()  # as draw_charts lays it out before saving
+        cls.fig.canvas.draw()
+        cls.panels = [ax for ax in cls.fig.axes if ax.axison]
+        cls.legend = next(ax for ax in cls.fig.axes if not ax.axison).get_legend()
+
+    def test_panels_per_connection_count_share_their_rows_y_axis(self):
+        self.assertEqual([ax.get_title() for ax in self.panels],
+                         ["10 connections", "100 connections", "", ""])
+        rates, p99s = self.panels[:2], self.panels[2:]
+        self.assertEqual(rates[0].get_ylim(), rates[1].get_ylim())
+        self.assertEqual(p99s[0].get_ylim(), p99s[1].get_ylim())
+        self.assertNotEqual(rates[0].get_ylim(), p99s[0].get_ylim())
+        self.assertEqual(rates[0].get_ylabel(), "requests per second (log scale)")
+        self.assertEqual(p99s[0].get_ylabel(), "p99 round trip, us (log scale)")
+
+    def test_work_us_from_zero_on_a_log_axis_with_every_value_labelled(self):
+        for ax in self.panels:
+            self.assertEqual(ax.get_xscale(), "symlog")
+            self.assertEqual([t.get_text() for t in ax.get_xticklabels()], ["0", "10", "100", "1,000"])
+            self.assertEqual(ax.get_yscale(), "log")
+            low, high = ax.get_ylim()
+            labelled = [t for t, label in zip(ax.get_yticks(), ax.get_yticklabels())
+                        if low <= t <= high and label.get_text()]
+            self.assertGreaterEqual(len(labelled), 3, ax.get_ylim())
+
+    def test_one_line_per_server_and_hollow_markers_where_connections_waited(self):
+        self.assertEqual([t.get_text() for t in self.legend.get_texts()],
+                         ["threaded-server", "threadpool-server", "ceiling: 2 CPUs doing only the work",
+                          "hollow: served only some of its connections"])
+        for ax in self.panels:
+            hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() == "white"]
+            self.assertEqual(len(hollow), 1)  # threadpool-server's points, all four
+            self.assertEqual(list(hollow[0].get_xdata()), [0, 10, 100, 1000])
+        # threaded-server at 10 connections, as measured.
+        rate_line, p99_line = (self.panels[i].get_lines()[0] for i in (0, 2))
+        self.assertEqual(list(rate_line.get_ydata()), [90000.0, 9000.0, 900.0, 90.0])
+        self.assertEqual(list(p99_line.get_ydata()), [100.0, 1000.0, 10000.0, 100000.0])
+        for ax in self.panels[:2]:
+            ceiling = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+            self.assertEqual([list(ceiling[0].get_xdata()), list(ceiling[0].get_ydata())],
+                             [[10, 100, 1000], [200000.0, 20000.0, 2000.0]])
+
+    def test_the_legend_covers_no_panel(self):
+        renderer = self.fig.canvas.get_renderer()
+        legend = self.legend.get_window_extent(renderer)
+        for ax in self.panels:
+            # The panel with its ticks, their labels and its axis labels.
+            self.assertFalse(legend.overlaps(ax.get_tightbbox(renderer)), ax.get_title())
 
 
 if __name__ == "__main__":

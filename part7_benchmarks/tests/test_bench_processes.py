@@ -1,6 +1,7 @@
 """Tests of bench_processes: RunningServer against stand-in servers (shell
 scripts that print the "listening on" line, or fail to), the line reader,
-the /proc readings, and the open-file limit. No real server and no socket.
+the /proc readings, the open-file limit, and IdleClients against stand-in
+loadgens. No real server and no socket.
 
 Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench_processes.py
 """
@@ -108,6 +109,61 @@ class VethPairNames(unittest.TestCase):
         self.assertLessEqual(len(pair.link + "c"), 15)
         self.assertIn(str(os.getpid()), pair.server_ns)
         self.assertNotEqual(pair.server_ns, pair.client_ns)
+
+
+# loadgen idle as the runner sees it: says it is ready on stderr, holds until
+# SIGTERM, then prints its result; its arguments go to idle-args beside it.
+READY_IDLE_LOADGEN = ('#!/bin/sh\necho "$@" > "$(dirname "$0")/idle-args"\n'
+                      'trap \'echo "{\\"held_at_end\\": 7, \\"ready\\": 6, '
+                      '\\"connect_failures\\": 1}"; exit 0\' TERM\n'
+                      'echo "loadgen: ready: holding 7 connections" >&2\n'
+                      'while :; do sleep 0.05; done\n')
+# One that gives up before it is ready, with a reason on stderr.
+FAILING_IDLE_LOADGEN = '#!/bin/sh\necho "loadgen: connect: Connection refused" >&2\nexit 1\n'
+# One that never says it is ready (nor exits).
+SILENT_IDLE_LOADGEN = '#!/bin/sh\nexec sleep 30\n'
+
+
+class IdleClientsTest(unittest.TestCase):
+    def setUp(self):
+        self.build = tempfile.TemporaryDirectory()
+        self.addCleanup(self.build.cleanup)
+
+    def loadgen(self, text):
+        return make_executable(self.build.name, "loadgen", text)
+
+    def test_it_holds_until_the_block_ends_and_keeps_the_result(self):
+        with processes.IdleClients(self.loadgen(READY_IDLE_LOADGEN), 4242, 7, 30) as idle:
+            self.assertIsNone(idle.process.poll())  # still holding inside the block
+            self.assertIsNone(idle.result)
+        self.assertEqual(idle.process.returncode, 0)  # stopped by SIGTERM, printed, exited
+        self.assertEqual(idle.result, {"held_at_end": 7, "ready": 6, "connect_failures": 1})
+        with open(os.path.join(self.build.name, "idle-args")) as f:
+            self.assertEqual(f.read().split(),
+                             "idle --port 4242 -c 7 --seconds 0 --connect-timeout 10".split())
+        self.assertEqual(idle.stop(), idle.result)  # a second stop is harmless
+
+    def test_no_idle_connection_starts_nothing(self):
+        with processes.IdleClients(self.loadgen(FAILING_IDLE_LOADGEN), 4242, 0, 30) as idle:
+            self.assertIsNone(idle.process)
+        self.assertEqual(idle.result, {"held_at_end": 0, "ready": 0, "connect_failures": 0})
+
+    def test_a_loadgen_that_exits_before_it_is_ready_is_an_error_with_its_message(self):
+        with self.assertRaises(RuntimeError) as caught:
+            with processes.IdleClients(self.loadgen(FAILING_IDLE_LOADGEN), 4242, 7, 30):
+                self.fail("the block ran without the connections")
+        self.assertEqual(str(caught.exception), "loadgen idle -c 7 did not report ready within 30 s: "
+                         "loadgen: connect: Connection refused")
+
+    def test_a_loadgen_that_never_gets_ready_is_stopped_at_the_deadline(self):
+        started = time.monotonic()
+        idle = processes.IdleClients(self.loadgen(SILENT_IDLE_LOADGEN), 4242, 7, 0.5)
+        with self.assertRaises(RuntimeError) as caught:
+            idle.__enter__()
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertEqual(str(caught.exception), "loadgen idle -c 7 did not report ready within 0.5 s")
+        self.assertEqual(idle.process.returncode, -signal.SIGTERM)
+        self.assertIsNone(idle.result)
 
 
 if __name__ == "__main__":

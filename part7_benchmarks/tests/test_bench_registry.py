@@ -1,6 +1,7 @@
-"""Tests of bench_registry: the entries themselves, the skip logic against a
-build tree of stand-in binaries, and check_registry (`bench.py
---check-registry`), the check that a real build holds every entry. That
+"""Tests of bench_registry: the entries themselves, which experiments each
+joins (joining), the skip logic against a build tree of stand-in binaries,
+and check_registry (`bench.py --check-registry`), the check that a real
+build holds every entry. That
 check against the whole tree's build is registered in tests/CMakeLists.txt
 (part7.bench.registry); here it runs against trees made to pass and fail.
 
@@ -50,6 +51,30 @@ class Entries(unittest.TestCase):
     def test_echo_servers_leave_out_the_chat_server(self):
         self.assertNotIn("chat", {s.kind for s in registry.echo_servers(registry.REGISTRY)})
         self.assertEqual(len(registry.echo_servers(registry.REGISTRY)), len(registry.REGISTRY) - 1)
+
+
+class Joining(unittest.TestCase):
+    def test_the_worker_pool_server_joins_the_work_experiment_only(self):
+        workers = next(s for s in registry.REGISTRY if s.name == "asio-server-workers")
+        self.assertEqual((workers.chapter, workers.kind, workers.experiments),
+                         (5, "event+workers", ("work",)))
+        self.assertNotIn(workers, registry.joining(registry.REGISTRY, "throughput"))
+        self.assertEqual(registry.joining(registry.REGISTRY, "work"), registry.REGISTRY)
+        # Every other entry joins every experiment.
+        others = [s for s in registry.REGISTRY if s is not workers]
+        self.assertEqual(registry.joining(registry.REGISTRY, "goals"), others)
+
+    def test_every_experiment_named_in_the_registry_exists(self):
+        from bench_experiments import EXPERIMENTS
+        for server in registry.REGISTRY:
+            for name in server.experiments:
+                self.assertIn(name, EXPERIMENTS, server.name)
+
+    def test_the_idle_latency_servers_are_registered(self):
+        names = {s.name for s in registry.REGISTRY}
+        self.assertEqual(registry.IDLE_LATENCY_SERVERS, ("epoll-server", "asio-server", "qt-server"))
+        for name in registry.IDLE_LATENCY_SERVERS:
+            self.assertIn(name, names)
 
 
 class SplitAvailable(unittest.TestCase):

@@ -1,7 +1,9 @@
 """Tests of bench_report: report.md's text from fixed result data (each
 ratio against the baseline of the same run, the skipped servers, the
 machine's facts, the goals' count, empty experiments, chart links, the
-completion-against-readiness table) and the CSVs. No server and no loadgen run here.
+completion-against-readiness table, experiment 7's per-core tables and its
+comparison with the published benchmark, the CPU-heavy requests' tables and
+the one active client beside idle ones) and the CSVs. No server and no loadgen run here.
 
 Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench_report.py
 """
@@ -12,9 +14,11 @@ import tempfile
 import types
 import unittest
 
-from bench_testing import chat_row, completion_row, fixed_results, idle_row, pingpong_row
+from bench_testing import (chat_row, completion_row, fixed_results, idle_latency_row, idle_row, percore_row,
+                           pingpong_row, published_row, work_row)
 
 import bench_report as report  # found through the path bench_testing set
+from bench_testing import burst_row
 from bench_experiments import median_round, median_round_and_cpu
 from bench_registry import REGISTRY
 
@@ -75,7 +79,9 @@ class Report(unittest.TestCase):
                          "ratio completion/epoll | epoll CPU s/10k | completion CPU s/10k | CPU ratio |")
 
     def completion_section(self, text):
-        return text.split("## 6. Completion against readiness (pinned)\n\n")[1].split("Raw results:")[0]
+        # Up to the next section's title, or the end of the report.
+        return text.split("## 6. Completion against readiness (pinned)\n\n")[1].split(
+            "Raw results:")[0].split("## ")[0]
 
     def test_the_completion_table_puts_both_servers_of_a_point_on_one_row(self):
         rows = [completion_row("epoll-server", "shift", 10, 40000.0, 0.1),
@@ -129,15 +135,20 @@ class Report(unittest.TestCase):
 
     def test_every_section_in_order_with_its_chart(self):
         charts = {name: f"{name}.png" for name in
-                  ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling", "completion")}
+                  ("throughput", "nagle", "backlog", "clients", "chat", "idle", "scaling", "completion",
+                   "work")}
         text = self.render(fixed_results(), charts=charts)
         titles = [line for line in text.splitlines() if line.startswith("## ")]
         self.assertEqual(titles, [
             "## Machine", "## Performance goals", "## 1a. Throughput per design",
             "## 1b. Client x server: requests per run", "## 2. Nagle's algorithm and delayed ACKs",
             "## 3a. Listen backlog under bursts", "## 3b. Chat: clients x backlog x broadcast strategy",
-            "## 4. Memory and threads per idle connection", "## 5. Scaling the pool, and CPU per request",
-            "## 6. Completion against readiness (pinned)"])
+            "## 3c. A burst against every server's default settings",
+            "## 4. Memory and threads per idle connection", "## 4b. One active client beside idle ones",
+            "## 5. Scaling the pool, and CPU per request",
+            "## 6. Completion against readiness (pinned)", "## 7a. Per-core efficiency (pinned)",
+            "## 7b. Requests in 10 seconds, against the published benchmark",
+            "## 8. CPU-heavy requests (--work-us)"])
         self.assertNotIn("No results.", text)
         self.assertIn("![1a. Throughput per design](throughput.png)", text)
         self.assertIn("![5. Scaling the pool, and CPU per request](scaling.png)", text)
@@ -154,7 +165,167 @@ class Report(unittest.TestCase):
         self.assertIn("![6. Completion against readiness (pinned)](completion.png)", text)
         self.assertIn("| framed | 10 | 30000 | 29000 | x0.97 | 0.1 | 0.1 | x1.00 |", text)
         self.assertIn("difference +5.6 KiB", text)
+        self.assertIn("![8. CPU-heavy requests (--work-us)](work.png)", text)
+        self.assertIn("| threadpool-server | k | 80000 [4/10] | 8000 [4/10] | 800 [4/10] | 80 [4/10] | "
+                      "4% [4/10] |", text)
+        self.assertIn("| qt-server | event | 10000 | 10000 / 10000 | 1818 | 440 | 880 | x11.00 | x11.00 "
+                      "| 0.5 |", text)
         self.assertTrue(text.endswith("one CSV per experiment.\n"))
+
+
+class PerCoreReport(unittest.TestCase):
+    render = Report.render
+    HEADER = ("| server | kind | requests/s | lowest, highest | vs epoll-server | server CPU s/10k | "
+              "CPU vs epoll-server | served conns |\n|---|---|---|---|---|---|---|---|")
+
+    def section(self, text, title):
+        # Up to the next section's title, or the end of the report.
+        return text.split(f"## {title}\n\n")[1].split("## ")[0].split("Raw results:")[0]
+
+    def test_one_table_per_shape_each_server_against_epoll_in_it(self):
+        rows = [percore_row("epoll-server", "shift", 10, 10000.0, 0.1),
+                percore_row("asio-server", "shift", 10, 9500.0, 0.12),
+                percore_row("asio-server", "shift", 10, 9000.0, 0.15, settings="--threads 1"),
+                # A pool serves as many as it has threads; an event loop that
+                # left some waiting has no such excuse. Neither ratio counts.
+                percore_row("threadpool-server", "shift", 10, 8000.0, 0.2, kind="pool", served=4),
+                percore_row("qt-server", "shift", 10, 7000.0, None, served=7),
+                # A shape without epoll-server has nothing to be a share of.
+                percore_row("asio-server", "framed", 100, 5000.0, 0.1)]
+        section = self.section(self.render({"percore": rows}, notes={"percore": ["pinned with taskset"]}),
+                               "7a. Per-core efficiency (pinned)")
+        self.assertEqual(section, "\n".join([
+            "- pinned with taskset",
+            "",
+            "requests/s: the round with the median rate; vs epoll-server: that rate over epoll-server's "
+            "at the same shape, in the same rounds; CPU: server CPU seconds (user + sys) per 10,000 "
+            "requests, the median over the rounds. A server that did not serve every connection has its "
+            "ratio in parentheses: it is not counted as meeting anything (the sequential server serves "
+            "one client at a time, a pool as many as it has threads: its design's limit).",
+            "",
+            "shift, 10 connections: epoll-server 10000 requests/s.",
+            "",
+            self.HEADER,
+            "| epoll-server | event | 10000 | 10000, 10000 | x1.00 | 0.1 | x1.00 | 10 |",
+            "| asio-server | event | 9500 | 9500, 9500 | x0.95 | 0.12 | x1.20 | 10 |",
+            "| asio-server --threads 1 | event | 9000 | 9000, 9000 | x0.90 | 0.15 | x1.50 | 10 |",
+            "| threadpool-server | pool | 8000 | 8000, 8000 | (x0.80) not counted | 0.2 | x2.00 | "
+            "4 of 10: its design's limit |",
+            "| qt-server | event | 7000 | 7000, 7000 | (x0.70) not counted | n/a | n/a | 7 of 10 |",
+            "",
+            "framed, 100 connections: epoll-server n/a requests/s.",
+            "",
+            self.HEADER,
+            "| asio-server | event | 5000 | 5000, 5000 | n/a | 0.1 | n/a | 100 |",
+            "", "", ""]))
+
+    def test_the_published_comparison_says_where_each_figure_was_measured(self):
+        rows = [published_row("asio-server", "asio-client", 1, 120000),
+                published_row("qt-server-threads", "qt-client", 1, 300000, errors=1),
+                published_row("asio-server", "asio-client", 10, 700000)]
+        section = self.section(self.render({"percore_published": rows}),
+                               "7b. Requests in 10 seconds, against the published benchmark")
+        self.assertIn("measured on another machine than this run's, so the ratio compares machines as "
+                      "much as servers; its goal is 1.2x. It has no one-host figure for 10 connections: "
+                      "its 10-client runs went between two machines over a LAN cable.", section)
+        self.assertIn("| asio-client | asio-server | 1 | 10 | 120000 | 120000, 120000 | 10 | 0 | 91281.5 | "
+                      "one Intel machine running Windows | x1.31 | 4 |", section)
+        self.assertIn("| qt-client | qt-server-threads | 1 | 10 | 300000 | 300000, 300000 | 10 | 1 | "
+                      "611292.1 | an Apple M4 | x0.49 | 4 |", section)
+        self.assertIn("| asio-client | asio-server | 10 | 10 | 700000 | 700000, 700000 | 10 | 0 | "
+                      "none from one host | n/a | n/a | 4 |", section)
+
+    def test_without_results_each_part_says_so(self):
+        text = self.render({}, notes={"percore": ["skipped: epoll-server (the baseline of every ratio) "
+                                                  "not built"]})
+        self.assertEqual(self.section(text, "7a. Per-core efficiency (pinned)"),
+                         "- skipped: epoll-server (the baseline of every ratio) not built\n\nNo results.\n\n")
+        self.assertEqual(self.section(text, "7b. Requests in 10 seconds, against the published benchmark"),
+                         "No results.\n\n")
+
+
+class WorkAndIdleLatencyReport(unittest.TestCase):
+    render = Report.render
+
+    def section(self, text, title):
+        # Up to the next section's title, or the end of the report.
+        return text.split(f"## {title}\n\n")[1].split("## ")[0].split("Raw results:")[0]
+
+    def test_the_work_tables_put_work_us_across_and_mark_servers_that_starved_connections(self):
+        rows = [work_row("epoll-server", 10, 0, 50000.0, 100.0, kind="event"),
+                work_row("threadpool-server", 10, 0, 60000.0, 80.0, served=4, kind="pool"),
+                work_row("threaded-server", 10, 0, 40000.0, 70.0, kind="threads"),
+                work_row("epoll-server", 10, 1000, 900.0, 12000.0, kind="event"),
+                work_row("threadpool-server", 10, 1000, 1800.0, 3000.0, served=4, kind="pool")]
+        text = self.render({"work": rows}, notes={"work": ["1 round(s)"]}, charts={"work": "work.png"})
+        self.assertEqual(self.section(text, "8. CPU-heavy requests (--work-us)"), "\n".join([
+            "- 1 round(s)",
+            "",
+            "requests/s: the round with the median rate; p99: the round trip's 99th percentile in "
+            "microseconds, the median over the rounds. A column's ceiling is what 2 CPUs can compute at "
+            "that --work-us and nothing else (CPUs x 1,000,000 / work-us requests/s); loadgen shares the "
+            "same CPUs. [s/c]: the server served only s of its c connections in some round; its figures "
+            "describe those s, not comparable with the others.",
+            "",
+            "10 connections, requests per second:",
+            "",
+            "| server | kind | 0 us | 1000 us (ceiling 2,000) | share of the ceiling at 1000 us |",
+            "|---|---|---|---|---|",
+            "| epoll-server | event | 50000 | 900 | 45% |",
+            "| threadpool-server | pool | 60000 [4/10] | 1800 [4/10] | 90% [4/10] |",
+            # No result at 1000 us (a run that failed): the cells say so.
+            "| threaded-server | threads | 40000 | n/a | n/a |",
+            "",
+            "10 connections, p99 round trip (us):",
+            "",
+            "| server | kind | 0 us | 1000 us |",
+            "|---|---|---|---|",
+            "| epoll-server | event | 100 | 12000 |",
+            "| threadpool-server | pool | 80 [4/10] | 3000 [4/10] |",
+            "| threaded-server | threads | 70 | n/a |",
+            "",
+            "",
+            "![8. CPU-heavy requests (--work-us)](work.png)",
+            "", ""]))
+
+    def test_each_connection_count_has_its_own_tables(self):
+        rows = [work_row("epoll-server", c, w, 1000.0, 500.0) for c in (100, 10) for w in (0, 10)]
+        section = self.section(self.render({"work": rows}), "8. CPU-heavy requests (--work-us)")
+        titles = [line for line in section.splitlines() if line.endswith(":")]
+        self.assertEqual(titles, ["10 connections, requests per second:", "10 connections, p99 round trip (us):",
+                                  "100 connections, requests per second:",
+                                  "100 connections, p99 round trip (us):"])
+        self.assertIn("| server | kind | 0 us | 10 us (ceiling 200,000) | share of the ceiling at 10 us |",
+                      section)
+        self.assertIn("| epoll-server | k | 1000 | 1000 | 0.5% |", section)
+
+    def test_the_idle_latency_table_compares_each_server_with_itself_without_idle_connections(self):
+        rows = [idle_latency_row("epoll-server", 0, 20000.0, 45.0, 90.0),
+                idle_latency_row("qt-server", 0, 15000.0, 60.0, 120.0),
+                idle_latency_row("epoll-server", 10000, 19000.0, 47.0, 99.0),
+                idle_latency_row("qt-server", 10000, 900.0, 1100.0, 1500.0, held=9984)]
+        text = self.render({"idle_latency": rows}, notes={"idle_latency": ["1 round(s)"]})
+        self.assertEqual(self.section(text, "4b. One active client beside idle ones"), "\n".join([
+            "- 1 round(s)",
+            "",
+            "requests/s: the round with the median rate of the one active connection; p50, p99: its "
+            "round trip, the median over the rounds; vs 0 idle: against the same server with no idle "
+            "connection, in this run; server CPU: seconds per 10,000 requests, the median over the "
+            "rounds; held / greeted: the fewest idle connections held and greeted in any round.",
+            "",
+            "| server | kind | idle conns | held / greeted | requests/s | p50 us | p99 us | p50 vs 0 idle | "
+            "p99 vs 0 idle | server CPU s /10k req |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            "| epoll-server | event | 0 | 0 / 0 | 20000 | 45 | 90 | x1.00 | x1.00 | 0.5 |",
+            "| epoll-server | event | 10000 | 10000 / 10000 | 19000 | 47 | 99 | x1.04 | x1.10 | 0.5 |",
+            "| qt-server | event | 0 | 0 / 0 | 15000 | 60 | 120 | x1.00 | x1.00 | 0.5 |",
+            "| qt-server | event | 10000 | 9984 / 9984 (of 10000) | 900 | 1100 | 1500 | x18.33 | x12.50 | 0.5 |",
+            "", ""]))
+
+    def test_without_its_no_idle_point_a_ratio_says_so(self):
+        rows = [idle_latency_row("qt-server", 1000, 5000.0, 200.0, 400.0)]
+        section = self.section(self.render({"idle_latency": rows}), "4b. One active client beside idle ones")
+        self.assertIn("| qt-server | event | 1000 | 1000 / 1000 | 5000 | 200 | 400 | n/a | n/a | 0.5 |", section)
 
 
 class Csvs(unittest.TestCase):
@@ -168,6 +339,37 @@ class Csvs(unittest.TestCase):
             with open(os.path.join(out, "idle.csv"), newline="") as f:
                 rows = list(csv.reader(f))
         self.assertEqual(rows, [["server", "rss_kib", "threads"], ["a", "1", ""], ["b", "", "2"]])
+
+
+
+class BurstSection(unittest.TestCase):
+    def test_each_server_with_its_rounds_and_its_designs_limit(self):
+        text = report.report_text({}, {"burst": [
+            burst_row("epoll-server", "event", [1.0, 1.0, 1.0]),
+            burst_row("qt-server", "event", [0.84, 1.0, 0.9]),
+            burst_row("sequential-server", "sequential", [0.4, 0.5, 0.45], limit=1),
+            burst_row("qt-server-pool", "pool", [0.95], limit=16),
+            burst_row("threadpool-server", "pool", [0.95], limit=None)]},
+            {"burst": ["400 connects at once"]}, [], {}, "2026-01-01 00:00:00", 1.0, True, "bench.py")
+        title = "## 3c. A burst against every server's default settings\n"
+        section = text.split(title, 1)[1].split("\n## ")[0]
+        self.assertIn("- 400 connects at once", section)
+        self.assertIn("| epoll-server | event | 400 | all | 3 | 100.0 | 100.0 | 100.0 | 0 | 0 | 0 | 1.05 "
+                      "| yes |", section)
+        self.assertIn("| qt-server | event | 400 | all | 3 | 84.0 | 90.0 | 100.0 | 0 | 64 | 0 | 1.05 | yes |",
+                      section)
+        self.assertIn("| sequential-server | sequential | 400 | 1 | 3 | 40.0 | 45.0 | 50.0 | 0 | 240 | 0 "
+                      "| 1.05 | no: its design serves one client at a time |", section)
+        self.assertIn("| 16 | 1 | 95.0 | 95.0 | 95.0 | 0 | 20 | 0 | 1.05 | no: its design serves 16 clients "
+                      "at a time |", section)
+        self.assertIn("| its threads | 1 | 95.0 | 95.0 | 95.0 | 0 | 20 | 0 | 1.05 | no: its design serves as "
+                      "many clients at a time as its pool has threads |", section)
+
+    def test_a_server_that_served_no_one_has_no_time_to_serve(self):
+        text = report.report_text({}, {"burst": [burst_row("qt-server", "event", [0.0])]}, {}, [], {},
+                                  "2026-01-01 00:00:00", 1.0, True, "bench.py")
+        self.assertIn("| qt-server | event | 400 | all | 1 | 0.0 | 0.0 | 0.0 | 0 | 400 | 0 | n/a | yes |",
+                      text)
 
 
 if __name__ == "__main__":
