@@ -27,7 +27,7 @@
 
 #include "cs/log.hpp"
 #include "client/client_connection.hpp"
-#include "qt_listener.hpp"
+#include "qt_main.hpp"
 
 namespace {
 
@@ -45,9 +45,7 @@ struct Settings {
 };
 
 int run(Settings& settings, char* program) {
-  int qt_argc = 1;  // Qt gets the program name only (see qt_server.cpp)
-  char* qt_argv[] = {program, nullptr};
-  QCoreApplication app(qt_argc, qt_argv);
+  part6::Application app(program);
 
   part6::RequestBudget budget{settings.requests, 0};
   std::vector<std::unique_ptr<part6::ClientConnection>> connections;
@@ -109,7 +107,6 @@ int run(Settings& settings, char* program) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  part6::install_qt_message_handler();
   Settings settings;
   unsigned reconnects = 3;
   std::size_t payload_bytes = 64;

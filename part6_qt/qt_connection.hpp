@@ -65,6 +65,11 @@ class QtConnection : public QObject {
   // closed. Idempotent.
   void begin_shutdown();
 
+  // Whether finished() was emitted. start() itself may emit it (a socket
+  // it cannot use, a grace period already over), and a QEventLoop forgets
+  // a quit() that comes before its exec(): check this before entering one.
+  bool has_finished() const { return finished_; }
+
  signals:
   void finished();
 

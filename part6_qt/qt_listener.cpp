@@ -1,8 +1,8 @@
 // The Qt servers' shared pieces around their connections; see qt_listener.hpp.
 #include "qt_listener.hpp"
 
+#include <QCoreApplication>
 #include <QSocketNotifier>
-#include <QtGlobal>
 
 #include <fcntl.h>
 
@@ -22,22 +22,7 @@ namespace {
 // The most connections accept_pending() takes in one go.
 constexpr int accept_batch = 64;
 
-void route_qt_message(QtMsgType type, const QMessageLogContext&, const QString& message) {
-  const std::string text = "qt: " + message.toStdString();
-  switch (type) {
-    case QtDebugMsg: cs::log_debug(text); break;
-    case QtInfoMsg: cs::log_info(text); break;
-    case QtWarningMsg: cs::log_warn(text); break;
-    case QtCriticalMsg:
-    case QtFatalMsg: cs::log_error(text); break;
-  }
-  // Qt itself aborts after a QtFatalMsg (and after warnings under
-  // QT_FATAL_WARNINGS=1) once this handler returns.
-}
-
 }  // namespace
-
-void install_qt_message_handler() { qInstallMessageHandler(route_qt_message); }
 
 void close_descriptor(qintptr descriptor) {
   if (descriptor >= 0) cs::FileDescriptor(static_cast<int>(descriptor)).reset();
@@ -119,6 +104,22 @@ void DescriptorServer::accept_pending() {
         return;
     }
   }
+}
+
+// --- OpenConnections --------------------------------------------------------
+
+OpenConnections::OpenConnections(DescriptorServer& server, const StopNotifier& stop_notifier)
+    : server_(server) {
+  connect(&stop_notifier, &StopNotifier::stopRequested, this, [this] {
+    cs::log_info("stopping: ", open_, " connections get the grace period");
+    stopping_ = true;
+    server_.close();
+    if (open_ == 0) QCoreApplication::quit();
+  });
+}
+
+void OpenConnections::closed() {
+  if (--open_ == 0 && stopping_) QCoreApplication::quit();
 }
 
 }  // namespace part6

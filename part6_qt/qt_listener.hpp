@@ -1,7 +1,8 @@
-// What the three Qt servers share around their connections: Qt's messages
-// routed into the repository's log, the stop signal turned into a Qt
-// signal, and a listener that hands out raw descriptors. The connection
-// itself, the chapter's main class, is qt_connection.hpp.
+// What the three Qt servers share around their connections: the stop
+// signal turned into a Qt signal, a listener that hands out raw
+// descriptors, and the count of open connections that ends the main loop
+// after the stop. The connection itself, the chapter's main class, is
+// qt_connection.hpp; the application object and main() are qt_main.hpp.
 //
 // Thread affinity (docs/part6_qt.md, "Thread affinity"): every QObject here
 // belongs to the thread that created it, or to the one it was moved to, and
@@ -20,14 +21,6 @@
 class QSocketNotifier;
 
 namespace part6 {
-
-// Sends Qt's own messages (qWarning from inside QtCore and QtNetwork, such as
-// "QSocketNotifier: Socket notifiers cannot be enabled or disabled from
-// another thread") through cs::log_*, so they are whole lines with time and
-// thread id like every other log line, and tests can look for them. Qt still
-// aborts on a warning when QT_FATAL_WARNINGS=1 is set. Call once in main(),
-// before creating QCoreApplication.
-void install_qt_message_handler();
 
 // Emits stopRequested() once, on the thread that created it, when the
 // StopSignal fires: a QSocketNotifier watches the StopSignal's self-pipe, so
@@ -88,6 +81,27 @@ class DescriptorServer : public QObject {
   QSocketNotifier* notifier_ = nullptr;  // child of this, watches listener_
   QTimer* backoff_timer_;                // re-enables notifier_ after EMFILE
   cs::RepeatLimiter accept_warnings_;
+};
+
+// The shutdown of a server whose main thread sees every connection end
+// (qt-server, qt-server-threads): on the stop it stops accepting (clients
+// still in the backlog are reset) and quits the application's event loop as
+// soon as no connection it counted is open. The connections get their
+// grace period from the same stopRequested(). Make it before the first
+// connection connects to stopRequested(), so that its slot runs first. Not
+// thread-safe: lives on the main thread, where opened() and closed() are
+// called.
+class OpenConnections : public QObject {
+ public:
+  OpenConnections(DescriptorServer& server, const StopNotifier& stop_notifier);
+
+  void opened() { ++open_; }
+  void closed();
+
+ private:
+  DescriptorServer& server_;
+  int open_ = 0;
+  bool stopping_ = false;
 };
 
 // Closes a descriptor that no QTcpSocket took over.

@@ -1,0 +1,45 @@
+// How every program of this chapter starts; see qt_main.hpp.
+#include "qt_main.hpp"
+
+#include <QtGlobal>
+
+#include "cs/log.hpp"
+
+namespace part6 {
+
+namespace {
+
+void route_qt_message(QtMsgType type, const QMessageLogContext&, const QString& message) {
+  const std::string text = "qt: " + message.toStdString();
+  switch (type) {
+    case QtDebugMsg: cs::log_debug(text); break;
+    case QtInfoMsg: cs::log_info(text); break;
+    case QtWarningMsg: cs::log_warn(text); break;
+    case QtCriticalMsg:
+    case QtFatalMsg: cs::log_error(text); break;
+  }
+  // Qt itself aborts after a QtFatalMsg (and after warnings under
+  // QT_FATAL_WARNINGS=1) once this handler returns.
+}
+
+}  // namespace
+
+QtArguments::QtArguments(char* program) : qt_argv{program, nullptr} {
+  // Before QCoreApplication exists, so that its own messages are routed too.
+  qInstallMessageHandler(route_qt_message);
+}
+
+Application::Application(char* program)
+    : QtArguments(program), QCoreApplication(qt_argc, qt_argv) {}
+
+int server_main(int argc, char** argv, const std::string& name, const std::string& description,
+                const RunServer& run_server, unsigned default_threads) {
+  cs::CommandLine command_line(name, description);
+  if (default_threads != 0) command_line.add_threads_option(default_threads);
+  const cs::ServerOptions options = command_line.parse(argc, argv);
+  cs::StopSignal stop;
+  cs::install_stop_handlers(stop);
+  return cs::run_guarded(name, [&] { run_server(options, stop, argv[0]); });
+}
+
+}  // namespace part6
