@@ -16,11 +16,9 @@ servers and sum up its rounds.
 import dataclasses
 import json
 import os
-import queue
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import time
 
@@ -28,7 +26,7 @@ from bench_format import log
 from bench_goals import GOAL_BURST_CLIENTS, GOAL_BURST_SECONDS, GOAL_SIZES
 from bench_machine import read_sysctl
 from bench_processes import (OPEN_FILES_WANTED, IdleClients, RunningServer, VethPair, cpu_seconds,
-                             line_reader, memory_and_threads, raise_open_files)
+                             memory_and_threads, raise_open_files)
 from bench_registry import (COMPLETION_SERVERS, IDLE_LATENCY_SERVERS, LIMITED_KINDS, MATRIX_SERVERS,
                             PERCORE_BASELINE, PERCORE_ONE_THREAD, PUBLISHED_PAIRS, Server, echo_servers)
 
@@ -525,39 +523,17 @@ class Bench:
             return None
 
     def idle_one(self, server, count):
-        # The largest backlog the kernel allows, so that the clients the
-        # server is slow to accept wait in it instead of being lost.
-        backlog = read_sysctl("net/core/somaxconn")
-        extra = ("--backlog", backlog) if backlog.isdigit() else ()
-        with RunningServer(self.build_dir, server, "shift", extra) as running:
+        # Every server's default backlog is the largest the kernel allows
+        # (cs/backlog.hpp), so the clients it is slow to accept wait in it.
+        with RunningServer(self.build_dir, server, "shift") as running:
             time.sleep(0.2)  # let it settle after start-up
             rss0, threads0 = memory_and_threads(running.pid)
-            loadgen = subprocess.Popen(
-                [self.loadgen, "idle", "--port", str(running.port), "-c", str(count),
-                 "--seconds", "0", "--connect-timeout", "10"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                preexec_fn=raise_open_files)
-            stderr = line_reader(loadgen.stderr)
-            deadline = time.monotonic() + IDLE_READY_TIMEOUT
-            ready = False
-            while time.monotonic() < deadline:
-                try:
-                    line = stderr.get(timeout=max(0.1, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if line is None:
-                    break
-                if "ready: holding" in line:
-                    ready = True
-                    break
-            if ready:
+            with IdleClients(self.loadgen, running.port, count, IDLE_READY_TIMEOUT) as idle:
                 time.sleep(0.5)  # threads started for the last clients reach their recv
                 rss, threads = memory_and_threads(running.pid)
-            loadgen.send_signal(signal.SIGTERM)
-            out, _ = loadgen.communicate(timeout=60)
-            if not ready:
-                raise RuntimeError("loadgen idle never reported ready")
-            result = json.loads(out.strip().splitlines()[-1])
+            result = idle.result
+        if result is None:
+            raise RuntimeError("loadgen idle printed no result")
         held = result["held_at_end"]
         return {"server": server.name, "kind": server.kind, "connections": count,
                 "held": held, "ready": result["ready"],
