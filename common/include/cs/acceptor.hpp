@@ -24,8 +24,10 @@ struct Client {
 // retried at once; descriptor or memory exhaustion is logged and retried
 // after accept_backoff, or sooner if a stop comes; a broken listening socket
 // throws std::runtime_error. Thread-safe if each thread passes its own
-// listener, or several threads share one (the kernel hands each connection
-// to one of them).
+// listener. Threads that share one listener must first make it
+// non-blocking (O_NONBLOCK): a new connection wakes every thread waiting in
+// poll(), and on a blocking listener those that lose the race would wait
+// inside accept(), where a stop request cannot reach them.
 std::optional<Client> accept_next(int listen_fd, const StopSignal& stop);
 
 }  // namespace cs
