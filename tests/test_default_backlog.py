@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every server's default listen backlog is the largest the system allows.
+"""Every server's default listen backlog is SOMAXCONN, as the kernel caps it.
 
     python3 tests/test_default_backlog.py BUILD_DIR [TestCase.test_name ...]
 
@@ -14,7 +14,7 @@ started or is not in the build. The servers are part 7's benchmark registry
 
 The CheckSelfTest cases show that the check can fail: stand-in listeners
 with a backlog of 128 (small enough for a burst of a few hundred connects
-to overflow) and of the largest, and a real server given --backlog 128.
+to overflow) and of SOMAXCONN, and a real server given --backlog 128.
 """
 from __future__ import annotations
 
@@ -118,12 +118,12 @@ def server_argv(name: str, *extra: str) -> List[str]:
 
 
 def too_small(backlog: int) -> Optional[str]:
-    """Why `backlog` is not the largest the system allows, or None."""
+    """Why `backlog` is not min(SOMAXCONN, net.core.somaxconn), or None."""
     wanted = expected_backlog()
     if backlog == wanted:
         return None
     return ("listen backlog %d, expected %d = min(SOMAXCONN %d, net.core.somaxconn): "
-            "the default must be the largest the system allows (cs::default_backlog)"
+            "the default must be SOMAXCONN (cs::default_backlog), as net.core.somaxconn caps it"
             % (backlog, wanted, socket.SOMAXCONN))
 
 
@@ -136,7 +136,7 @@ def _case(name: str):
         problem = too_small(served_backlog(server_argv(name)))
         if problem is not None:
             self.fail("%s: %s" % (name, problem))
-    test.__doc__ = "%s with default settings listens with the largest backlog." % name
+    test.__doc__ = "%s with default settings listens with a backlog of SOMAXCONN." % name
     return test
 
 
@@ -145,14 +145,14 @@ for _name in SERVERS:
 
 
 class CheckSelfTest(unittest.TestCase):
-    """The check judges a small backlog too small, and the largest right."""
+    """The check judges a small backlog too small, and SOMAXCONN right."""
 
     def stand_in(self, backlog: int) -> int:
         return served_backlog([sys.executable, "-c", STAND_IN, str(backlog)])
 
     def needs_room_above(self, backlog: int) -> None:
         if expected_backlog() <= backlog:
-            self.skipTest("net.core.somaxconn is %d here: a backlog of %d is already the largest"
+            self.skipTest("net.core.somaxconn is %d here: a backlog of %d is already all it allows"
                           % (expected_backlog(), backlog))
 
     def test_a_listener_with_backlog_128_is_judged_too_small(self):
@@ -161,7 +161,7 @@ class CheckSelfTest(unittest.TestCase):
         self.assertEqual(backlog, 128, "ss must show the stand-in's own backlog")
         self.assertIn("listen backlog 128, expected", too_small(backlog) or "")
 
-    def test_a_listener_with_the_largest_backlog_passes(self):
+    def test_a_listener_with_a_backlog_of_somaxconn_passes(self):
         backlog = self.stand_in(socket.SOMAXCONN)
         self.assertEqual(backlog, expected_backlog())
         self.assertIsNone(too_small(backlog))

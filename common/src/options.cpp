@@ -25,8 +25,9 @@ CommandLine::CommandLine(std::string name, std::string description)
       ->capture_default_str();
   app_->add_option("--backlog", options_.backlog,
                   "Listen backlog: connections the kernel queues before accept; the default "
-                  "is SOMAXCONN, the largest the system allows (Linux caps any value at "
-                  "net.core.somaxconn)")
+                  "is SOMAXCONN (4096 on Linux, also net.core.somaxconn's default; on "
+                  "Windows, the provider's reasonable maximum). Linux caps any value at "
+                  "net.core.somaxconn")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   app_->add_option("--idle-timeout-ms", idle_timeout_ms_,
@@ -39,7 +40,7 @@ CommandLine::CommandLine(std::string name, std::string description)
       ->check(CLI::Range(0LL, 86'400'000LL))
       ->capture_default_str();
   app_->add_option("--shutdown-grace-ms", shutdown_grace_ms_,
-                  "On SIGINT/SIGTERM, how long open connections may go on")
+                  "On SIGINT or SIGTERM (Windows: Ctrl-C), how long open connections may go on")
       ->check(CLI::Range(0LL, 600'000LL))
       ->capture_default_str();
   app_->add_option("--max-frame", options_.max_frame,

@@ -42,9 +42,9 @@ TEST(CommandLine, Defaults) {
   EXPECT_FALSE(options.quiet);
 }
 
-// The largest backlog the system allows, so that a burst of connects waits
-// in the accept queue instead of overflowing it (cs/backlog.hpp).
-TEST(CommandLine, DefaultBacklogIsTheLargestTheSystemAllows) {
+// SOMAXCONN (4096 on Linux), so that a burst of connects waits in the
+// accept queue instead of overflowing it (cs/backlog.hpp).
+TEST(CommandLine, DefaultBacklogIsSomaxconn) {
   EXPECT_EQ(default_backlog, SOMAXCONN);
   EXPECT_EQ(parse({"--backlog", "128"}).backlog, 128);
 }

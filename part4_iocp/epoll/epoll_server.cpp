@@ -55,10 +55,13 @@ using Clock = std::chrono::steady_clock;
 // (it serves one at a time), so it costs nothing per connection.
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Stop reading from a client once this many reply bytes wait for it to read
-// (--output-limit). One chunk's replies are never bigger than the chunk
-// (shift answers a byte with at most a byte, framed a frame with a frame of
-// the same length), so a connection's buffer never passes the limit by more
-// than receive_buffer_size.
+// (--output-limit). Shift answers a byte with at most a byte, so one chunk's
+// replies are never bigger than the chunk. Framed answers a frame with a
+// frame of the same length once the frame is complete, so a small chunk that
+// completes a frame adds that whole frame's reply (up to --max-frame plus
+// its header). A connection's buffer therefore never passes the limit by
+// more than one chunk plus one frame: receive_buffer_size + --max-frame +
+// cs::frame_header_length.
 constexpr std::size_t default_output_limit = 256 * 1024;
 // A drained output buffer keeps its memory for the next replies, unless a
 // burst grew it past this: then it is freed, so idle connections stay small.

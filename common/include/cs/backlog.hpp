@@ -4,12 +4,13 @@
 
 namespace cs {
 
-// SOMAXCONN: the largest backlog the system allows. On Linux listen() caps
-// any backlog at net.core.somaxconn, 4096 by default since Linux 5.4, the
-// value current glibc gives SOMAXCONN too; on Windows SOMAXCONN (0x7fffffff)
-// asks for the provider's reasonable maximum.
+// SOMAXCONN, a constant of the system's headers fixed when the server is
+// compiled: 4096 on Linux (current glibc; also net.core.somaxconn's default
+// since Linux 5.4), and on Windows 0x7fffffff, which asks for the provider's
+// reasonable maximum. Linux caps any backlog at net.core.somaxconn, so
+// raising that above 4096 gains nothing unless --backlog is raised too.
 //
-// Why the largest: with SYN cookies on (Linux's default), a client whose
+// Why a large default: with SYN cookies on (Linux's default), a client whose
 // handshake overflows a small accept queue can still see its connect()
 // succeed, and then waits for a greeting that never comes, since the server
 // never hears of it (docs/backlog.md). A burst of a few hundred connects

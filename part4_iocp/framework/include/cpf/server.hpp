@@ -73,8 +73,8 @@ struct ServerOptions {
   // Loopback by default, like every server of the repository.
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: an ephemeral port (see local_port())
-  // SOMAXCONN, the largest the system allows, as every server's --backlog
-  // (cs/backlog.hpp says why).
+  // SOMAXCONN (4096 on Linux; on Windows, the provider's reasonable
+  // maximum), as every server's --backlog (cs/backlog.hpp says why).
   int backlog = cs::default_backlog;
   unsigned threads = 2;  // I/O threads; at least 1
   std::size_t buffer_size = 4096;        // bytes per buffer
