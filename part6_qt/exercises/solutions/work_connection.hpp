@@ -1,0 +1,91 @@
+// Exercise part6-4: CPU work off the event loop, the reply back on the
+// socket's thread (docs/part6_qt.md, "Exercises").
+//
+// WorkConnection serves one client of a line protocol on the event loop of
+// the thread it lives on. Every line the client sends (at most max_line
+// bytes, its '\n' included) is a request, and the reply to it is what
+// `work` returns for it, written as is. The work costs CPU: the check's
+// computes for as many milliseconds as the line asks (cs::spend_cpu). A
+// slot runs to its end before its thread's event loop does anything else,
+// so a request that computes for 500 ms inside readyRead holds every other
+// client of that thread for 500 ms, however little they asked for. The
+// starting point does exactly that.
+//
+// What the connection must do:
+//   - run `work` off its thread, on QThreadPool::globalInstance() (`work` is
+//     thread-safe; it may run for several connections at once);
+//   - use the socket from the socket's own thread only: a reply computed on
+//     a pool thread comes back to this thread through a queued call, and is
+//     written here;
+//   - answer every request once, byte-exact, in the order of the requests,
+//     though the next line may arrive while the work of one still runs;
+//   - leave alone a socket that closed while its work ran, and emit
+//     finished() once, when the client has left and none of this
+//     connection's work is still running: the owner may delete the
+//     connection as soon as it is emitted.
+//
+// Edit work_connection.cpp, and the private part of the class below as your
+// design needs; check your work with
+//   ./run exercise part6-4
+// The check is work_connection_check.cpp.
+#pragma once
+
+#include <QByteArray>
+#include <QObject>
+#include <QRunnable>
+#include <QTcpSocket>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+
+namespace exercises {
+
+// Also the pool's task for its own requests (a QRunnable the pool does not
+// delete): run() computes one request on a pool thread. The .cpp says why
+// the request and the reply travel in members rather than in lambdas.
+class WorkConnection : public QObject, public QRunnable {
+  Q_OBJECT
+ public:
+  // Computes the reply to one request line ('\n' included). Thread-safe.
+  using Work = std::function<QByteArray(const QByteArray& request)>;
+
+  // The longest request line, '\n' included; a longer one closes the
+  // connection, so a client cannot make it buffer without limit.
+  static constexpr qint64 max_line = 1024;
+
+  // Runs on the socket's thread: takes `socket`, connected and living on
+  // that thread, as its child, and serves it from then on.
+  WorkConnection(QTcpSocket* socket, Work work, QObject* parent = nullptr);
+
+ signals:
+  // The client left and no work of this connection is running: emitted
+  // once, on the connection's thread.
+  void finished();
+  // Internal: a reply is in reply_. Emitted on the pool thread, delivered
+  // through a queued connection to on_reply() on the connection's thread.
+  void replied();
+
+ private:
+  // On a pool thread: computes the reply to request_ into reply_, then
+  // emits replied().
+  void run() override;
+  void serve();
+  void on_reply();
+  void on_disconnected();
+
+  QTcpSocket* socket_;
+  const Work work_;
+  // A request of this connection is in the pool, or its reply is on its
+  // way back. On the connection's thread only.
+  bool busy_ = false;
+  // The request on its way to the pool thread: written by serve() while
+  // not busy, read by run() after the acquire of handed_over_.
+  QByteArray request_;
+  std::atomic<unsigned> handed_over_{0};
+  // The reply on its way back, under the mutex.
+  std::mutex mutex_;
+  QByteArray reply_;
+};
+
+}  // namespace exercises
