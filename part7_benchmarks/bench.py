@@ -16,7 +16,10 @@ this order):
   2. nagle        header and body in two writes vs one, x nodelay off/on,
                   over loopback and over a veth pair between two namespaces
   3. backlog      bursts of clients x listen backlog -> share served, for the
-                  echo servers and, with chat throughput, per broadcast strategy
+                  echo servers; then the chat grid, clients 50..500 x backlog
+                  10..300 x broadcast strategy, every client sending in a
+                  closed loop: share in the room, deliveries/s, p99 latency,
+                  where each strategy's throughput peaks
   3c. burst       400 connects at once against every echo server with its
                   default settings: the share greeted and answered within 2 s,
                   lowest, median and highest of 3 rounds (1 with --quick)

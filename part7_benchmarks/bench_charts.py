@@ -5,11 +5,13 @@ backlog, client x server, chat, idle memory, scaling, completion against
 readiness, CPU-heavy requests) with matplotlib into
 the run's output directory and returns which file shows which experiment,
 for the report to link. Without matplotlib it says so and draws nothing.
+chat_figure and work_figure draw the two many-panel charts and return them
+unsaved, so that the tests can read their axes.
 """
 
 import os
 
-from bench_experiments import fewest_served, work_ceiling
+from bench_experiments import CHAT_GENERATOR_BUSY, chat_peak, fewest_served, generator_busy, work_ceiling
 from bench_format import find, log
 
 
@@ -105,25 +107,7 @@ def draw_charts(bench):
 
     rows = bench.results.get("chat", [])
     if rows:
-        strategies = list(dict.fromkeys(r["broadcast"] for r in rows))
-        backlogs = sorted({r["backlog"] for r in rows})
-        fig, axes = plt.subplots(2, len(strategies), figsize=(4 * len(strategies), 7), squeeze=False)
-        for col, strategy in enumerate(strategies):
-            for backlog in backlogs:
-                series = sorted((r for r in rows if r["broadcast"] == strategy and r["backlog"] == backlog),
-                                key=lambda r: r["connections"])
-                xs = [r["connections"] for r in series]
-                axes[0][col].plot(xs, [100 * r["join_success_rate"] for r in series], marker="o",
-                                  label=f"backlog {backlog}")
-                axes[1][col].plot(xs, [r["rps"] for r in series], marker="o", label=f"backlog {backlog}")
-            axes[0][col].set_title(strategy)
-            axes[0][col].set_ylim(0, 105)
-            axes[0][col].set_ylabel("% of clients in the room")
-            axes[1][col].set_ylabel("deliveries per second")
-            axes[1][col].set_xlabel("clients in the burst")
-            axes[0][col].legend(fontsize=7)
-        fig.suptitle("Chat: connection success and throughput, clients x backlog x strategy")
-        save(fig, "chat.png", "chat")
+        save(chat_figure(plt, rows), "chat.png", "chat")
 
     rows = bench.results.get("idle", [])
     if rows:
@@ -178,6 +162,112 @@ def draw_charts(bench):
 
 
 
+def plain_number(value, _=None):
+    """A tick label in plain numbers: 20,000 rather than 2x10^4."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
+def label_log_y(ax):
+    """A logarithmic y axis with ticks at 1, 2 and 5 of every decade,
+    labelled in plain numbers, and a grid on them."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=40))
+    ax.yaxis.set_major_formatter(FuncFormatter(plain_number))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def chat_figure(plt, rows):
+    """The chat grid's chart, returned unsaved: one column per broadcast
+    strategy; the share of the burst that got into the room (top row), the
+    deliveries per second (second row) and the p99 delivery latency (third
+    row) against the clients of the burst, one line per listen backlog. The
+    panels of a row share their y axis, so that the strategies compare at a
+    glance.
+
+    Throughput and latency are on logarithmic axes (a small backlog keeps
+    most of a burst out, and its room delivers a fraction of a full one's)
+    with ticks at 1, 2 and 5 of every decade, labelled in plain numbers. A
+    star marks each line's peak (chat_peak); a hollow marker, a cell where
+    loadgen was busy for CHAT_GENERATOR_BUSY of the window or more
+    (generator_busy), so that its rate may be the generator's limit. A
+    cell whose room never formed has no throughput or latency to show. The
+    legend has a row of its own below the panels, so that it covers no
+    data."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    strategies = list(dict.fromkeys(r["broadcast"] for r in rows))
+    backlogs = sorted({r["backlog"] for r in rows})
+    clients = sorted({r["connections"] for r in rows})
+    fig = plt.figure(figsize=(max(9.0, 4.2 * len(strategies)), 11.0))
+    grid = fig.add_gridspec(4, len(strategies), height_ratios=(0.8, 1, 1, 0.25))
+    panels = [[], [], []]
+    for row in range(3):
+        for col in range(len(strategies)):
+            panels[row].append(fig.add_subplot(grid[row, col], sharey=panels[row][0] if col else None))
+
+    colours = plt.get_cmap("tab10").colors
+    handles = []
+    for i, backlog in enumerate(backlogs):
+        style = {"color": colours[i % len(colours)], "marker": "o", "markersize": 5, "linewidth": 1.4}
+        for col, strategy in enumerate(strategies):
+            cells = sorted((r for r in rows if r["broadcast"] == strategy and r["backlog"] == backlog),
+                           key=lambda r: r["connections"])
+            panels[0][col].plot([r["connections"] for r in cells],
+                                [100 * r["join_success_rate"] for r in cells], **style)
+            chatted = [r for r in cells if r.get("joined") and r["rps"] > 0]
+            for row, value in ((1, lambda r: r["rps"]), (2, lambda r: r["p99_us"] / 1000)):
+                shown = [r for r in chatted if value(r) > 0]
+                ax = panels[row][col]
+                ax.plot([r["connections"] for r in shown], [value(r) for r in shown], **style)
+                busy = [r for r in shown if (generator_busy(r) or 0) >= CHAT_GENERATOR_BUSY]
+                if busy:
+                    ax.plot([r["connections"] for r in busy], [value(r) for r in busy], linestyle="none",
+                            marker="o", markersize=8, markerfacecolor="white",
+                            markeredgecolor=style["color"], markeredgewidth=1.5)
+            peak = chat_peak(cells)
+            if peak is not None and peak["rps"] > 0:
+                panels[1][col].plot([peak["clients"]], [peak["rps"]], linestyle="none", marker="*",
+                                    markersize=14, color=style["color"], markeredgecolor="black",
+                                    markeredgewidth=0.6)
+        handles.append(Line2D([], [], label=f"backlog {backlog}", **style))
+    handles.append(Line2D([], [], linestyle="none", marker="*", markersize=12, color="0.5",
+                          markeredgecolor="black", markeredgewidth=0.6, label="peak of the line"))
+    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="white",
+                          markeredgecolor="0.3", markeredgewidth=1.5,
+                          label=f"hollow: loadgen busy >= {CHAT_GENERATOR_BUSY:.0%} of the window"))
+
+    ylabels = ("% of the burst in the room", "deliveries per second (log scale)",
+               "p99 delivery latency, ms (log scale)")
+    for row, ylabel in enumerate(ylabels):
+        for col, strategy in enumerate(strategies):
+            ax = panels[row][col]
+            ax.xaxis.set_major_locator(FixedLocator(clients))
+            ax.xaxis.set_major_formatter(FuncFormatter(plain_number))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.tick_params(axis="x", labelsize=8)
+            ax.set_xlim(0, max(clients) * 1.06)
+            if row == 0:
+                ax.set_ylim(0, 105)
+                ax.grid(True, alpha=0.3)
+                ax.set_title(strategy, fontsize=10)
+            else:
+                label_log_y(ax)
+            if row == 2:
+                ax.set_xlabel("clients in the burst", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(ylabel, fontsize=9)
+    legend_row = fig.add_subplot(grid[3, :])
+    legend_row.axis("off")
+    legend_row.legend(handles=handles, loc="center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.suptitle("Chat at saturation: room size, throughput and p99 latency, clients x backlog x strategy "
+                 "(every client sends in a closed loop)")
+    return fig
+
+
 def work_figure(plt, rows):
     """The work experiment's chart, returned unsaved: requests per second
     (top row) and p99 round trip (middle row) against --work-us, one column
@@ -193,7 +283,7 @@ def work_figure(plt, rows):
     alone sets (work_ceiling). The legend has a row of its own below the
     panels, so that it covers no data."""
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     connections = sorted({r["connections"] for r in rows})
     works = sorted({r["work_us"] for r in rows})
@@ -242,22 +332,15 @@ def work_figure(plt, rows):
                           markeredgecolor="0.3", markeredgewidth=1.5,
                           label="hollow: served only some of its connections"))
 
-    def plain(value, _):
-        return f"{value:,.0f}" if value >= 1 else f"{value:g}"
-
     for row, ylabel in ((0, "requests per second (log scale)"), (1, "p99 round trip, us (log scale)")):
         for col, count in enumerate(connections):
             ax = panels[row][col]
             ax.set_xscale("symlog", linthresh=10, linscale=1)
             ax.set_xlim(-3, max(max(works), 10) * 1.6)
             ax.xaxis.set_major_locator(FixedLocator(works))
-            ax.xaxis.set_major_formatter(FuncFormatter(plain))
+            ax.xaxis.set_major_formatter(FuncFormatter(plain_number))
             ax.xaxis.set_minor_locator(NullLocator())
-            ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=40))
-            ax.yaxis.set_major_formatter(FuncFormatter(plain))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.grid(True, which="major", alpha=0.3)
+            label_log_y(ax)
             ax.set_xlabel("--work-us: CPU microseconds per request", fontsize=9)
             if row == 0:
                 ax.set_title(f"{count} connections", fontsize=10)

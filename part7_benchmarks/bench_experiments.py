@@ -5,9 +5,10 @@ results.jsonl as it goes), keeps the notes the report prints beside each
 table, and runs loadgen and the chapters' clients against servers it starts
 through bench_processes. EXPERIMENTS names the methods bench.py may run, in
 their order; median_round, median_value, median_round_and_cpu,
-median_round_and_latency, cpu_per_10k, work_ceiling and fewest_served are
-the pure arithmetic the experiments, the report and the charts apply to
-what they measured, and pin_prefixes the pure choice of how experiments 6
+median_round_and_latency, cpu_per_10k, work_ceiling, fewest_served,
+chat_peak and generator_busy are the pure arithmetic the experiments, the
+report and the charts apply to what they measured, and pin_prefixes the
+pure choice of how experiments 6
 and 7 pin their two processes (Bench.pinned_rounds, the measurement both
 share); help_default, design_limit and burst_summary read the burst check's
 servers and sum up its rounds.
@@ -23,7 +24,7 @@ import subprocess
 import time
 
 from bench_format import log
-from bench_goals import GOAL_BURST_CLIENTS, GOAL_BURST_SECONDS, GOAL_SIZES
+from bench_goals import GOAL_BURST_CLIENTS, GOAL_BURST_SECONDS, GOAL_CHAT_HOLD, GOAL_SIZES
 from bench_machine import read_sysctl
 from bench_processes import (OPEN_FILES_WANTED, IdleClients, RunningServer, VethPair, cpu_seconds,
                              memory_and_threads, raise_open_files)
@@ -32,9 +33,41 @@ from bench_registry import (COMPLETION_SERVERS, IDLE_LATENCY_SERVERS, LIMITED_KI
 
 IDLE_READY_TIMEOUT = 120   # seconds for loadgen idle to open every connection
 THROUGHPUT_ROUNDS = 3      # full run: rounds of experiment 1 (the median is reported)
-CHAT_SENDERS = 10          # chat grid: clients that send ...
-CHAT_RATE = 10             # ... this many messages per second each
-CHAT_JOIN_S = 1.0          # chat grid: seconds a client has to get into the room
+# The chat grid (experiment 3b): the published chatroom grid's axes (clients
+# from 50 to 500, listen backlog from 10 to 300; 325 is where its global lock
+# peaked) for each broadcast strategy, at a load that saturates the room:
+# every client in it sends in a closed loop (loadgen chat --senders 0
+# --in-flight CHAT_IN_FLIGHT), so the room runs as fast as the server
+# delivers. One message on its way per client puts up to N messages inside
+# the server at once, each to be written N - 1 times, more than any strategy
+# clears between two of them; and it bounds what waits for one member at
+# N - 1 frames, under the queue strategy's default bound (CHAT_QUEUE_FRAMES),
+# so that no member is dropped by the load alone.
+CHAT_STRATEGIES = ("global-lock", "snapshot", "queue")
+CHAT_CLIENTS = (50, 100, 200, 325, 400, 500)
+CHAT_BACKLOGS = (10, 128, 300)
+CHAT_QUICK_CLIENTS = (50, 200, 500)
+CHAT_QUICK_BACKLOGS = (10, 300)
+CHAT_IN_FLIGHT = 1
+CHAT_QUEUE_FRAMES = 1024   # chat-server's default --queue-frames (part2_threads/chat/chat_room.hpp)
+CHAT_SIZE = 128            # bytes per message
+CHAT_JOIN_S = 1.0          # seconds a client has to get into the room
+# loadgen --drain: how long a message may take to reach everyone before its
+# sender gives it up (it then counts as lost), and how long the end of a run
+# waits for the last deliveries. At saturation a delivery waits behind every
+# message already in the server, about a second at 500 clients: ten leave
+# room for a slow machine, and cost nothing unless a message is lost.
+CHAT_PATIENCE_S = 10.0
+# How chat_peak names what follows a peak: "holds" while the lowest
+# throughput beyond it stays at or above CHAT_FLAT_SHARE of the peak (the
+# chat goal's share: a cell measured once varies by about a fifth between
+# runs), "collapses" below CHAT_COLLAPSE_SHARE (less than half its peak: more
+# than any noise), "falls" in between.
+CHAT_FLAT_SHARE = GOAL_CHAT_HOLD
+CHAT_COLLAPSE_SHARE = 0.5
+# generator_busy at or above this: loadgen (one thread) was on the CPU for
+# nearly the whole measured window, so the rate may be its limit.
+CHAT_GENERATOR_BUSY = 0.9
 BURST_ROUNDS = 3           # full run: rounds of the burst check (lowest, median, highest reported)
 COMPLETION_ROUNDS = 5      # full run: rounds of experiment 6 (the median is reported)
 SERVER_CPU, LOADGEN_CPU = 0, 1  # experiments 6 and 7: the CPUs the server and loadgen are pinned to
@@ -156,6 +189,50 @@ def fewest_served(row):
     if served is None or served >= row["connections"]:
         return None
     return served
+
+
+def chat_peak(rows):
+    """Where the chat grid's throughput peaks in `rows` (the cells of one
+    strategy at one backlog, in any order) and what follows the peak. Cells
+    whose room never formed (joined false) measured no throughput and are
+    left out; None when no cell is left.
+
+    Returns clients, in_room and rps of the peak cell (the most deliveries
+    per second); after_clients, after_in_room and after_rps of the lowest
+    cell with more clients than the peak (None when the peak is at the most
+    clients measured); share, after_rps over the peak's; and shape: "rises"
+    (the peak is at the most clients measured), "holds" (share at least
+    CHAT_FLAT_SHARE), "collapses" (share below CHAT_COLLAPSE_SHARE) or
+    "falls" (in between)."""
+    cells = sorted((r for r in rows if r.get("joined")), key=lambda r: r["connections"])
+    if not cells:
+        return None
+    peak = max(cells, key=lambda r: r["rps"])
+    beyond = [r for r in cells if r["connections"] > peak["connections"]]
+    after = min(beyond, key=lambda r: r["rps"]) if beyond else None
+    found = {"clients": peak["connections"], "in_room": peak["clients_in_room"], "rps": peak["rps"],
+             "after_clients": after and after["connections"],
+             "after_in_room": after and after["clients_in_room"],
+             "after_rps": after and after["rps"], "share": None, "shape": "rises"}
+    if after is not None:
+        share = after["rps"] / peak["rps"] if peak["rps"] else None
+        found["share"] = share
+        if share is None or share >= CHAT_FLAT_SHARE:
+            found["shape"] = "holds"
+        else:
+            found["shape"] = "collapses" if share < CHAT_COLLAPSE_SHARE else "falls"
+    return found
+
+
+def generator_busy(row):
+    """The share of a chat row's measured window that loadgen spent on the
+    CPU (loadgen_cpu_window_s over seconds), or None when the row does not
+    say. loadgen is one thread: near 1 (CHAT_GENERATOR_BUSY), the generator
+    rather than the server may have set the rate."""
+    cpu, seconds = row.get("loadgen_cpu_window_s"), row.get("seconds")
+    if cpu is None or not seconds:
+        return None
+    return cpu / seconds
 
 
 def help_default(help_text, option):
@@ -406,21 +483,24 @@ class Bench:
         self.chat_strategies(servers)
 
     def chat_strategies(self, servers):
-        """The chat grid: clients x listen backlog x broadcast strategy. All
+        """The chat grid at saturation: clients x listen backlog x broadcast
+        strategy (CHAT_CLIENTS x CHAT_BACKLOGS x CHAT_STRATEGIES). All
         clients connect at once; those not in the room within CHAT_JOIN_S
-        count as failed (the success rate), the others chat (the throughput:
-        deliveries per second, with CHAT_SENDERS sending CHAT_RATE msg/s each,
-        so the offered load grows with the room)."""
+        count as failed (the success rate), and every client in the room
+        sends in a closed loop, CHAT_IN_FLIGHT message on its way at a time,
+        so the room runs as fast as the server delivers: the deliveries per
+        second of a cell are the strategy's capacity for that room, and
+        chat_peak reads where it peaks and what follows. Each cell starts
+        its server afresh."""
         server = next((s for s in servers if s.kind == "chat"), None)
         if server is None:
             self.note("chat", "skipped: chat-server is not built")
             return
         if self.quick:
-            seconds, warmup, clients_list, backlogs = 1.0, 0.3, (50, 400), (10, 128)
+            seconds, warmup, clients_list, backlogs = 1.0, 0.3, CHAT_QUICK_CLIENTS, CHAT_QUICK_BACKLOGS
         else:
-            seconds, warmup = 3.0, 0.5
-            clients_list, backlogs = (50, 100, 200, 300, 400), (10, 50, 128, 300)
-        for strategy in ("global-lock", "snapshot", "queue"):
+            seconds, warmup, clients_list, backlogs = 3.0, 0.5, CHAT_CLIENTS, CHAT_BACKLOGS
+        for strategy in CHAT_STRATEGIES:
             for backlog in backlogs:
                 for clients in clients_list:
                     try:
@@ -428,21 +508,25 @@ class Bench:
                                            ("--broadcast", strategy, "--backlog", str(backlog))) as running:
                             before = cpu_seconds(running.pid)
                             r = self.run_loadgen(
-                                ["chat", "--port", running.port, "-c", clients,
-                                 "--senders", CHAT_SENDERS, "--rate", CHAT_RATE, "--size", 128,
-                                 "--seconds", seconds, "--warmup", warmup, "--drain", 2,
+                                ["chat", "--port", running.port, "-c", clients, "--senders", 0,
+                                 "--in-flight", CHAT_IN_FLIGHT, "--size", CHAT_SIZE,
+                                 "--seconds", seconds, "--warmup", warmup, "--drain", CHAT_PATIENCE_S,
                                  "--join-timeout", CHAT_JOIN_S],
-                                timeout=seconds + warmup + CHAT_JOIN_S + 60)
+                                timeout=seconds + warmup + CHAT_JOIN_S + CHAT_PATIENCE_S + 60)
                             r["server_cpu_s"] = cpu_seconds(running.pid) - before
                     except (RuntimeError, subprocess.TimeoutExpired) as error:
                         self.note("chat", f"{strategy} backlog={backlog} clients={clients}: {error}")
                         continue
                     self.record("chat", {"server": server.name, "broadcast": strategy,
                                          "backlog": backlog, **r})
-        self.note("chat", f"{CHAT_SENDERS} senders x {CHAT_RATE} msg/s of 128 bytes, {warmup} s "
-                  f"warm-up + {seconds} s measured; a client not in the room {CHAT_JOIN_S} s after "
-                  "the burst began counts as failed (1 s is also Linux's first SYN retransmission, "
-                  "so a client whose SYN met a full queue misses it)")
+        self.note("chat", f"saturated: every client in the room sends {CHAT_SIZE}-byte messages in a "
+                  f"closed loop, {CHAT_IN_FLIGHT} on its way at a time (the next one as soon as the "
+                  "last reached every other client), so the room runs as fast as the server delivers; "
+                  f"{warmup} s warm-up + {seconds} s measured, each cell on a server started afresh; "
+                  f"a message not delivered everywhere within {CHAT_PATIENCE_S:g} s is given up and "
+                  f"counted lost; a client not in the room {CHAT_JOIN_S:g} s after the burst began "
+                  "counts as failed (1 s is also Linux's first SYN retransmission, so a client whose "
+                  "SYN met a full queue misses it)")
 
     # --- experiment 3c: the burst check ----------------------------------------
 

@@ -1,8 +1,8 @@
 """bench_goals.py - the performance goals, checked against one run's results.
 
-evaluate_goals turns the results of the goals, throughput, chat,
-completion, burst and percore experiments into verdicts (goal, subject, what was
-measured, met or not);
+evaluate_goals turns the results of the goals, throughput, chat (at
+saturation), completion, burst and percore experiments into verdicts (goal,
+subject, what was measured, met or not);
 the GOAL_* constants are the thresholds, and GOAL_SIZES the request sizes
 the goals experiment measures. Pure: it reads result rows, runs nothing.
 """
@@ -15,8 +15,18 @@ GOAL_SIZES = (16, 1024)
 GOAL_P50_US = 1000          # no delayed-ACK stall: p50 round trip under 1 ms
 GOAL_EVENT_SHARE = 0.90     # event-driven designs vs the fastest, at 10 and 100 connections
 GOAL_THREADED_SHARE = 0.70  # thread-per-client and pool designs vs the fastest, at 10
+# The chat grid runs saturated (every client sends as fast as the room
+# delivers), so its goal for the queue strategy reads: at the larger room,
+# with backlog GOAL_CHAT_BACKLOG or more, no message lost and no client
+# dropped; and its throughput does not fall from the smaller room to the
+# larger one: it keeps at least GOAL_CHAT_HOLD of it. At saturation a design
+# that scales holds its rate flat, and a strict comparison of two flat
+# figures measured once each would be decided by noise: one cell varies by
+# about a fifth from run to run, so a fall is a fall when it is larger than
+# that (the report's chat tables call the same share "holds").
 GOAL_CHAT_CLIENTS = (200, 400)
 GOAL_CHAT_BACKLOG = 128
+GOAL_CHAT_HOLD = 0.8
 # Experiment 6, completion-server against epoll-server, pinned, at every
 # (protocol, connections) point: its requests/s at least this share of
 # epoll-server's, its server CPU per request at most this multiple of
@@ -99,31 +109,46 @@ def evaluate_goals(results):
                     # goal about serving them, however fast the rest went.
                     served >= connections and ratio is not None and ratio >= share)
 
-    chat = [r for r in results.get("chat", []) if r["broadcast"] == "queue"]
-    top = max(GOAL_CHAT_CLIENTS)
-    for backlog in sorted({r["backlog"] for r in chat if r["backlog"] >= GOAL_CHAT_BACKLOG}):
-        at_top = find(chat, backlog=backlog, connections=top)
-        if at_top is None:
-            continue
-        # Delivery: every message reaches every client in the room; how many
-        # got into the room is the backlog's doing, reported beside it.
-        verdict(f"queue keeps 100% delivery at {top} clients",
-                f"backlog {backlog}",
-                f"{at_top['lost']} lost, {at_top['clients_dropped']} dropped "
-                f"({at_top['clients_in_room']}/{top} got in)",
-                at_top["joined"] and at_top["lost"] == 0 and at_top["clients_dropped"] == 0)
-        low = find(chat, backlog=backlog, connections=min(GOAL_CHAT_CLIENTS))
-        if low is not None:
-            verdict(f"queue throughput does not fall from {min(GOAL_CHAT_CLIENTS)} to {top} clients",
-                    f"backlog {backlog}",
-                    f"{format_number(low['rps'])} -> {format_number(at_top['rps'])} deliveries/s",
-                    at_top["rps"] >= low["rps"])
+    chat_verdicts(results, verdict)
 
     completion_verdicts(results, verdict)
     burst_verdicts(results, verdict)
     percore_verdicts(results, verdict)
     published_verdicts(results, verdict)
     return verdicts
+
+
+def chat_verdicts(results, verdict):
+    """The chat grid's goals for the queue strategy, through `verdict`
+    (evaluate_goals' own), at every backlog of at least GOAL_CHAT_BACKLOG:
+    at max(GOAL_CHAT_CLIENTS) clients every message reached every client in
+    the room (none lost, none given up, no client dropped), and the
+    deliveries per second there are at least GOAL_CHAT_HOLD of those at
+    min(GOAL_CHAT_CLIENTS). How many got into the room is the backlog's
+    doing, shown beside it and not judged; a room that never formed
+    delivered nothing and meets neither goal."""
+    chat = [r for r in results.get("chat", []) if r["broadcast"] == "queue"]
+    low_clients, top = min(GOAL_CHAT_CLIENTS), max(GOAL_CHAT_CLIENTS)
+    for backlog in sorted({r["backlog"] for r in chat if r["backlog"] >= GOAL_CHAT_BACKLOG}):
+        at_top = find(chat, backlog=backlog, connections=top)
+        if at_top is None:
+            continue
+        gave_up = at_top.get("gave_up", 0)
+        verdict(f"queue keeps 100% delivery at {top} clients, saturated",
+                f"backlog {backlog}",
+                f"{at_top['lost']} lost" + (f" ({gave_up} given up)" if gave_up else "")
+                + f", {at_top['clients_dropped']} dropped ({at_top['clients_in_room']}/{top} got in)",
+                at_top["joined"] and at_top["lost"] == 0 and at_top["clients_dropped"] == 0)
+        low = find(chat, backlog=backlog, connections=low_clients)
+        if low is not None:
+            verdict(f"queue throughput at {top} clients >= {GOAL_CHAT_HOLD:.0%} of its throughput at "
+                    f"{low_clients}, saturated",
+                    f"backlog {backlog}",
+                    f"{format_number(low['rps'])} -> {format_number(at_top['rps'])} deliveries/s = "
+                    f"{format_ratio(at_top['rps'], low['rps'])} (in the room: {low['clients_in_room']} "
+                    f"-> {at_top['clients_in_room']})",
+                    None if not low["rps"] else
+                    at_top["joined"] and at_top["rps"] >= GOAL_CHAT_HOLD * low["rps"])
 
 
 def completion_pairs(rows):

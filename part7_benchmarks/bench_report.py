@@ -13,7 +13,8 @@ import os
 from bench_format import find, format_number, format_ratio, markdown_table
 from bench_goals import (GOAL_PUBLISHED, burst_counted, completion_idle, completion_pairs,
                          evaluate_goals, percore_shapes, percore_subject, published_figure, served_all)
-from bench_experiments import fewest_served, work_ceiling
+from bench_experiments import (CHAT_COLLAPSE_SHARE, CHAT_FLAT_SHARE, CHAT_GENERATOR_BUSY, chat_peak,
+                               fewest_served, generator_busy, work_ceiling)
 from bench_registry import BASELINE_SERVER, COMPLETION_SERVERS, LIMITED_KINDS, PERCORE_BASELINE
 
 
@@ -111,28 +112,6 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
                     ("vs baseline", lambda r, b=base_n: format_ratio(r["requests"], b)),
                     ("errors", "errors"), ("server CPU s", "server_cpu_s")]))
 
-    def chat_body(rows):
-        text = []
-        for strategy in dict.fromkeys(r["broadcast"] for r in rows):
-            group = [r for r in rows if r["broadcast"] == strategy]
-
-            def same_cell_global_lock(r):
-                base = find(rows, broadcast="global-lock", backlog=r["backlog"], connections=r["connections"])
-                return format_ratio(r["rps"], base["rps"] if base else None)
-
-            text.append(f"{strategy}; deliveries/s ratio against global-lock with the same backlog "
-                        "and clients.\n")
-            text.append(markdown_table(group, [
-                ("backlog", "backlog"), ("clients", "connections"),
-                ("% joined", lambda r: f"{100 * r['join_success_rate']:.1f}"),
-                ("deliveries/s", "rps"),
-                ("vs global-lock", same_cell_global_lock),
-                ("p50 us", "p50_us"), ("p99 us", "p99_us"),
-                ("lost", "lost"), ("corrupt", "corrupt"), ("dropped", "clients_dropped"),
-                ("server CPU s", "server_cpu_s")]))
-            text.append("")
-        return "\n".join(text)
-
     def goals_body(rows):
         verdicts = evaluate_goals(bench_results)
         met = sum(1 for v in verdicts if v["met"])
@@ -220,7 +199,8 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
     section("1b. Client x server: requests per run", "clients", clients_body)
     section("2. Nagle's algorithm and delayed ACKs", "nagle", nagle_body)
     section("3a. Listen backlog under bursts", "backlog", backlog_body)
-    section("3b. Chat: clients x backlog x broadcast strategy", "chat", chat_body)
+    section("3b. Chat: clients x backlog x broadcast strategy, saturated", "chat",
+            lambda rows: "\n".join(chat_text(rows)))
     section("3c. A burst against every server's default settings", "burst",
             lambda rows: "\n".join(burst_text(rows)))
     section("4. Memory and threads per idle connection", "idle", idle_body)
@@ -234,6 +214,74 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
     section("8. CPU-heavy requests (--work-us)", "work", lambda rows: "\n".join(work_text(rows)))
     out.append("Raw results: results.jsonl (one loadgen result per line) and one CSV per experiment.")
     return "\n".join(out) + "\n"
+
+
+def chat_peaks(rows):
+    """The chat grid's peaks: one chat_peak per strategy and backlog, in
+    the order measured, each with its strategy and backlog; a pair whose
+    room never formed is left out."""
+    found = []
+    for strategy, backlog in dict.fromkeys((r["broadcast"], r["backlog"]) for r in rows):
+        peak = chat_peak([r for r in rows if r["broadcast"] == strategy and r["backlog"] == backlog])
+        if peak is not None:
+            found.append({"broadcast": strategy, "backlog": backlog, **peak})
+    return found
+
+
+def chat_text(rows):
+    """The chat grid's tables (the lines of the report's section): where
+    each strategy's throughput peaks at each backlog and what follows
+    (chat_peaks), then one table per strategy with every cell: the share
+    that got into the room, deliveries per second against global-lock's in
+    the same cell, the delivery latency, what was lost, and how busy the
+    generator was (generator_busy; marked at CHAT_GENERATOR_BUSY or above)."""
+    def busy(r):
+        share = generator_busy(r)
+        if share is None:
+            return "n/a"
+        return f"{100 * share:.0f}" + (" (limit?)" if share >= CHAT_GENERATOR_BUSY else "")
+
+    def beyond(p):
+        if p["after_clients"] is None:
+            return "none measured"
+        return (f"{format_number(p['after_rps'])} at {p['after_clients']} ({p['after_in_room']} in) = "
+                f"{format_ratio(p['after_rps'], p['rps'])}")
+
+    text = ["Every client in the room sends as fast as the room delivers (a closed loop), so each "
+            "cell's deliveries per second (messages received by clients, per second of the measured "
+            "window) is what that strategy can deliver to that room. The peak is the cell with the "
+            "most; beyond it, the lowest cell with more clients: the strategy holds when that stays "
+            f"at or above {CHAT_FLAT_SHARE:.0%} of the peak, collapses below {CHAT_COLLAPSE_SHARE:.0%}, "
+            "falls in between, and rises when the peak is at the most clients measured. Clients: "
+            "those of the burst; in: those that got into the room.\n",
+            markdown_table(chat_peaks(rows), [
+                ("strategy", "broadcast"), ("backlog", "backlog"),
+                ("peak deliveries/s", "rps"),
+                ("at clients (in)", lambda p: f"{p['clients']} ({p['in_room']})"),
+                ("lowest beyond the peak", beyond), ("shape", "shape")]),
+            ""]
+    for strategy in dict.fromkeys(r["broadcast"] for r in rows):
+        group = [r for r in rows if r["broadcast"] == strategy]
+
+        def same_cell_global_lock(r):
+            base = find(rows, broadcast="global-lock", backlog=r["backlog"], connections=r["connections"])
+            return format_ratio(r["rps"], base["rps"] if base else None)
+
+        text.append(f"{strategy}; deliveries/s against global-lock with the same backlog and clients; "
+                    "latency from the send to each receipt; lost: deliveries of the measured messages "
+                    "that never came; loadgen busy: its CPU time over the measured window (one "
+                    "thread: near 100%, the rate may be the generator's limit).\n")
+        text.append(markdown_table(group, [
+            ("backlog", "backlog"), ("clients", "connections"),
+            ("% joined", lambda r: f"{100 * r['join_success_rate']:.1f}"),
+            ("in room", "clients_in_room"),
+            ("deliveries/s", "rps"),
+            ("vs global-lock", same_cell_global_lock),
+            ("p50 us", "p50_us"), ("p99 us", "p99_us"),
+            ("lost", "lost"), ("corrupt", "corrupt"), ("dropped", "clients_dropped"),
+            ("loadgen busy %", busy), ("server CPU s", "server_cpu_s")]))
+        text.append("")
+    return text
 
 
 def percore_text(rows):

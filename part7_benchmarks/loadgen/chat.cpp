@@ -1,9 +1,16 @@
 // chat: --connections clients join a chat server; the first --senders of
-// them each send --rate messages per second (open loop: on a schedule,
-// whatever the server's speed); every client reads everything, so the
-// server never waits for this tool. A message carries its sender, a
-// sequence number and its send time; a receiver records the delivery
-// latency, and a gap in a sender's sequence is a lost message.
+// them (--senders 0: all of them) send, and every client reads everything,
+// so the server never waits for this tool to read. How they send:
+//   - open loop (the default): --rate messages per second each, on a
+//     schedule, whatever the server's speed;
+//   - closed loop (--in-flight K): each sender sends its next message as
+//     soon as fewer than K of its messages are still on their way to
+//     someone in the room (SendWindow, chat_window.hpp), so the room runs
+//     as fast as the server delivers: its capacity, whatever it is, with
+//     at most K messages per sender inside the server at once.
+// A message carries its sender, a sequence number and its send time; a
+// receiver records the delivery latency, and a gap in a sender's sequence
+// is a lost message.
 //
 // Joining: the chat protocol has no acknowledgement, so a client is known
 // to be in the room once another client received its hello (a frame
@@ -20,6 +27,11 @@
 // experiment measures both the success rate and the throughput that way.
 // The senders are then the first --senders clients in the room.
 //
+// Throughput (rps) is the deliveries that arrived inside the measured
+// window, of any message, per second of it: the rate at which receivers got
+// messages. deliveries and lost count the messages sent inside the window,
+// whenever they arrived (up to --drain seconds after it).
+//
 // Message layout (big-endian): "LGMW" (warm-up) or "LGMS" (measured), the
 // sender (4 bytes), the sequence number (8), the send time in ns of this
 // process's steady clock (8), then filler up to --size bytes, checked too,
@@ -27,15 +39,21 @@
 //
 // deliveries_expected counts, for each measured message, every client but
 // its sender; lost is what of that never arrived (gaps, clients the server
-// dropped, deliveries still missing after --drain).
+// dropped, deliveries still missing after --drain). In the closed loop a
+// message still on its way --drain seconds after it was sent is given up
+// (gave_up counts the deliveries it still expected), so that one message
+// the server lost or tore cannot stop its sender for good.
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <vector>
 
+#include "chat_window.hpp"
 #include "cs/frame_codec.hpp"
 #include "cs/log.hpp"
 #include "modes.hpp"
@@ -52,6 +70,9 @@ constexpr std::size_t hello_size = 8;
 constexpr auto first_hello_resend = std::chrono::milliseconds(50);
 constexpr auto last_hello_resend = std::chrono::milliseconds(800);
 constexpr std::size_t receive_chunk = 64 * 1024;
+// Closed loop: how often the senders' oldest messages are checked against
+// the patience (--drain); far below any patience worth setting.
+constexpr auto give_up_check_interval = std::chrono::milliseconds(20);
 // Frames longer than this are not ours; a sane bound for the decoder.
 constexpr std::uint32_t max_frame = 1u << 20;
 
@@ -76,7 +97,7 @@ struct ChatClient {
   cs::Bytes out;
   std::size_t out_pos = 0;
   std::uint32_t events = 0;
-  std::vector<std::uint64_t> next_seq;  // per sender: the sequence number due next
+  std::vector<std::uint64_t> next_seq;  // per sender slot: the sequence number due next
   Clock::time_point next_hello{};        // joining: when to send the hello (again)
   Clock::duration hello_backoff = first_hello_resend;
 };
@@ -95,10 +116,12 @@ class ChatRun {
     JsonLine json;
     const double measured = std::chrono::duration<double>(measured_end_ - measure_from_).count();
     const std::uint64_t expected = deliveries_expected();
+    const double window_cpu = cpu_at_window_start_ ? cpu_at_window_end_ - *cpu_at_window_start_ : 0.0;
     json.add("mode", "chat")
         .add("connections", o_.connections)
-        .add("senders", o_.senders)
-        .add("rate", o_.rate)
+        .add("senders", static_cast<std::uint64_t>(senders_.size()))
+        .add("in_flight", o_.in_flight)
+        .add("rate", closed_loop() ? 0.0 : o_.rate)  // 0: closed loop, no fixed rate
         .add("size", std::uint64_t{o_.size})
         .add("joined", joined)
         .add("clients_in_room", in_room_)
@@ -109,8 +132,9 @@ class ChatRun {
         .add("deliveries", measured_delivered_)
         .add("deliveries_expected", expected)
         .add("lost", expected > measured_delivered_ ? expected - measured_delivered_ : 0)
-        .add("requests", measured_delivered_)
-        .add("rps", joined && measured > 0 ? static_cast<double>(measured_delivered_) / measured : 0.0)
+        .add("gave_up", gave_up_)
+        .add("requests", window_delivered_)
+        .add("rps", joined && measured > 0 ? static_cast<double>(window_delivered_) / measured : 0.0)
         .add_latencies(latency_)
         .add("errors", corrupt_ + misordered_)
         .add("corrupt", corrupt_)
@@ -119,6 +143,7 @@ class ChatRun {
         .add("connect_failures", connect_failures_)
         .add("seconds_to_join", std::chrono::duration<double>(data_start - start_).count())
         .add("loadgen_cpu_s", process_cpu_seconds() - cpu_before)
+        .add("loadgen_cpu_window_s", window_cpu)
         .add("stopped_early", stop_.stop_requested());
     return json.str();
   }
@@ -132,7 +157,6 @@ class ChatRun {
     for (std::uint32_t id = 0; id < o_.connections; ++id) {
       ChatClient& c = clients_[id];
       c.id = id;
-      c.next_seq.assign(o_.senders, 0);
       // Always TCP_NODELAY: each message goes out with one send(), and a
       // chat measures delivery latency, which Nagle would only add to.
       c.fd = start_connect(address_, true);
@@ -201,7 +225,7 @@ class ChatRun {
     choose_senders();
     cs::log_info("chat: ", in_room_, " of ", o_.connections, " clients joined in ",
                  std::chrono::duration<double>(Clock::now() - start_).count(), " s");
-    if (in_room_ < 2 || senders_.size() < o_.senders) {
+    if (in_room_ < 2 || senders_.size() < senders_wanted()) {
       cs::log_error("only ", in_room_, " clients joined the room in time: too few to chat with ",
                     o_.senders, " sender(s)");
       return false;
@@ -209,35 +233,61 @@ class ChatRun {
     return true;
   }
 
+  // --senders 0: every client in the room (known once the room is closed).
+  std::size_t senders_wanted() const { return o_.senders > 0 ? o_.senders : in_room_; }
+  bool closed_loop() const { return o_.in_flight > 0; }
+
   void choose_senders() {
     sender_slot_.assign(clients_.size(), -1);
-    in_room_ = 0;
+    in_room_ = static_cast<std::uint32_t>(
+        std::count_if(clients_.begin(), clients_.end(), [](const ChatClient& c) { return !c.dropped; }));
     for (ChatClient& c : clients_) {
-      if (c.dropped) continue;
-      ++in_room_;
-      if (senders_.size() < o_.senders) {
+      if (!c.dropped && senders_.size() < senders_wanted()) {
         sender_slot_[c.id] = static_cast<int>(senders_.size());
         senders_.push_back(c.id);
       }
     }
+    for (ChatClient& c : clients_) c.next_seq.assign(senders_.size(), 0);
+    if (closed_loop()) windows_.assign(senders_.size(), SendWindow(o_.in_flight));
   }
 
   void send_and_receive() {
     const auto begin = Clock::now();
     measure_from_ = begin + seconds_to_duration(o_.warmup);
     measured_end_ = measure_from_ + seconds_to_duration(o_.seconds);
+    if (closed_loop()) {
+      send_closed_loop();
+    } else {
+      send_open_loop(begin);
+    }
+    cpu_at_window_end_ = process_cpu_seconds();
+    measured_end_ = std::min(measured_end_, Clock::now());
+    const auto drain_until = Clock::now() + seconds_to_duration(o_.drain);
+    const std::uint64_t expected = deliveries_expected();
+    while (Clock::now() < drain_until && !stop_.stop_requested() &&
+           measured_delivered_ < expected) {
+      for (const std::uint32_t id : senders_) {
+        if (!clients_[id].dropped) flush(clients_[id]);
+      }
+      poll_once(std::chrono::milliseconds(10));
+    }
+  }
+
+  void send_open_loop(Clock::time_point begin) {
+    const std::size_t senders = senders_.size();
     const auto interval = seconds_to_duration(1.0 / o_.rate);
-    std::vector<Clock::time_point> next_send(o_.senders);
-    std::vector<std::uint64_t> seq(o_.senders, 0);
-    for (unsigned s = 0; s < o_.senders; ++s) {
+    std::vector<Clock::time_point> next_send(senders);
+    std::vector<std::uint64_t> seq(senders, 0);
+    for (std::size_t s = 0; s < senders; ++s) {
       // Spread the senders over one interval so they do not all fire at once.
-      next_send[s] = begin + interval * s / o_.senders;
+      next_send[s] = begin + interval * s / senders;
     }
     for (;;) {
       const auto now = Clock::now();
       if (now >= measured_end_ || stop_.stop_requested()) break;
+      note_window_start(now);
       auto soonest = measured_end_;
-      for (unsigned s = 0; s < o_.senders; ++s) {
+      for (std::size_t s = 0; s < senders; ++s) {
         ChatClient& c = clients_[senders_[s]];
         // Catch up on a late wake-up, but never with more than a few at once.
         for (int burst = 0; next_send[s] <= now && burst < 4; ++burst) {
@@ -251,16 +301,39 @@ class ChatRun {
       poll_once(std::chrono::ceil<std::chrono::milliseconds>(
           std::max(soonest - Clock::now(), Clock::duration::zero())));
     }
-    measured_end_ = std::min(measured_end_, Clock::now());
-    const auto drain_until = Clock::now() + seconds_to_duration(o_.drain);
-    const std::uint64_t expected = deliveries_expected();
-    while (Clock::now() < drain_until && !stop_.stop_requested() &&
-           measured_delivered_ < expected) {
-      for (const std::uint32_t id : senders_) {
-        if (!clients_[id].dropped) flush(clients_[id]);
+  }
+
+  // Every sender fills its window whenever a delivery settles a message;
+  // the event loop does nothing else, so the room goes as fast as the
+  // server delivers.
+  void send_closed_loop() {
+    const auto patience = seconds_to_duration(o_.drain);
+    auto next_check = Clock::now() + give_up_check_interval;
+    for (;;) {
+      const auto now = Clock::now();
+      if (now >= measured_end_ || stop_.stop_requested()) break;
+      note_window_start(now);
+      if (now >= next_check) {
+        for (SendWindow& window : windows_) gave_up_ += window.give_up_before(now - patience);
+        next_check = now + give_up_check_interval;
       }
-      poll_once(std::chrono::milliseconds(10));
+      // Every client in the room but the sender expects the message.
+      const std::uint32_t receivers = in_room_ - static_cast<std::uint32_t>(dropped_) - 1;
+      for (std::size_t s = 0; s < senders_.size(); ++s) {
+        ChatClient& c = clients_[senders_[s]];
+        if (c.dropped || !windows_[s].can_send()) continue;
+        while (windows_[s].can_send()) {
+          queue_message(c, windows_[s].send(receivers, now), now >= measure_from_, now);
+        }
+        flush(c);
+      }
+      poll_once(std::chrono::ceil<std::chrono::milliseconds>(
+          std::max(std::min(measured_end_, next_check) - Clock::now(), Clock::duration::zero())));
     }
+  }
+
+  void note_window_start(Clock::time_point now) {
+    if (!cpu_at_window_start_ && now >= measure_from_) cpu_at_window_start_ = process_cpu_seconds();
   }
 
   // Each measured message, to every client in the room but its sender.
@@ -319,6 +392,10 @@ class ChatRun {
     ++dropped_;
     epoll_.remove(c.fd.get());
     c.fd.reset();
+    // Closed loop: what it had not received yet is no longer on its way to it.
+    for (std::size_t s = 0; s < windows_.size(); ++s) {
+      if (senders_[s] != c.id) windows_[s].settle(c.next_seq[s], std::numeric_limits<std::uint64_t>::max());
+    }
   }
 
   void poll_once(std::chrono::milliseconds timeout) {
@@ -357,6 +434,11 @@ class ChatRun {
         drop(c, "a frame header announced an impossible length");
         return;
       }
+      // A short read emptied the socket: asking again would only return
+      // EAGAIN, one system call per wake-up for nothing (a saturated room
+      // wakes each receiver for a frame or two), and the epoll set is
+      // level-triggered, so it reports the socket again when more comes.
+      if (static_cast<std::size_t>(n) < receive_chunk) return;
     }
   }
 
@@ -386,7 +468,11 @@ class ChatRun {
       ++misordered_;
       return;
     }
-    c.next_seq[slot] = seq + 1;  // a jump over missing numbers shows as lost at the end
+    // A jump over missing numbers shows as lost at the end; in the closed
+    // loop the messages jumped over will never reach this client either.
+    if (closed_loop()) windows_[static_cast<std::size_t>(slot)].settle(c.next_seq[slot], seq + 1);
+    c.next_seq[slot] = seq + 1;
+    if (now >= measure_from_ && now < measured_end_) ++window_delivered_;
     if (measured) {
       ++measured_delivered_;
       latency_.record(nanoseconds_between(epoch_ + std::chrono::nanoseconds(sent_at), now));
@@ -401,10 +487,15 @@ class ChatRun {
   std::vector<bool> seen_;  // clients whose hello reached someone
   std::vector<std::uint32_t> senders_;  // client ids of the senders, in sender order
   std::vector<int> sender_slot_;        // per client id: its index in senders_, or -1
+  std::vector<SendWindow> windows_;     // closed loop: per sender slot, its messages on their way
   std::uint32_t in_room_ = 0;           // clients that joined and chat
   const Clock::time_point epoch_ = Clock::now();
   Clock::time_point start_{}, measure_from_{}, measured_end_{};
   std::uint64_t measured_sent_ = 0, measured_delivered_ = 0;
+  std::uint64_t window_delivered_ = 0;  // deliveries of any message inside the measured window
+  std::uint64_t gave_up_ = 0;           // closed loop: deliveries still expected of abandoned messages
+  std::optional<double> cpu_at_window_start_;
+  double cpu_at_window_end_ = 0;
   std::uint64_t corrupt_ = 0, misordered_ = 0, dropped_ = 0, connect_failures_ = 0;
   LatencyHistogram latency_;
 };
@@ -412,9 +503,16 @@ class ChatRun {
 }  // namespace
 
 std::string run_chat(const LoadOptions& options, const cs::StopSignal& stop) {
-  cs::log_info("chat: ", options.connections, " clients, ", options.senders, " sending ",
-               options.rate, " msg/s of ", options.size, " bytes, ", options.warmup,
-               " s warm-up + ", options.seconds, " s");
+  const std::string who =
+      options.senders > 0 ? std::to_string(options.senders) + " sending" : std::string("all sending");
+  if (options.in_flight > 0) {
+    cs::log_info("chat: ", options.connections, " clients, ", who, " in a closed loop (",
+                 options.in_flight, " message(s) on their way each) ", options.size, " bytes, ",
+                 options.warmup, " s warm-up + ", options.seconds, " s");
+  } else {
+    cs::log_info("chat: ", options.connections, " clients, ", who, " ", options.rate, " msg/s of ",
+                 options.size, " bytes, ", options.warmup, " s warm-up + ", options.seconds, " s");
+  }
   return ChatRun(options, stop).run();
 }
 

@@ -96,20 +96,30 @@ ParseOutcome parse_arguments(int argc, const char* const* argv) {
       ->capture_default_str();
 
   CLI::App* chat = app.add_subcommand(
-      "chat", "Chat clients; some send at a fixed rate; measure delivery latency and losses");
+      "chat", "Chat clients; some or all send, at a fixed rate or in a closed loop; measure "
+              "deliveries per second, delivery latency and losses");
   add_target(*chat, o);
   add_connections(*chat, o, "Clients in the room");
-  chat->add_option("--senders", o.senders, "How many of the clients send")
-      ->check(CLI::Range(1u, 1'000'000u))
+  chat->add_option("--senders", o.senders, "How many of the clients send (0: every client in the room)")
+      ->check(CLI::Range(0u, 1'000'000u))
       ->capture_default_str();
-  chat->add_option("--rate", o.rate, "Messages per second per sender")
-      ->check(CLI::Range(0.1, 1e6))
+  CLI::Option* rate = chat->add_option("--rate", o.rate, "Messages per second per sender (open loop)")
+                          ->check(CLI::Range(0.1, 1e6))
+                          ->capture_default_str();
+  chat->add_option("--in-flight", o.in_flight,
+                   "Closed loop instead of --rate: each sender sends whenever fewer than K of its "
+                   "messages are still on their way to a client in the room, so the room runs as "
+                   "fast as the server delivers (default 0: open loop)")
+      ->check(CLI::Range(0u, 4096u))
+      ->excludes(rate)
       ->capture_default_str();
   chat->add_option("--size", o.size, "Payload bytes per message (at least 24)")
       ->check(CLI::Range(chat_header_size, 1u << 20))
       ->capture_default_str();
   add_measured_time(*chat, o);
-  chat->add_option("--drain", o.drain, "Seconds to wait for deliveries after the last send")
+  chat->add_option("--drain", o.drain,
+                   "Seconds to wait for deliveries after the last send; in the closed loop also "
+                   "how long a message may take to reach everyone before its sender gives up on it")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   chat->add_option("--join-timeout", o.join_timeout,

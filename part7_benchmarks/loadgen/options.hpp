@@ -5,7 +5,7 @@
 //                    [--threads T] [--pipeline K] [--size BYTES]
 //                    [--seconds S] [--warmup S] [--nodelay] [--split-writes]
 //   loadgen burst    --port P [--protocol ...] [--connections N] [--timeout S]
-//   loadgen chat     --port P [--connections N] [--senders M] [--rate R]
+//   loadgen chat     --port P [--connections N] [--senders M] [--rate R | --in-flight K]
 //                    [--size BYTES] [--seconds S] [--warmup S] [--drain S]
 //                    [--join-timeout S]
 //   loadgen idle     --port P [--protocol ...] [--connections N] [--seconds S]
@@ -40,9 +40,11 @@ struct LoadOptions {
   bool split_writes = false;  // pingpong: header and body in two send() calls
   double connect_timeout = 5;  // seconds a connection may take to be established
   double timeout = 5;      // burst: seconds the whole burst may take
-  unsigned senders = 1;    // chat: how many of the clients send
-  double rate = 100;       // chat: messages per second per sender
-  double drain = 2;        // chat: seconds to wait for deliveries after the last send
+  unsigned senders = 1;    // chat: how many of the clients send (0: every client in the room)
+  double rate = 100;       // chat: messages per second per sender (open loop)
+  unsigned in_flight = 0;  // chat: >0: closed loop, at most this many messages per sender on their way
+  double drain = 2;        // chat: seconds to wait for deliveries after the last send (closed
+                           // loop: also the patience for one message before it is given up)
   double join_timeout = 0; // chat: >0: clients not in the room after S seconds are left out
   bool quiet = false;
 };

@@ -32,12 +32,17 @@ def pingpong_row(server, rps, connections=1, nodelay=False, kind="k"):
             "loadgen_cpu_s": 0.2}
 
 
-def chat_row(strategy, backlog, clients, rps, in_room=None, lost=0):
+def chat_row(strategy, backlog, clients, rps, in_room=None, lost=0, gave_up=0, loadgen_cpu=1.5,
+             p99_us=900.0):
+    """A cell of the chat grid as the saturated grid records it: every
+    client in the room sending in a closed loop; loadgen_cpu is loadgen's
+    CPU seconds over the 3 s window."""
     in_room = clients if in_room is None else in_room
     return {"server": "chat-server", "broadcast": strategy, "backlog": backlog, "connections": clients,
-            "joined": in_room >= 2, "clients_in_room": in_room, "join_success_rate": in_room / clients,
-            "rps": rps, "lost": lost, "p50_us": 500.0, "p99_us": 900.0, "corrupt": 0,
-            "clients_dropped": 0, "server_cpu_s": 1.0}
+            "senders": in_room, "in_flight": 1, "joined": in_room >= 2, "clients_in_room": in_room,
+            "join_success_rate": in_room / clients, "seconds": 3.0, "rps": rps, "lost": lost,
+            "gave_up": gave_up, "p50_us": p99_us / 2, "p99_us": p99_us, "corrupt": 0,
+            "clients_dropped": 0, "loadgen_cpu_window_s": loadgen_cpu, "server_cpu_s": 1.0}
 
 
 def completion_row(server, protocol, connections, rps, cpu_median, cpu_own=None):
@@ -144,8 +149,14 @@ def fixed_results():
         "nagle": nagle, "backlog": backlog, "clients": clients,
         "burst": [burst_row("epoll-server", "event", [1.0, 1.0, 1.0]),
                   burst_row("sequential-server", "sequential", [0.4, 0.5, 0.45], limit=1)],
-        "chat": [chat_row(s, b, n, 100.0 * n) for s in ("global-lock", "queue")
-                 for b in (10, 128) for n in (50, 400)],
+        # global-lock peaks at 200 clients and collapses at 400, queue holds
+        # flat; loadgen was busy for the whole window at one cell.
+        "chat": [chat_row(s, b, n, rps * (0.2 if b == 10 else 1), in_room=n // 5 if b == 10 else n,
+                          loadgen_cpu=2.9 if (s, b, n) == ("queue", 128, 50) else 1.5,
+                          p99_us=1000.0 * n)
+                 for s, shape in (("global-lock", ((50, 100000.0), (200, 300000.0), (400, 120000.0))),
+                                  ("queue", ((50, 200000.0), (200, 210000.0), (400, 190000.0))))
+                 for b in (10, 128) for n, rps in shape],
         "idle": idle, "scaling": scaling, "goals": goals,
         "completion": [completion_row(server, protocol, c, rps * c, 0.1)
                        for protocol in ("shift", "framed") for c in (1, 10)

@@ -1,7 +1,8 @@
 """Tests of bench_charts: draw_charts writes one PNG per experiment from
 fixed result data and names them for the report; without matplotlib it
-draws nothing and says so; work_figure (the work experiment's chart) has
-the axes, lines and markers it promises, and a legend clear of the data.
+draws nothing and says so; chat_figure (the chat grid's chart) and
+work_figure (the work experiment's chart) have the axes, lines and markers
+they promise, and a legend clear of the data.
 Needs matplotlib for all but the test without it (Debian's
 python3-matplotlib, in /usr/bin/python3); an interpreter without it skips
 them and says why.
@@ -62,6 +63,75 @@ class DrawCharts(unittest.TestCase):
             self.assertEqual(os.listdir(out), [])
         self.assertEqual(drawn, {})
         self.assertIn("bench: matplotlib is missing: no charts", stderr.getvalue())
+
+
+@unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
+class ChatFigure(unittest.TestCase):
+    """chat_figure from the fixed results: global-lock peaks at 200 clients
+    and collapses at 400, queue peaks at 200 and holds; with backlog 10 a
+    fifth of each burst got in; loadgen was busy for the whole window at
+    queue, backlog 128, 50 clients."""
+
+    @classmethod
+    def setUpClass(cls):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        cls.fig = charts.chat_figure(plt, fixed_results()["chat"])
+        cls.addClassCleanup(plt.close, cls.fig)
+        cls.fig.tight_layout()  # as draw_charts lays it out before saving
+        cls.fig.canvas.draw()
+        cls.panels = [ax for ax in cls.fig.axes if ax.axison]
+        cls.legend = next(ax for ax in cls.fig.axes if not ax.axison).get_legend()
+
+    def test_one_column_per_strategy_each_row_sharing_its_y_axis(self):
+        self.assertEqual([ax.get_title() for ax in self.panels],
+                         ["global-lock", "queue", "", "", "", ""])
+        rows = [self.panels[i:i + 2] for i in (0, 2, 4)]
+        for left, right in rows:
+            self.assertEqual(left.get_ylim(), right.get_ylim())
+        self.assertEqual(rows[0][0].get_ylim(), (0, 105))
+        self.assertEqual([row[0].get_ylabel() for row in rows],
+                         ["% of the burst in the room", "deliveries per second (log scale)",
+                          "p99 delivery latency, ms (log scale)"])
+        self.assertEqual([ax.get_xlabel() for ax in self.panels[4:]], ["clients in the burst"] * 2)
+
+    def test_throughput_and_latency_on_log_axes_with_labelled_ticks(self):
+        for ax in self.panels:
+            self.assertEqual([t.get_text() for t in ax.get_xticklabels()], ["50", "200", "400"])
+        for ax in self.panels[2:]:
+            self.assertEqual(ax.get_yscale(), "log")
+            low, high = ax.get_ylim()
+            labelled = [t for t, label in zip(ax.get_yticks(), ax.get_yticklabels())
+                        if low <= t <= high and label.get_text()]
+            self.assertGreaterEqual(len(labelled), 3, ax.get_ylim())
+        self.assertEqual(self.panels[0].get_yscale(), "linear")
+
+    def test_one_line_per_backlog_a_star_at_each_peak_and_hollow_where_loadgen_was_busy(self):
+        self.assertEqual([t.get_text() for t in self.legend.get_texts()],
+                         ["backlog 10", "backlog 128", "peak of the line",
+                          "hollow: loadgen busy >= 90% of the window"])
+        global_lock, queue = self.panels[2], self.panels[3]
+        lines = [line for line in global_lock.get_lines() if line.get_linestyle() != "None"]
+        self.assertEqual([list(line.get_ydata()) for line in lines],
+                         [[20000.0, 60000.0, 24000.0], [100000.0, 300000.0, 120000.0]])
+        stars = [(list(line.get_xdata()), list(line.get_ydata()))
+                 for line in global_lock.get_lines() if line.get_marker() == "*"]
+        self.assertEqual(stars, [([200], [60000.0]), ([200], [300000.0])])
+        hollow = [(list(line.get_xdata()), list(line.get_ydata()))
+                  for line in queue.get_lines() if line.get_markerfacecolor() == "white"]
+        self.assertEqual(hollow, [([50], [200000.0])])
+        self.assertEqual([line for line in global_lock.get_lines() if line.get_markerfacecolor() == "white"],
+                         [])
+        # Latency in milliseconds: the fixture's p99 is 1,000 us per client.
+        latency = [line for line in self.panels[4].get_lines() if line.get_linestyle() != "None"]
+        self.assertEqual(list(latency[0].get_ydata()), [50.0, 200.0, 400.0])
+
+    def test_the_legend_covers_no_panel(self):
+        renderer = self.fig.canvas.get_renderer()
+        legend = self.legend.get_window_extent(renderer)
+        for ax in self.panels:
+            self.assertFalse(legend.overlaps(ax.get_tightbbox(renderer)), ax.get_title())
 
 
 @unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")

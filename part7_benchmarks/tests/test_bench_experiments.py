@@ -1,9 +1,10 @@
 """Tests of bench_experiments: the arithmetic the experiments apply
-(median_round, median_value, median_round_and_cpu, cpu_per_10k), how
+(median_round, median_value, median_round_and_cpu, cpu_per_10k, chat_peak,
+generator_busy), how
 experiments 6 and 7 choose to pin (pin_prefixes), how Bench records results
 and notes, runs loadgen, and skips what the build lacks, and whole
-experiments (goals, completion, percore with its published comparison)
-against stand-in servers, a stand-in loadgen and stand-in clients: shell
+experiments (goals, completion, percore with its published comparison,
+the chat grid) against stand-in servers, a stand-in loadgen and stand-in clients: shell
 scripts that print what the real ones print. No real server, loadgen or
 socket.
 
@@ -14,11 +15,12 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 import unittest
 from unittest import mock
 
-from bench_testing import make_executable
+from bench_testing import PART7, chat_row, make_executable
 
 import bench_experiments as experiments  # found through the path bench_testing set
 from bench_goals import GOAL_SIZES
@@ -109,6 +111,66 @@ class Arithmetic(unittest.TestCase):
     def test_cpu_per_10k(self):
         self.assertAlmostEqual(experiments.cpu_per_10k(0.5, 20000), 0.25)
         self.assertIsNone(experiments.cpu_per_10k(0.5, 0))
+
+
+class ChatArithmetic(unittest.TestCase):
+    def test_chat_peak_finds_the_peak_and_the_lowest_cell_beyond_it(self):
+        rows = [chat_row("global-lock", 300, 400, 150000.0, in_room=380),
+                chat_row("global-lock", 300, 50, 200000.0),
+                chat_row("global-lock", 300, 325, 360000.0, in_room=320),
+                chat_row("global-lock", 300, 500, 160000.0, in_room=410),
+                chat_row("global-lock", 300, 200, 300000.0)]
+        self.assertEqual(experiments.chat_peak(rows), {
+            "clients": 325, "in_room": 320, "rps": 360000.0, "after_clients": 400, "after_in_room": 380,
+            "after_rps": 150000.0, "share": 150000.0 / 360000.0, "shape": "collapses"})
+
+    def test_chat_peak_names_what_follows_the_peak(self):
+        def shape(after_rps):
+            rows = [chat_row("snapshot", 128, 50, 100.0), chat_row("snapshot", 128, 400, after_rps)]
+            return experiments.chat_peak(rows)["shape"]
+
+        self.assertEqual((experiments.CHAT_FLAT_SHARE, experiments.CHAT_COLLAPSE_SHARE), (0.8, 0.5))
+        self.assertEqual(shape(80.0), "holds")       # at the flat share: holds
+        self.assertEqual(shape(79.0), "falls")
+        self.assertEqual(shape(50.0), "falls")       # half the peak: falls, not yet collapses
+        self.assertEqual(shape(49.0), "collapses")
+        self.assertEqual(shape(0.0), "collapses")
+        self.assertEqual(shape(120.0), "rises")      # the peak is at the most clients
+        rises = experiments.chat_peak([chat_row("queue", 10, 50, 100.0), chat_row("queue", 10, 400, 120.0)])
+        self.assertEqual((rises["clients"], rises["after_clients"], rises["after_rps"], rises["share"]),
+                         (400, None, None, None))
+
+    def test_chat_peak_leaves_out_rooms_that_never_formed(self):
+        never = dict(chat_row("queue", 10, 500, 0.0, in_room=1), joined=False)
+        peak = experiments.chat_peak([chat_row("queue", 10, 50, 900.0), never])
+        self.assertEqual((peak["clients"], peak["shape"]), (50, "rises"))
+        self.assertIsNone(experiments.chat_peak([never]))
+        self.assertIsNone(experiments.chat_peak([]))
+        # A peak of nothing: no share to take.
+        idle = experiments.chat_peak([chat_row("queue", 10, 50, 0.0), chat_row("queue", 10, 400, 0.0)])
+        self.assertEqual((idle["share"], idle["shape"]), (None, "holds"))
+
+    def test_generator_busy(self):
+        self.assertAlmostEqual(experiments.generator_busy(chat_row("queue", 10, 50, 1.0, loadgen_cpu=2.7)),
+                               0.9)
+        self.assertIsNone(experiments.generator_busy({"seconds": 3.0}))
+        self.assertIsNone(experiments.generator_busy({"loadgen_cpu_window_s": 1.0, "seconds": 0.0}))
+
+    def test_the_closed_loop_never_fills_a_member_queue_by_load_alone(self):
+        # With one message on its way per client, a member of the largest
+        # room has at most (clients - 1) x in-flight frames waiting: under
+        # the queue strategy's default bound, which the constant mirrors.
+        with open(os.path.join(os.path.dirname(PART7), "part2_threads/chat/chat_room.hpp")) as f:
+            bound = int(re.search(r"default_queue_frames = (\d+);", f.read()).group(1))
+        self.assertEqual(experiments.CHAT_QUEUE_FRAMES, bound)
+        most = max(experiments.CHAT_CLIENTS + experiments.CHAT_QUICK_CLIENTS)
+        self.assertLess((most - 1) * experiments.CHAT_IN_FLIGHT, experiments.CHAT_QUEUE_FRAMES)
+
+    def test_the_chat_grid_spans_the_published_axes(self):
+        self.assertEqual((min(experiments.CHAT_CLIENTS), max(experiments.CHAT_CLIENTS)), (50, 500))
+        self.assertEqual((min(experiments.CHAT_BACKLOGS), max(experiments.CHAT_BACKLOGS)), (10, 300))
+        self.assertIn(325, experiments.CHAT_CLIENTS)  # where the published global lock peaked
+        self.assertEqual(experiments.CHAT_STRATEGIES, ("global-lock", "snapshot", "queue"))
 
 
 class BenchTest(unittest.TestCase):
@@ -434,6 +496,37 @@ class WorkArithmetic(unittest.TestCase):
                                                     "connections_served_min": 4}), 4)
         self.assertEqual(experiments.fewest_served({"connections": 100, "connections_served": 1}), 1)
         self.assertIsNone(experiments.fewest_served({"connections": 10}))  # nothing says
+
+
+class ChatGridExperiment(unittest.TestCase):
+    setUp = BenchTest.setUp
+    bench = BenchTest.bench
+    loadgen_args = BenchTest.loadgen_args
+
+    def test_the_chat_grid_against_stand_ins(self):
+        make_executable(self.build.name, "fake/fake-server", RECORDING_SERVER)
+        servers = [Server("one-server", 1, "fake/fake-server", "sequential"),
+                   Server("chat-server", 2, "fake/fake-server", "chat", protocols=("chat",))]
+        bench = self.bench(COUNTING_LOADGEN)
+        bench.chat_strategies(servers)
+        cells = [(s, b, c) for s in experiments.CHAT_STRATEGIES for b in experiments.CHAT_QUICK_BACKLOGS
+                 for c in experiments.CHAT_QUICK_CLIENTS]
+        self.assertEqual([(r["broadcast"], r["backlog"], r["connections"]) for r in bench.results["chat"]],
+                         cells)
+        self.assertEqual({r["server"] for r in bench.results["chat"]}, {"chat-server"})
+        # Every client in the room sends, in a closed loop: no --rate.
+        self.assertEqual(self.loadgen_args(), [
+            f"chat --port 4242 -c {c} --senders 0 --in-flight 1 --size 128 --seconds 1.0 --warmup 0.3 "
+            "--drain 10.0 --join-timeout 1.0 --quiet" for _, _, c in cells])
+        with open(os.path.join(self.build.name, "fake/server-args")) as f:
+            self.assertEqual(f.read().splitlines(),
+                             [f"--port 0 --quiet --broadcast {s} --backlog {b}" for s, b, _ in cells])
+        self.assertEqual(len(bench.notes["chat"]), 1)
+        self.assertTrue(bench.notes["chat"][0].startswith(
+            "saturated: every client in the room sends 128-byte messages in a closed loop, 1 on its way "
+            "at a time"), bench.notes["chat"][0])
+        self.assertIn("0.3 s warm-up + 1.0 s measured", bench.notes["chat"][0])
+        self.assertIn("within 10 s is given up and counted lost", bench.notes["chat"][0])
 
 
 class WorkAndIdleLatencyExperiments(unittest.TestCase):

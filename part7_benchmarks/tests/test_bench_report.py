@@ -1,7 +1,8 @@
 """Tests of bench_report: report.md's text from fixed result data (each
 ratio against the baseline of the same run, the skipped servers, the
 machine's facts, the goals' count, empty experiments, chart links, the
-completion-against-readiness table, experiment 7's per-core tables and its
+completion-against-readiness table, the saturated chat grid's peaks and
+cells, experiment 7's per-core tables and its
 comparison with the published benchmark, the CPU-heavy requests' tables and
 the one active client beside idle ones) and the CSVs. No server and no loadgen run here.
 
@@ -59,8 +60,36 @@ class Report(unittest.TestCase):
         text = self.render({"chat": [chat_row("global-lock", 128, 400, 20000.0),
                                      chat_row("queue", 128, 400, 30000.0),
                                      chat_row("queue", 10, 50, 900.0, in_room=35)]})
-        self.assertIn("| 128 | 400 | 100.0 | 30000 | x1.50 |", text)
-        self.assertIn("| 10 | 50 | 70.0 | 900 | n/a |", text)
+        self.assertIn("| 128 | 400 | 100.0 | 400 | 30000 | x1.50 |", text)
+        self.assertIn("| 10 | 50 | 70.0 | 35 | 900 | n/a |", text)
+
+    def test_chat_peaks_per_strategy_and_backlog(self):
+        rows = [chat_row("global-lock", 300, 50, 200000.0), chat_row("global-lock", 300, 325, 360000.0),
+                chat_row("global-lock", 300, 500, 150000.0, in_room=410),
+                chat_row("snapshot", 300, 50, 160000.0), chat_row("snapshot", 300, 500, 150000.0),
+                chat_row("queue", 10, 50, 9000.0, in_room=20), chat_row("queue", 10, 500, 12000.0, in_room=60),
+                dict(chat_row("queue", 300, 500, 0.0, in_room=1), joined=False)]
+        self.assertEqual([(p["broadcast"], p["backlog"], p["clients"], p["shape"])
+                          for p in report.chat_peaks(rows)],
+                         [("global-lock", 300, 325, "collapses"), ("snapshot", 300, 50, "holds"),
+                          ("queue", 10, 500, "rises")])
+        text = "\n".join(report.chat_text(rows))
+        self.assertIn("the strategy holds when that stays at or above 80% of the peak, collapses below 50%",
+                      text)
+        self.assertIn("| global-lock | 300 | 360000 | 325 (325) | 150000 at 500 (410 in) = x0.42 | collapses |",
+                      text)
+        self.assertIn("| snapshot | 300 | 160000 | 50 (50) | 150000 at 500 (500 in) = x0.94 | holds |", text)
+        self.assertIn("| queue | 10 | 12000 | 500 (60) | none measured | rises |", text)
+        # The room that never formed is in its strategy's table, not among the peaks.
+        self.assertIn("| 300 | 500 | 0.2 | 1 | 0 | x0 |", text)
+
+    def test_chat_cells_show_how_busy_the_generator_was(self):
+        text = "\n".join(report.chat_text([chat_row("queue", 128, 50, 9000.0, loadgen_cpu=1.5),
+                                            chat_row("queue", 128, 400, 9000.0, loadgen_cpu=2.85),
+                                            dict(chat_row("queue", 300, 50, 9000.0),
+                                                 loadgen_cpu_window_s=None)]))
+        rows = [line for line in text.splitlines() if line.startswith("| 128 |") or line.startswith("| 300 |")]
+        self.assertEqual([line.split(" | ")[-2] for line in rows], ["50", "95 (limit?)", "n/a"])
 
     def test_the_goals_section_counts_the_checks_met(self):
         rows = [dict(pingpong_row("threaded-server", 20000.0), size=16, p50_us=45.0, requests=40000),
@@ -142,7 +171,8 @@ class Report(unittest.TestCase):
         self.assertEqual(titles, [
             "## Machine", "## Performance goals", "## 1a. Throughput per design",
             "## 1b. Client x server: requests per run", "## 2. Nagle's algorithm and delayed ACKs",
-            "## 3a. Listen backlog under bursts", "## 3b. Chat: clients x backlog x broadcast strategy",
+            "## 3a. Listen backlog under bursts",
+            "## 3b. Chat: clients x backlog x broadcast strategy, saturated",
             "## 3c. A burst against every server's default settings",
             "## 4. Memory and threads per idle connection", "## 4b. One active client beside idle ones",
             "## 5. Scaling the pool, and CPU per request",

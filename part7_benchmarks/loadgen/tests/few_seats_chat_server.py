@@ -2,9 +2,11 @@
 clients: every later connection completes its handshake in the kernel and
 then waits in the listen queue forever, like a client of a server too slow
 to accept. Each frame (4-byte big-endian length + payload) a seated client
-sends goes to every other seated client.
+sends goes to every other seated client. With --lose-seq N it loses
+messages as a faulty server would: a loadgen chat message (not a hello)
+whose sequence number is N is not relayed to the first seated client.
 
-Run: python3 few_seats_chat_server.py --seats N
+Run: python3 few_seats_chat_server.py --seats N [--lose-seq N]
 (prints "listening on 127.0.0.1:PORT"; stops when stdin closes).
 """
 
@@ -20,6 +22,7 @@ from wrong_reply_server import recv_exactly  # same folder: the tests' other ser
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seats", type=int, required=True)
+    parser.add_argument("--lose-seq", type=int)
     args = parser.parse_args()
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     print(f"listening on 127.0.0.1:{listener.getsockname()[1]}", flush=True)
@@ -35,9 +38,12 @@ def main():
                 payload = recv_exactly(conn, struct.unpack(">I", header)[0])
                 if payload is None:
                     return
+                # loadgen's message: magic (4 bytes), sender (4), sequence number (8), ...
+                lost = (args.lose_seq is not None and len(payload) >= 16 and payload[:4] != b"LGHI"
+                        and struct.unpack(">Q", payload[8:16])[0] == args.lose_seq)
                 with lock:  # one frame at a time, so frames never interleave
                     for other in seated:
-                        if other is not conn:
+                        if other is not conn and not (lost and other is seated[0]):
                             other.sendall(header + payload)
         except OSError:
             pass

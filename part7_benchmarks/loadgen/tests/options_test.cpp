@@ -68,9 +68,14 @@ TEST(Options, TheOtherModes) {
   EXPECT_DOUBLE_EQ(chat.options.rate, 50.0);
   EXPECT_EQ(chat.options.size, 100u);
   EXPECT_DOUBLE_EQ(chat.options.join_timeout, 0.0);  // by default every client must join
+  EXPECT_EQ(chat.options.in_flight, 0u);  // by default an open loop at --rate
   auto tolerant = parse({"chat", "--port", "5", "-c", "400", "--join-timeout", "1.5"});
   ASSERT_TRUE(tolerant.run) << tolerant.message;
   EXPECT_DOUBLE_EQ(tolerant.options.join_timeout, 1.5);
+  auto closed = parse({"chat", "--port", "5", "-c", "500", "--senders", "0", "--in-flight", "2"});
+  ASSERT_TRUE(closed.run) << closed.message;
+  EXPECT_EQ(closed.options.senders, 0u);  // every client in the room
+  EXPECT_EQ(closed.options.in_flight, 2u);
 
   auto idle = parse({"idle", "--port", "5", "-c", "10000", "--seconds", "0"});
   ASSERT_TRUE(idle.run) << idle.message;
@@ -110,6 +115,10 @@ TEST(Options, RulesAcrossOptions) {
   expect_refused({"chat", "--port", "1", "-c", "1"}, "at least 2");
   expect_refused({"chat", "--port", "1", "-c", "3", "--size", "8"}, "--size");
   expect_refused({"chat", "--port", "1", "-c", "3", "--join-timeout", "-1"}, "--join-timeout");
+  // A closed loop has no rate: both at once would leave one ignored.
+  expect_refused({"chat", "--port", "1", "-c", "3", "--rate", "5", "--in-flight", "1"}, "--rate");
+  expect_refused({"chat", "--port", "1", "-c", "3", "--in-flight", "-1"}, "--in-flight");
+  expect_refused({"pingpong", "--port", "1", "--in-flight", "1"}, "--in-flight");
   expect_refused({"pingpong", "--port", "1", "--join-timeout", "1"}, "--join-timeout");
   expect_refused({"pingpong", "--port", "1", "--size", "0"}, "--size 1");
   expect_refused({"pingpong", "--port", "1", "-c", "2", "--threads", "3"}, "--threads");

@@ -174,6 +174,48 @@ class Chat(unittest.TestCase):
         self.assertEqual(report["errors"], 0, report)
         self.assertEqual(report["clients_dropped"], 0, report)
 
+    def test_closed_loop_every_client_sends_as_fast_as_the_room_delivers(self):
+        with Server([PATHS["chat"], "--port", "0", "--quiet"]) as s:
+            status, report, err = loadgen("chat", "--port", s.port, "-c", "20", "--senders", "0",
+                                          "--in-flight", "1", "--seconds", "0.5", "--warmup", "0.1",
+                                          "--size", "64")
+        self.assertEqual(status, 0, err)
+        self.assertTrue(report["joined"], report)
+        self.assertEqual(report["senders"], 20, report)
+        self.assertEqual(report["in_flight"], 1, report)
+        self.assertEqual(report["rate"], 0, report)
+        # Each of 20 senders with one message on its way at a time: at least
+        # one round of messages went round in half a second.
+        self.assertGreater(report["messages_sent"], 20, report)
+        self.assertEqual(report["deliveries_expected"], report["messages_sent"] * 19)
+        self.assertEqual(report["deliveries"], report["deliveries_expected"], report)
+        self.assertEqual(report["lost"], 0, report)
+        self.assertEqual(report["gave_up"], 0, report)
+        self.assertEqual(report["errors"], 0, report)
+        self.assertEqual(report["clients_dropped"], 0, report)
+        # Throughput counts the deliveries inside the measured window.
+        self.assertGreater(report["requests"], 0, report)
+        self.assertAlmostEqual(report["rps"], report["requests"] / report["seconds"], delta=1)
+        self.assertGreater(report["loadgen_cpu_window_s"], 0, report)
+
+    def test_closed_loop_gives_up_a_lost_message_and_goes_on(self):
+        # The relay never gives message 2 of any sender to one client: with
+        # one message on its way per sender, the two other senders would
+        # wait for it for ever; after --drain seconds they give it up.
+        seats = os.path.join(HERE, "few_seats_chat_server.py")
+        with Server([sys.executable, seats, "--seats", "3", "--lose-seq", "2"]) as s:
+            status, report, err = loadgen("chat", "--port", s.port, "-c", "3", "--senders", "0",
+                                          "--in-flight", "1", "--seconds", "0.8", "--warmup", "0",
+                                          "--size", "64", "--drain", "0.2")
+        self.assertEqual(status, 0, err)
+        self.assertTrue(report["joined"], report)
+        self.assertEqual(report["gave_up"], 2, report)
+        self.assertEqual(report["lost"], 2, report)
+        self.assertEqual(report["deliveries"], report["deliveries_expected"] - 2, report)
+        # Every sender went past its message 2.
+        self.assertGreater(report["messages_sent"], 3 * 3, report)
+        self.assertEqual(report["errors"], 0, report)
+
     def test_without_join_timeout_every_client_must_join(self):
         seats = os.path.join(HERE, "few_seats_chat_server.py")
         with Server([sys.executable, seats, "--seats", "3"]) as s:
