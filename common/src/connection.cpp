@@ -1,7 +1,10 @@
 // Stop-aware blocking connection; see connection.hpp.
 #include "cs/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>  // TCP_INFO
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -9,6 +12,19 @@
 namespace cs {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// When the kernel last sent data on `fd`, by its own clock of the socket
+// (TCP_INFO's tcpi_last_data_sent, in milliseconds), or nullopt.
+std::optional<Clock::time_point> kernel_last_data_sent(int fd, Clock::time_point now) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
+  return now - std::chrono::milliseconds(info.tcpi_last_data_sent);
+}
+
+}  // namespace
 
 BlockingConnection::BlockingConnection(FileDescriptor fd, Endpoint peer, const StopSignal& stop,
                                        ConnectionPolicy policy)
@@ -44,6 +60,8 @@ bool BlockingConnection::wait(short events) {
           end_ = ConnectionEnd::shutdown;
         } else if (request_deadline_ && now >= *request_deadline_) {
           end_ = ConnectionEnd::request_timeout;
+        } else if (sent_by_another_thread(now)) {
+          continue;  // not idle: the idle deadline moved on
         } else {
           end_ = ConnectionEnd::idle_timeout;
         }
@@ -51,6 +69,17 @@ bool BlockingConnection::wait(short events) {
       }
     }
   }
+}
+
+bool BlockingConnection::sent_by_another_thread(Clock::time_point now) {
+  // Idle means no byte received or sent. This object sees its own sends,
+  // but another thread may write to the socket too (the chat room delivers
+  // a message from the sender's thread), and only the kernel saw those
+  // bytes go. So before calling the connection idle, ask it.
+  const auto sent = kernel_last_data_sent(fd_.get(), now);
+  if (!sent || *sent <= last_activity_) return false;
+  last_activity_ = *sent;
+  return now < last_activity_ + policy_.idle_timeout;
 }
 
 void BlockingConnection::fail(int error) {

@@ -2,8 +2,11 @@
 // errors, each ending the connection with the right reason.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -24,6 +27,20 @@ Pair socket_pair() {
   int ends[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
   return {FileDescriptor(ends[0]), FileDescriptor(ends[1])};
+}
+
+// A connected TCP pair on 127.0.0.1 (TCP_INFO needs a TCP socket).
+Pair tcp_pair() {
+  FileDescriptor listener = listen_tcp("127.0.0.1", 0, 1);
+  FileDescriptor client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(local_endpoint(listener.get()).port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  Accepted accepted = accept_client(listener.get());
+  EXPECT_EQ(accepted.kind, Accepted::Kind::client);
+  return {std::move(accepted.fd), std::move(client)};
 }
 
 TEST(BlockingConnection, ReceivesWhatWasSentThenEof) {
@@ -63,6 +80,37 @@ TEST(BlockingConnection, IdleTimeoutAlsoEndsASendNobodyReads) {
   EXPECT_EQ(connection.end(), ConnectionEnd::idle_timeout);
   EXPECT_GT(connection.bytes_sent(), 0u);
   EXPECT_LT(connection.bytes_sent(), big.size());
+}
+
+// The chat room writes to a member's socket from other threads: those
+// bytes are traffic too, and the connection waiting in receive() learns of
+// them from the kernel, so a client that only listens is not idle.
+TEST(BlockingConnection, BytesAnotherThreadSendsKeepTheConnectionFromBeingIdle) {
+  auto [server, client] = tcp_pair();
+  const int server_fd = server.get();
+  StopSignal stop;
+  BlockingConnection connection(std::move(server), {"peer", 1}, stop, {200ms, 2000ms});
+  std::atomic<bool> writing{true};
+  Clock::time_point last_sent;  // read after join()
+  const auto start = Clock::now();
+  // Six times the idle timeout of deliveries, 50 ms apart, then silence.
+  std::thread writer([&] {
+    while (Clock::now() - start < 1200ms) {
+      ASSERT_TRUE(send_all(server_fd, as_bytes("delivery")));
+      last_sent = Clock::now();
+      std::this_thread::sleep_for(50ms);
+    }
+    writing = false;
+  });
+  Byte buffer[16];
+  EXPECT_FALSE(connection.receive(buffer));
+  const auto ended = Clock::now();
+  writer.join();
+  EXPECT_FALSE(writing.load()) << "closed as idle while another thread was sending";
+  // Idle counts from the last delivery (the kernel's clock of it is in
+  // milliseconds, ticking at the timer's rate: a few ms of slack).
+  EXPECT_GE(ended - last_sent, 200ms - 10ms);
+  EXPECT_EQ(connection.end(), ConnectionEnd::idle_timeout);
 }
 
 TEST(BlockingConnection, StopGivesAGracePeriodThenEnds) {

@@ -80,6 +80,10 @@ class BlockingConnection {
   // Waits for `events`; false (with end_ set) when a deadline ended the wait.
   bool wait(short events);
   std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
+  // The idle deadline passed: true if the kernel sent data on the socket
+  // since this object last saw traffic (another thread wrote to it), which
+  // moves last_activity_ forward and the deadline with it.
+  bool sent_by_another_thread(std::chrono::steady_clock::time_point now);
   void fail(int error);
 
   FileDescriptor fd_;
