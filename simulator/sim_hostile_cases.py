@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 # The packet and line modules register their probes (see run_probe).
 import sim_cases_line  # noqa: F401
@@ -31,12 +31,13 @@ from sim_cases_framed import payload_bytes
 from sim_cases_shift import message_body
 from sim_hostile_chat import (ChatLoadPair, ChatMember, ChatModel, ChatPair, chat_payload,
                               chat_probe, join)
-from sim_hostile_process import MIB, MemoryWatch, wait_until
+from sim_hostile_process import (MIB, TCP_ESTABLISHED, ConnectionWatch, MemoryWatch,
+                                 SocketQueues, wait_until)
 from sim_hostile_registry import CHAT, Setup, Target, hostile_case, stderr_block
 from sim_net import CaseFailure, Client, abbreviate, describe_mismatch
 from sim_protocols import (DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, FRAMED, LINE, MAX_PACKET, PACKET,
-                           SHIFT, encode_frame, encode_header, encode_packet, new_model,
-                           shift_message)
+                           SHIFT, encode_frame, encode_header, encode_packet, frame_reply,
+                           new_model, shift_message)
 from sim_registry import run_probe
 from sim_server import describe_status
 
@@ -92,6 +93,38 @@ TRICKLE_DURATION = 1.5
 TRICKLED_FRAME = 100 * 1000  # the frame a framed trickler never finishes in time
 TRICKLED_FRAME_PIECE = 4  # bytes per trickled send
 TRICKLED_PACKET = 200  # the packet a packet trickler announces in its header
+# -- slow-reader
+SLOW_READER_IDLE_MS = IDLE_TIMEOUT_MS
+SLOW_READER_PAYLOAD = DEFAULT_MAX_FRAME  # the largest frame the default --max-frame accepts
+# The reader's socket options, set before it connects: a small receive
+# window, and small segments. Linux sizes a sender's send buffer from its
+# congestion window times the segment size (and grows it with the
+# transfer): with loopback's 64 kB segments the server's kernel would take
+# the whole 1 MiB reply at once, and the server would have nothing left to
+# write; with 1 kB segments it takes ~100 kB at first.
+SLOW_READER_RCVBUF = 16 * 1024
+SLOW_READER_MSS = 1024
+SLOW_READER_TICK = 0.01  # seconds between two looks at the connection's kernel queues
+# The reader reads only when the server has not been seen writing for this
+# long (a third of the timeout: it leaves the server 2/3 of it to spare),
+# SLOW_READER_READ bytes at most between two looks.
+SLOW_READER_NUDGE = SLOW_READER_IDLE_MS / 1000 / 3
+SLOW_READER_READ = 16 * 1024
+SLOW_READER_NOISE = 16 * 1024  # what a look may be off by, beyond a window (see SlowReader)
+# The server must be seen writing the reply for at least this long after
+# the request, or the attempt cannot tell a server whose idle clock counts
+# received bytes only (it closes a timeout after the request) from one that
+# counts both; such an attempt is repeated, SLOW_READER_ATTEMPTS in all.
+SLOW_READER_MIN_SPAN = SLOW_READER_IDLE_MS / 1000 / 3
+SLOW_READER_ATTEMPTS = 3
+# Once silent, the client must be closed within the timeout, a sweep's
+# granularity (part 4's framework sweeps every quarter of it) and slack.
+SLOW_READER_CLOSE_DEADLINE = SLOW_READER_IDLE_MS / 1000 * 1.25 + 1.0
+# chat: a frame of SLOW_READER_STREAM_TEXT bytes every INTERVAL seconds, for
+# twice the idle timeout, to a member that never sends.
+SLOW_READER_STREAM_INTERVAL = 0.1
+SLOW_READER_STREAM_FRAMES = round(2 * SLOW_READER_IDLE_MS / 1000 / SLOW_READER_STREAM_INTERVAL)
+SLOW_READER_STREAM_TEXT = 4096
 # -- request-timeout
 REQUEST_TIMEOUT_MS = 800
 SLOW_BYTE_INTERVAL = 0.1
@@ -756,7 +789,312 @@ def finish_chat_request(ctx, sender: ChatMember, rest: bytes, frame: bytes, what
         listener.close()
 
 
-# ------------------------------------------------------ 6. request-timeout
+# ------------------------------------------------------ 6. slow-reader
+
+@hostile_case("slow-reader", not_for={
+    SHIFT: "a reply byte goes out as its request byte arrives, so the server receives for as "
+           "long as it sends: no connection carries sent bytes alone (the framed run checks "
+           "the same idle clock)",
+    PACKET: "a reply is at most 255 bytes and goes out as its packet arrives: none is large "
+            "enough to be read slowly for longer than the idle timeout",
+    LINE: "a reply is one line of at most --max-line bytes and goes out as its line arrives: "
+          "none is large enough to be read slowly for longer than the idle timeout"})
+def slow_reader(setup: Setup) -> None:
+    """--idle-timeout-ms 600: a client that only reads (a 1 MiB reply, slowly) is not idle."""
+    target = setup.start("--idle-timeout-ms", str(SLOW_READER_IDLE_MS))
+    attempt = chat_slow_reader_attempt if setup.protocol == CHAT else framed_slow_reader_attempt
+    doubts: List[str] = []
+    for number in range(1, SLOW_READER_ATTEMPTS + 1):
+        note, doubt = attempt(target, number)
+        if doubt is None:
+            if doubts:
+                note += "; attempt %d of %d (before: %s)" % (number, SLOW_READER_ATTEMPTS,
+                                                             "; ".join(doubts))
+            setup.note(note)
+            return
+        if setup.verbose:
+            target.ctx.log("attempt %d proves nothing: %s" % (number, doubt))
+        doubts.append(doubt)
+        target.require_alive("after slow-reader attempt %d" % number)
+    raise CaseFailure("no attempt out of %d could judge the server: %s"
+                      % (SLOW_READER_ATTEMPTS, "; ".join(doubts)))
+
+
+def idle_verdict(at: float, last_io: float, what: str, when: str) -> str:
+    """The server closed a connection at `at` (or before), the last I/O on
+    it seen having come after `last_io`: fail if that was not a whole idle
+    timeout later; else why the attempt proves nothing (the client was the
+    one that left the server waiting: a busy machine)."""
+    limit = SLOW_READER_IDLE_MS / 1000
+    idle = at - last_io
+    if idle < limit - EARLY_MARGIN:
+        raise CaseFailure("the server closed %s %s, at most %.2f s after it was last seen sending "
+                          "to it: the idle timeout of %.2f s must count from the last byte "
+                          "received or sent, not only received" % (what, when, idle, limit))
+    return ("the server sent nothing for %.2f s and closed %s %s as idle: the client read too "
+            "late (a busy machine?)" % (idle, what, when))
+
+
+def framed_slow_reader_attempt(target: Target, number: int) -> Tuple[str, Optional[str]]:
+    """One frame of 1 MiB, whose reply is read only as fast as it takes to
+    keep the server writing (SlowReader); then silence. Returns (note,
+    None), or (_, why this attempt proves nothing)."""
+    ctx = target.ctx
+    payload = payload_bytes(SLOW_READER_PAYLOAD, seed=number)
+    client = ctx.unconnected_client("slow-reader")
+    client.connect(options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_READER_RCVBUF),
+                            (socket.IPPROTO_TCP, socket.TCP_MAXSEG, SLOW_READER_MSS)])
+    with client:
+        reader = SlowReader(client, frame_reply(payload), ctx.timeout)
+        client.send(encode_frame(payload), "one frame of %d bytes" % len(payload))
+        reader.wait_for_request()
+        doubt = reader.read_while_written()
+        if doubt is None:
+            doubt = reader.read_rest()
+        if doubt is not None:
+            return "", doubt
+        return reader.await_close()
+
+
+class SlowReader:
+    """The client of framed slow-reader. It has sent one frame; once the
+    server has read all of it (no byte left in the server's receive queue),
+    the only traffic is the 1 MiB reply, and the client reads it only when
+    the server has not been seen writing for SLOW_READER_NUDGE, and then
+    only until it writes again: the server goes on writing, in steps a
+    third of the timeout apart, for about a timeout after the request, and
+    a server whose idle clock counts received bytes only closes the
+    connection a timeout after the request, less than a timeout after its
+    last write, usually in the middle of the reply. Every byte is checked
+    against the reference model.
+
+    What the server writes cannot be seen on the client's socket: the
+    kernel buffers up to megabytes between the two (the server's send
+    buffer grows with the transfer), so the client watches the connection's
+    kernel queues (ConnectionWatch): the server has written what the client
+    has read, plus what waits in the client's receive queue and in the
+    server's send queue. A look at them may overstate that by a window of
+    bytes received but not yet acknowledged, so only a rise of more than
+    `noise` counts as a write. Times are judged in the server's favour: a
+    write seen at one look came after the look before (`last_io`), a close
+    seen at a look came before it."""
+
+    def __init__(self, client: Client, reply: bytes, timeout: float) -> None:
+        self.client = client
+        self.sock: socket.socket = client.sock  # type: ignore[assignment]
+        self.reply = reply
+        self.timeout = timeout
+        self.watch = ConnectionWatch(self.sock)
+        self.buffer = bytearray(len(reply))
+        self.received = 0
+        # getsockopt reports the doubled size the kernel uses: the window is within it.
+        self.noise = 2 * self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) + \
+            SLOW_READER_NOISE
+        self.last_io = time.monotonic()  # the server did I/O on the connection after this
+        self.request_read = self.last_io  # set when the server has read the whole request
+        self.written = 0  # how much of the reply the server was last seen to have written
+        self.writes = 0  # writes seen since it read the request
+
+    def look(self) -> Tuple[Optional[SocketQueues], Optional[SocketQueues], float]:
+        """(the server's end, the client's end, when the look began)."""
+        began = time.monotonic()
+        server, client = self.watch.read()
+        return server, client, began
+
+    def written_now(self, server: SocketQueues, client: SocketQueues) -> int:
+        return self.received + client.receive_queue + server.send_queue
+
+    def wait_for_request(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            server, client, began = self.look()
+            if server is None or client is None or server.state != TCP_ESTABLISHED:
+                raise CaseFailure("slow-reader: the server closed the connection before it had "
+                                  "read the whole request, one frame of %d bytes (within the "
+                                  "default --max-frame)" % (len(self.reply) - 4))
+            if server.receive_queue == 0 and client.send_queue == 0:
+                self.request_read = began
+                self.written = self.written_now(server, client)
+                return
+            self.last_io = began  # some of it was still to be read
+            if began >= deadline:
+                raise CaseFailure("slow-reader: the server did not read the whole request, one "
+                                  "frame of %d bytes, within %.1f s"
+                                  % (len(self.reply) - 4, self.timeout))
+            time.sleep(SLOW_READER_TICK / 5)
+
+    def read_while_written(self) -> Optional[str]:
+        """Read slowly until the server has written the whole reply. None,
+        or why the attempt proves nothing; fails on a premature close."""
+        last_write_seen = previous = self.request_read
+        deadline = self.request_read + self.timeout + 4 * SLOW_READER_IDLE_MS / 1000
+        while True:
+            server, client, began = self.look()
+            if server is None or client is None or server.state != TCP_ESTABLISHED:
+                return self.closed(time.monotonic())
+            written = self.written_now(server, client)
+            if written > self.written + self.noise:
+                self.written = written
+                self.writes += 1
+                self.last_io = previous
+                last_write_seen = began
+                self.client.log("%.3f s after the request: the server has written %d bytes, the "
+                                "client read %d" % (began - self.request_read, written,
+                                                    self.received))
+            previous = began
+            if written >= len(self.reply):
+                return None
+            if began >= deadline:
+                raise CaseFailure("slow-reader: the server wrote only about %d of the %d bytes "
+                                  "of its reply in %.1f s while the client read all it could"
+                                  % (written, len(self.reply), began - self.request_read))
+            nudging = began - last_write_seen >= SLOW_READER_NUDGE
+            try:
+                if nudging and self.read_available(SLOW_READER_READ):
+                    continue
+            except EOFError:
+                return self.closed(time.monotonic())
+            if nudging:
+                self.client.has_data(SLOW_READER_TICK)
+            else:
+                time.sleep(SLOW_READER_TICK)  # between two looks at the queues: no event for them
+
+    def read_available(self, limit: int) -> int:
+        """Read (without waiting) and check up to `limit` bytes; how many.
+        EOFError if the server closed the connection (EOF or a reset)."""
+        count = 0
+        self.sock.setblocking(False)
+        try:
+            while count < limit and self.received < len(self.reply):
+                size = min(limit - count, len(self.reply) - self.received)
+                try:
+                    got = self.sock.recv_into(memoryview(self.buffer)[self.received:], size)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    raise EOFError from None
+                if not got:
+                    raise EOFError
+                self.check(got)
+                count += got
+        finally:
+            self.sock.settimeout(self.client.timeout)
+        return count
+
+    def check(self, got: int) -> None:
+        start, self.received = self.received, self.received + got
+        if self.buffer[start:self.received] != self.reply[start:self.received]:
+            raise CaseFailure("slow-reader: wrong bytes in the reply to one frame of %d bytes: %s"
+                              % (len(self.reply) - 4, describe_mismatch(
+                                  self.reply, self.buffer[:self.received])))
+
+    def read_rest(self) -> Optional[str]:
+        """The server has written it all: read the rest at once."""
+        while self.received < len(self.reply):
+            if not self.client.has_data(self.timeout):
+                raise CaseFailure("slow-reader: timed out after %.1f s waiting for the rest of "
+                                  "the reply (got %d of %d bytes)"
+                                  % (self.timeout, self.received, len(self.reply)))
+            try:
+                self.read_available(len(self.reply))
+            except EOFError:
+                return self.closed(time.monotonic())
+        return None
+
+    def closed(self, at: float) -> str:
+        return idle_verdict(at, self.last_io, "a client that read a %d-byte reply slowly"
+                            % len(self.reply), "with %d of its bytes received, %.2f s after the "
+                            "request had arrived" % (self.received, at - self.request_read))
+
+    def await_close(self) -> Tuple[str, Optional[str]]:
+        """The whole reply has arrived; the client says nothing more."""
+        limit = SLOW_READER_IDLE_MS / 1000
+        ended = time.monotonic()
+        if not closed_now(self.client, SLOW_READER_CLOSE_DEADLINE):
+            raise CaseFailure("the server did not close a client that had read a whole reply "
+                              "and then said nothing for %.2f s (--idle-timeout-ms %d)"
+                              % (SLOW_READER_CLOSE_DEADLINE, SLOW_READER_IDLE_MS))
+        at = time.monotonic()
+        idle_verdict(at, self.last_io, "a client", "%.2f s after it had read the whole reply"
+                     % (at - ended))
+        span = self.last_io - self.request_read
+        if span < SLOW_READER_MIN_SPAN:
+            return "", ("the server was seen writing the reply for only %.2f s after the request "
+                        "(the kernel took the rest): too short to tell whether its idle clock "
+                        "counts bytes sent" % span)
+        return ("the server wrote the reply for %.2f s (%d writes seen), and closed the "
+                "connection %.2f s after the last one seen, %.2f s after the whole reply"
+                % (span, self.writes, at - self.last_io, at - ended)), None
+
+
+def chat_slow_reader_attempt(target: Target, number: int) -> Tuple[str, Optional[str]]:
+    """Chat's slow-reader: a member that never sends after joining, while
+    another sends a frame every SLOW_READER_STREAM_INTERVAL for twice the
+    idle timeout. Its connection carries only what the server sends it, so
+    it needs no slow reading to be a connection with sent bytes alone: it
+    must stay open and get every frame; then, once the frames stop, be
+    closed as idle."""
+    ctx = target.ctx
+    reader, sender = ChatMember(ctx, "slow-reader"), ChatMember(ctx, "sender")
+    names = {reader.name, sender.name}
+    what = "a member that only receives"
+    try:
+        last_io = time.monotonic()  # the server did I/O on the reader's connection after this
+        reader.connect()
+        sender.connect()
+        join([reader, sender], [reader, sender], ctx.timeout, names)
+        began = time.monotonic()
+        for index in range(SLOW_READER_STREAM_FRAMES):
+            sent_at = time.monotonic()
+            payload = sender.send_text(b"%d " % index + payload_bytes(SLOW_READER_STREAM_TEXT,
+                                                                       seed=number + index),
+                                       "frame %d of the stream" % index)
+            when = "while frame %d was on its way to it, %.2f s after it joined" % (
+                index, time.monotonic() - began)
+            if not receive_stream_frame(reader, sender, payload, names, index):
+                return "", idle_verdict(time.monotonic(), last_io, what, when)
+            last_io = sent_at  # the server sent the frame to the reader after this
+            pause = began + (index + 1) * SLOW_READER_STREAM_INTERVAL - time.monotonic()
+            if reader.closed_within(max(0.0, pause), names):
+                return "", idle_verdict(time.monotonic(), last_io, what,
+                                        "between two frames of the stream")
+        ended = time.monotonic()
+        if not reader.closed_within(SLOW_READER_CLOSE_DEADLINE, names):
+            raise CaseFailure("the server did not close %s once the frames stopped: nothing "
+                              "for %.2f s (--idle-timeout-ms %d)"
+                              % (what, SLOW_READER_CLOSE_DEADLINE, SLOW_READER_IDLE_MS))
+        at = time.monotonic()
+        idle_verdict(at, last_io, what, "%.2f s after the last frame" % (at - ended))
+        return ("%d frames over %.2f s to a member that only received; closed %.2f s after the "
+                "last was sent" % (SLOW_READER_STREAM_FRAMES, ended - began, at - last_io)), None
+    finally:
+        reader.close()
+        sender.close()
+
+
+def receive_stream_frame(reader: ChatMember, sender: ChatMember, payload: bytes,
+                         names, index: int) -> bool:
+    """Receive frames until `payload`, the next of the stream; False if the
+    server closes the connection first. Only the sender's re-sent hellos
+    may come before it."""
+    what = "frame %d of the stream from %s" % (index, sender.name)
+    deadline = time.monotonic() + reader.timeout
+    while True:
+        frame = reader.next_frame(deadline - time.monotonic())
+        if frame == payload:
+            return True
+        if frame is None:
+            if reader.ended:
+                return False
+            raise CaseFailure("%s: timed out after %.1f s waiting for %s"
+                              % (reader.name, reader.timeout, what))
+        reader.check_sender(frame, names, what)
+        if frame != sender.hello:
+            raise CaseFailure("%s: received %s while waiting for %s: frames lost, reordered or "
+                              "corrupted" % (reader.name, abbreviate(frame), what))
+
+
+# ------------------------------------------------------ 7. request-timeout
 
 @hostile_case("request-timeout")
 def request_timeout(setup: Setup) -> None:
@@ -799,7 +1137,7 @@ def request_timeout(setup: Setup) -> None:
         patient.close()
 
 
-# ------------------------------------------------------ 7. sigterm-under-load
+# ------------------------------------------------------ 8. sigterm-under-load
 
 class LoadClient(threading.Thread):
     """Makes round trips as fast as the server answers, checking every byte

@@ -1,14 +1,17 @@
 # What the hostile-client suite observes of a server from outside: its
 # memory, open descriptors, CPU time and log, read from /proc (Linux) while
-# it runs. The process itself is started by sim_server.ServerProcess, the
-# one launcher of the simulator; this module only adds the measurements.
+# it runs, and the kernel's queues of a loopback connection to it. The
+# process itself is started by sim_server.ServerProcess, the one launcher of
+# the simulator; this module only adds the measurements.
 from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 import time
-from typing import Callable, List
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
 
 from sim_net import CaseFailure
 from sim_server import ServerProcess
@@ -126,3 +129,60 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+# ------------------------------------------------------ a connection's kernel queues
+
+TCP_ESTABLISHED = "01"  # the st column of /proc/net/tcp
+TCP_TIME_WAIT = "06"
+
+
+@dataclass(frozen=True)
+class SocketQueues:
+    """One end of a TCP connection, as a line of /proc/net/tcp shows it."""
+
+    state: str  # two hex digits: 01 ESTABLISHED, 04 FIN_WAIT1 (closed, data still queued), ...
+    send_queue: int  # written by its process and not yet acknowledged by the peer
+    receive_queue: int  # received and not yet read by its process
+
+
+class ConnectionWatch:
+    """Both ends of one loopback connection in /proc/net/tcp (or tcp6), read
+    from the client's socket: the server's end shows what the server has
+    written that the client has not yet received or acknowledged, and when
+    the server closes (its end leaves ESTABLISHED at once, even while the
+    bytes it wrote are still queued), neither of which the client sees on
+    its own socket. Linux only."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.client_port = sock.getsockname()[1]
+        self.server_port = sock.getpeername()[1]
+        self.path = "/proc/net/tcp6" if sock.family == socket.AF_INET6 else "/proc/net/tcp"
+        if not os.path.exists(self.path):
+            raise CaseFailure("%s does not exist: this case watches a connection's kernel "
+                              "queues there (Linux only)" % self.path)
+        self._ports = (":%04X " % self.client_port, ":%04X " % self.server_port)
+
+    def read(self) -> Tuple[Optional[SocketQueues], Optional[SocketQueues]]:
+        """(the server's end, the client's end), each None once it is gone
+        (a reset removes it at once)."""
+        ends = {}
+        with open(self.path) as table:
+            for line in table:
+                if self._ports[0] not in line or self._ports[1] not in line:
+                    continue
+                fields = line.split()
+                local, remote = int(fields[1][-4:], 16), int(fields[2][-4:], 16)
+                if (local, remote) == (self.server_port, self.client_port):
+                    end = "server"
+                elif (local, remote) == (self.client_port, self.server_port):
+                    end = "client"
+                else:
+                    continue
+                send_queue, receive_queue = (int(value, 16) for value in fields[4].split(":"))
+                queues = SocketQueues(fields[3], send_queue, receive_queue)
+                # A TIME_WAIT line left by an older connection between the
+                # same ports never hides the live one.
+                if end not in ends or ends[end].state == TCP_TIME_WAIT:
+                    ends[end] = queues
+        return ends.get("server"), ends.get("client")

@@ -8,7 +8,7 @@ import socket
 import struct
 import sys
 import threading
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 from sim_server import format_address
 
@@ -21,6 +21,7 @@ ABBREVIATE_LIMIT = 48  # bytes shown of long data in messages
 LINGER_ABORT = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
 
 Logger = Callable[[str], None]
+SocketOption = Tuple[int, int, int]  # (level, name, value) for setsockopt
 
 
 class CaseFailure(Exception):
@@ -76,12 +77,16 @@ class Client:
 
     # -- connection lifetime
 
-    def connect(self, timeout: Optional[float] = None) -> "Client":
+    def connect(self, timeout: Optional[float] = None,
+                options: Sequence[SocketOption] = ()) -> "Client":
         """Connect (waiting up to `timeout`, default self.timeout); sets
-        TCP_NODELAY so that each send leaves as its own segment."""
+        TCP_NODELAY so that each send leaves as its own segment. `options`,
+        (level, name, value) triples, are set before connecting: what the
+        handshake announces (TCP_MAXSEG) or sizes (SO_RCVBUF, the window)."""
         wait = self.timeout if timeout is None else timeout
         try:
-            self.sock = socket.create_connection(self.address, timeout=wait)
+            self.sock = (connect_with_options(self.address, wait, options) if options
+                         else socket.create_connection(self.address, timeout=wait))
         except socket.timeout:
             raise CaseFailure("%s: timed out after %.1f s waiting for connect() to %s"
                               % (self.name, wait, format_address(*self.address))) from None
@@ -309,6 +314,23 @@ class BackgroundWriter(threading.Thread):
                               % (self.client.name, len(self.data)))
         if self.error and not self.ignore_errors:
             raise CaseFailure("%s: %s" % (self.client.name, self.error))
+
+
+def connect_with_options(address: Tuple[str, int], timeout: float,
+                         options: Sequence[SocketOption]) -> socket.socket:
+    """A TCP connection to `address` whose socket got `options` before
+    connect() (socket.create_connection sets none)."""
+    host, port = address
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        for level, name, value in options:
+            sock.setsockopt(level, name, value)
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _for(what: str) -> str:

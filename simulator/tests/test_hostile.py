@@ -40,6 +40,9 @@ BROKEN_SERVERS = [
     ("no-idle-timeout", "shift", "idle-timeout", "timed out after 2.5 s waiting for the "
                                                   "server to close"),
     ("idle-from-request", "framed", "idle-timeout", "must count from the last byte"),
+    # Its idle clock counts received bytes only: idle-timeout cannot tell
+    # (see SlowReader below), a client that reads a large reply slowly can.
+    ("idle-ignores-sent", "framed", "slow-reader", "not only received"),
     ("no-request-timeout", "framed", "request-timeout", "did not close"),
     ("request-timeout-when-idle", "shift", "request-timeout", "no request was under way"),
     ("garbles-on-sigterm", "shift", "sigterm-under-load", "wrong byte"),
@@ -62,6 +65,7 @@ BROKEN_SERVERS = [
     ("global-lock", "chat", "big-message-never-reads", "bystander"),
     ("leak-on-reset", "chat", "garbage-then-reset", "descriptors"),
     ("idle-from-request", "chat", "idle-timeout", "must count from the last byte"),
+    ("idle-ignores-sent", "chat", "slow-reader", "not only received"),
     ("no-request-timeout", "chat", "request-timeout", "did not close"),
     ("request-timeout-when-idle", "chat", "request-timeout", "no request was under way"),
     ("garbles-on-sigterm", "chat", "sigterm-under-load", "wrong byte"),
@@ -109,24 +113,32 @@ class CorrectServersPass(unittest.TestCase):
         return result
 
     def test_threaded_shift(self):
-        self.assert_all_pass("shift", "correct")
+        result = self.assert_all_pass("shift", "correct")
+        self.assertIn("SKIP slow-reader: not for shift: ", result.stdout)
 
     def test_threaded_framed(self):
         result = self.assert_all_pass("framed", "correct")
         self.assertNotIn("no bystander", result.stdout)
+        # Its writes were seen going on after the request: the case judged it.
+        self.assertRegex(result.stdout, r"PASS slow-reader \(.*the server wrote the reply for "
+                                        r"\d+\.\d\d s \(\d+ writes seen\)")
 
     def test_threaded_packet(self):
         result = self.assert_all_pass("packet", "correct")
         self.assertIn("SKIP huge-header-flood: not for packet: ", result.stdout)
+        self.assertIn("SKIP slow-reader: not for packet: ", result.stdout)
 
     def test_threaded_line(self):
         result = self.assert_all_pass("line", "correct")
         self.assertIn("SKIP huge-header-flood: not for line: ", result.stdout)
+        self.assertIn("SKIP slow-reader: not for line: ", result.stdout)
 
     def test_chat_room(self):
         result = self.assert_all_pass("chat", "correct")
         self.assertNotIn("SKIP", result.stdout)
         self.assertRegex(result.stdout, r"PASS big-message-never-reads \(.*flood: sent")
+        self.assertRegex(result.stdout, r"PASS slow-reader \(.*frames over .* to a member that "
+                                        r"only received")
 
     def test_sequential_shift_without_bystanders(self):
         result = self.assert_all_pass("shift", "sequential")
@@ -161,10 +173,39 @@ class BrokenServersFail(unittest.TestCase):
                 self.assertEqual(listed - caught - SAME_FOR_EVERY_PROTOCOL, set())
 
 
+class SlowReader(unittest.TestCase):
+    """The flaw slow-reader exists for: an idle clock that counts received
+    bytes only passes idle-timeout (its trickler sends), and is caught only
+    by a client that reads without sending (issue 14)."""
+
+    def test_idle_clock_of_received_bytes_passes_idle_timeout_but_not_slow_reader(self):
+        results = hostile_all([(protocol, flavour, ("--only", "idle-timeout", "slow-reader"))
+                               for protocol in ("framed", "chat")
+                               for flavour in ("correct", "idle-ignores-sent")])
+        outcomes = zip([(protocol, flavour) for protocol in ("framed", "chat")
+                        for flavour in ("correct", "idle-ignores-sent")], results)
+        for (protocol, flavour), result in outcomes:
+            with self.subTest(protocol=protocol, flavour=flavour):
+                self.assertIn("PASS idle-timeout", result.stdout)
+                if flavour == "correct":
+                    self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                    self.assertIn("PASS slow-reader", result.stdout)
+                    continue
+                self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+                self.assertRegex(result.stdout, r"FAIL slow-reader: the server closed .* at most "
+                                                r"\d+\.\d\d s after it was last seen sending")
+                self.assertEqual(last_line(result.stdout), "1 passed, 1 failed")
+
+
 class CommandLine(unittest.TestCase):
     def test_huge_header_flood_needs_a_length_header(self):
         for protocol in PROTOCOLS:
             listed = "huge-header-flood" in listed_cases(protocol)
+            self.assertEqual(listed, protocol in ("framed", "chat"), protocol)
+
+    def test_slow_reader_needs_a_reply_that_outlasts_the_timeout(self):
+        for protocol in PROTOCOLS:
+            listed = "slow-reader" in listed_cases(protocol)
             self.assertEqual(listed, protocol in ("framed", "chat"), protocol)
 
     def test_a_case_not_for_the_protocol_is_skipped_with_its_reason(self):

@@ -80,6 +80,9 @@ FLAVOURS = {
     "no-idle-timeout": "ignores --idle-timeout-ms",
     "idle-from-request": "counts the idle timeout from the last complete request, not from "
                          "the last byte",
+    "idle-ignores-sent": "counts the idle timeout from the last byte received only, so a "
+                         "client that only reads (a large reply, slowly; chat: the others' "
+                         "frames) is closed as idle",
     "no-request-timeout": "ignores --request-timeout-ms",
     "request-timeout-when-idle": "closes a connection --request-timeout-ms after its last "
                                  "complete request even when no request is under way",
@@ -450,7 +453,7 @@ class Deadlines:
         self.requests_seen = requests
 
     def sent(self) -> None:
-        if self.flavour != "idle-from-request":
+        if self.flavour not in ("idle-from-request", "idle-ignores-sent"):
             self.last_activity = time.monotonic()
 
     def next_deadline(self):
@@ -469,6 +472,30 @@ class Deadlines:
         """The timeout for the next socket call: None (block) without a deadline."""
         deadline = self.next_deadline()
         return None if deadline is None else max(0.001, deadline[0] - time.monotonic())
+
+
+class DeadlinePassed(Exception):
+    """A deadline of Deadlines passed while a reply was being sent."""
+
+
+def send_within_deadlines(conn: socket.socket, data: bytes, deadlines: Deadlines) -> None:
+    """Send all of `data`, as much as the kernel takes at a time: each
+    partial send is bytes sent, which restart the idle clock (sendall's
+    timeout would bound the whole reply instead, and close a client that
+    reads a large one slowly). Raises DeadlinePassed when a deadline passes
+    with nothing sent."""
+    view = memoryview(data)
+    while view:
+        conn.settimeout(deadlines.socket_timeout())
+        try:
+            sent = conn.send(view)
+        except socket.timeout:
+            deadline = deadlines.next_deadline()
+            if deadline is not None and deadline[0] <= time.monotonic():
+                raise DeadlinePassed(deadline[1]) from None
+            continue  # moved meanwhile
+        deadlines.sent()
+        view = view[sent:]
 
 
 class RepeatLimiter:
@@ -573,13 +600,15 @@ class Server:
                         self.room.broadcast(conn, frame)
                 deadlines.received(session)
                 if reply:
-                    self.write(conn, reply, writer)
+                    self.write(conn, reply, writer, deadlines)
                     deadlines.sent()
                     replies_sent += 1
                 if close and session.protocol_error and self.flavour == "error-closes-all":
                     self.close_all(sparing=conn)  # this one closes last, below
                 if close or (self.flavour == "close-after-first-reply" and replies_sent):
                     break
+        except DeadlinePassed as passed:
+            log("closing: %s (while sending)" % passed)
         except (ConnectionResetError, BrokenPipeError):
             if self.flavour == "exit-on-reset":
                 log("a client reset its connection: exiting (deliberate bug)")
@@ -598,7 +627,7 @@ class Server:
             if not leaked:
                 conn.close()
 
-    def write(self, conn: socket.socket, reply: bytes, writer) -> None:
+    def write(self, conn: socket.socket, reply: bytes, writer, deadlines: "Deadlines") -> None:
         if self.flavour == "drop-byte" and len(reply) > 3:
             reply = reply[:-1]
         if self.flavour == "garbles-on-sigterm" and self.stopping.is_set():
@@ -610,11 +639,13 @@ class Server:
         if self.flavour == "merge-clients":
             with self.lock:
                 target = self.latest or conn
+        if target is conn:
+            send_within_deadlines(conn, reply, deadlines)
+            return
         try:
             target.sendall(reply)
         except OSError:
-            if target is conn:
-                raise  # another client's connection failing is not ours to handle
+            pass  # another client's connection failing is not ours to handle
 
     def wait_for_connections(self, seconds: float) -> None:
         """Let open connections finish for up to `seconds` (the grace period)."""
