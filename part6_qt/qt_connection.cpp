@@ -52,9 +52,14 @@ void QtConnection::start() {
   idle_timer_->setSingleShot(true);
   request_timer_->setSingleShot(true);
   grace_timer_->setSingleShot(true);
-  // A coarse timer (the default) may fire up to 5% early; a request is
-  // promised its whole --request-timeout-ms (on_request_timer checks too).
+  // A coarse timer (the default) may fire up to 5% early: an idle client
+  // would be closed before --idle-timeout-ms, a request cut before its
+  // --request-timeout-ms (on_request_timer checks too), a stop's grace
+  // period ended short. These are promises, so all three are precise; one
+  // timer per connection is re-armed at most once per read or write.
+  idle_timer_->setTimerType(Qt::PreciseTimer);
   request_timer_->setTimerType(Qt::PreciseTimer);
+  grace_timer_->setTimerType(Qt::PreciseTimer);
 
   const qintptr descriptor = std::exchange(descriptor_, -1);
   if (!socket_->setSocketDescriptor(descriptor)) {
