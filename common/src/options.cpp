@@ -60,7 +60,9 @@ CommandLine::~CommandLine() = default;
 
 void CommandLine::add_threads_option(unsigned default_threads) {
   options_.threads = default_threads;
-  app_->add_option("--threads", options_.threads, "Worker threads")
+  app_->add_option("--threads", options_.threads,
+                  "Threads that serve the connections: a pool's threads, or the I/O "
+                  "threads that run the event loop")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
 }
