@@ -17,7 +17,6 @@
 #include "server_setup.hpp"
 #include "server_skeleton.hpp"
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -25,8 +24,8 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cs/frame_codec.hpp"
@@ -53,7 +52,7 @@ using Server = part5::Server<Session>;
 // at once, so none needs a lock.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server& server, std::uint64_t id);
+  Session(part5::SessionSocket socket, Server& server, std::uint64_t id);
   ~Session();
 
   // Starts serving. Call once, after the server registered the session.
@@ -75,11 +74,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish(std::string why);  // no more input: close once the replies are out
   void close(const std::string& why);
 
-  tcp::socket socket_;
+  part5::SessionSocket socket_;
   Server& server_;
   const std::uint64_t id_;
   const std::string peer_;
-  asio::steady_timer deadline_timer_;
+  part5::SessionTimer deadline_timer_;
   part5::SessionDeadlines deadlines_;
 
   std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
@@ -89,6 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<cs::Bytes> write_queue_;  // replies waiting for the next write
   std::vector<cs::Bytes> writing_;     // replies of the write in flight
   std::size_t queued_bytes_ = 0;       // in both of the above
+  std::vector<asio::const_buffer> write_buffers_;  // writing_, as one buffer sequence
   bool reading_paused_ = false;        // backpressure: resumed by do_write's handler
   std::optional<std::string> finish_reason_;  // set when input ended
   bool closed_ = false;
@@ -100,7 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // --- Session -----------------------------------------------------------------
 
-Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
+Session::Session(part5::SessionSocket socket, Server& server, std::uint64_t id)
     : socket_(std::move(socket)),
       server_(server),
       id_(id),
@@ -237,11 +237,11 @@ bool Session::read_completed(const error_code& error, std::size_t bytes) {
 // too, between the pieces of an operation (on the strand, like the rest of
 // the session).
 void Session::note_received() {
-  deadlines_.activity(Clock::now());
+  deadlines_.activity();
   if (!shift_) deadlines_.frame_byte_arrived();
 }
 
-void Session::note_sent() { deadlines_.activity(Clock::now()); }
+void Session::note_sent() { deadlines_.activity(); }
 
 void Session::queue_reply(cs::Bytes reply) {
   if (reply.empty() || closed_) return;
@@ -261,11 +261,13 @@ void Session::do_write() {
   writing_.assign(std::make_move_iterator(write_queue_.begin()),
                   std::make_move_iterator(write_queue_.end()));
   write_queue_.clear();
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(writing_.size());
-  for (const cs::Bytes& reply : writing_) buffers.push_back(asio::buffer(reply));
+  write_buffers_.clear();
+  for (const cs::Bytes& reply : writing_) write_buffers_.push_back(asio::buffer(reply));
+  // A span, not the vector: async_write keeps a copy of the sequence it is
+  // given, and a copy of a vector would be an allocation per write.
   asio::async_write(
-      socket_, buffers, part5::noting_progress([this] { note_sent(); }),
+      socket_, std::span<const asio::const_buffer>(write_buffers_),
+      part5::noting_progress([this] { note_sent(); }),
       [self = shared_from_this()](const error_code& error, std::size_t bytes) {
         if (self->closed_) return;
         self->bytes_sent_ += bytes;
@@ -322,7 +324,7 @@ void Session::close(const std::string& why) {
 int main(int argc, char** argv) {
   cs::CommandLine command_line("asio-server",
                                "Boost.Asio callback server: one io_context, a pool of threads");
-  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
+  command_line.add_threads_option(part5::default_threads());
   const cs::ServerOptions options = command_line.parse(argc, argv);
   return cs::run_guarded("asio-server", [&] { part5::run_server<Session>(options); });
 }

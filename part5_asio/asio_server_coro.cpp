@@ -15,7 +15,6 @@
 #include "server_setup.hpp"
 #include "server_skeleton.hpp"
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -23,8 +22,8 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cs/frame_codec.hpp"
@@ -38,15 +37,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
 using part5::max_queued_reply_bytes;
-using asio::awaitable;
-using asio::use_awaitable;
+// Coroutines on the session's strand, its executor named by type as the
+// socket's is (part5::SessionExecutor says why).
+template <typename T>
+using awaitable = asio::awaitable<T, part5::SessionExecutor>;
+constexpr asio::use_awaitable_t<part5::SessionExecutor> use_awaitable;
 
 // A steady_timer that never expires is a one-bit signal between coroutines
 // on one strand: the waiter awaits it, the notifier cancels it. There is no
 // lost wake-up, because a coroutine checks its condition and starts the wait
 // without yielding the strand in between.
-void wake(asio::steady_timer& signal) { signal.cancel(); }
-awaitable<void> sleep_until_woken(asio::steady_timer& signal) {
+void wake(part5::SessionTimer& signal) { signal.cancel(); }
+awaitable<void> sleep_until_woken(part5::SessionTimer& signal) {
   signal.expires_at(Clock::time_point::max());
   error_code ignored;  // operation_aborted is the wake-up
   co_await signal.async_wait(asio::redirect_error(use_awaitable, ignored));
@@ -62,7 +64,7 @@ using Server = part5::Server<Session>;
 // parameter), so the session ends when its last coroutine returns.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server& server, std::uint64_t id);
+  Session(part5::SessionSocket socket, Server& server, std::uint64_t id);
   ~Session();
 
   // Starts serving. Call once, after the server registered the session.
@@ -84,13 +86,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish(std::string why);  // no more input: close once the replies are out
   void close(const std::string& why);
 
-  tcp::socket socket_;
+  part5::SessionSocket socket_;
   Server& server_;
   const std::uint64_t id_;
   const std::string peer_;
-  asio::steady_timer deadline_timer_;  // the watchdog's
-  asio::steady_timer reply_queued_;    // wakes the writer
-  asio::steady_timer queue_drained_;   // wakes a reader paused by backpressure
+  part5::SessionTimer deadline_timer_;  // the watchdog's
+  part5::SessionTimer reply_queued_;    // wakes the writer
+  part5::SessionTimer queue_drained_;   // wakes a reader paused by backpressure
   part5::SessionDeadlines deadlines_;
 
   std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
@@ -109,7 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // --- Session -----------------------------------------------------------------
 
-Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
+Session::Session(part5::SessionSocket socket, Server& server, std::uint64_t id)
     : socket_(std::move(socket)),
       server_(server),
       id_(id),
@@ -252,11 +254,11 @@ bool Session::read_completed(const error_code& error, std::size_t bytes) {
 // too, between the pieces of an operation (on the strand, like the rest of
 // the session).
 void Session::note_received() {
-  deadlines_.activity(Clock::now());
+  deadlines_.activity();
   if (!shift_) deadlines_.frame_byte_arrived();
 }
 
-void Session::note_sent() { deadlines_.activity(Clock::now()); }
+void Session::note_sent() { deadlines_.activity(); }
 
 void Session::queue_reply(cs::Bytes reply) {
   if (reply.empty() || closed_) return;
@@ -287,8 +289,10 @@ awaitable<void> Session::writer([[maybe_unused]] std::shared_ptr<Session> self) 
     buffers.clear();
     for (const cs::Bytes& reply : writing) buffers.push_back(asio::buffer(reply));
     error_code error;
-    const std::size_t bytes = co_await asio::async_write(
-        socket_, buffers, note_each_piece, asio::redirect_error(use_awaitable, error));
+    // A span, not the vector: async_write keeps a copy of its sequence.
+    const std::size_t bytes =
+        co_await asio::async_write(socket_, std::span<const asio::const_buffer>(buffers),
+                                   note_each_piece, asio::redirect_error(use_awaitable, error));
     if (closed_) co_return;
     bytes_sent_ += bytes;
     if (bytes > 0) note_sent();
@@ -338,7 +342,7 @@ void Session::close(const std::string& why) {
 int main(int argc, char** argv) {
   cs::CommandLine command_line("asio-server-coro",
                                "Boost.Asio coroutine server: one io_context, a pool of threads");
-  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
+  command_line.add_threads_option(part5::default_threads());
   const cs::ServerOptions options = command_line.parse(argc, argv);
   return cs::run_guarded("asio-server-coro", [&] { part5::run_server<Session>(options); });
 }

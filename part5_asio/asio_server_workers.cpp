@@ -43,7 +43,6 @@
 #include <new>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cs/bytes.hpp"
@@ -75,7 +74,7 @@ asio::thread_pool* workers = nullptr;
 // at once, so none needs a lock.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server& server, std::uint64_t id);
+  Session(part5::SessionSocket socket, Server& server, std::uint64_t id);
   ~Session();
 
   // Starts serving. Call once, after the server registered the session.
@@ -99,11 +98,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish(std::string why);  // no more input: close once the replies are out
   void close(const std::string& why);
 
-  tcp::socket socket_;
+  part5::SessionSocket socket_;
   Server& server_;
   const std::uint64_t id_;
   const std::string peer_;
-  asio::steady_timer deadline_timer_;
+  part5::SessionTimer deadline_timer_;
   part5::SessionDeadlines deadlines_;
 
   std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
@@ -125,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // --- Session -----------------------------------------------------------------
 
-Session::Session(tcp::socket socket, Server& server, std::uint64_t id)
+Session::Session(part5::SessionSocket socket, Server& server, std::uint64_t id)
     : socket_(std::move(socket)),
       server_(server),
       id_(id),
@@ -399,8 +398,8 @@ int main(int argc, char** argv) {
   cs::CommandLine command_line(
       "asio-server-workers",
       "Boost.Asio server: I/O on one io_context's threads, request work on a worker pool");
-  command_line.add_threads_option(std::max(1u, std::thread::hardware_concurrency()));
-  unsigned worker_count = std::max(1u, std::thread::hardware_concurrency());
+  command_line.add_threads_option(part5::default_threads());
+  unsigned worker_count = part5::default_threads();
   command_line.app()
       .add_option("--workers", worker_count, "Threads that compute the requests (--work-us)")
       ->check(CLI::Range(1u, 1024u))

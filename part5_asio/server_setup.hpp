@@ -95,6 +95,11 @@ class SessionDeadlines {
   // Bytes arrived or left at `now` (any number, even part of a message):
   // the idle clock restarts.
   void activity(Clock::time_point now) { last_activity_ = now; }
+  // The same, now. Without a timeout nothing needs the time, so the clock
+  // is not read: that would be a read per receive and per send.
+  void activity() {
+    if (enabled()) activity(Clock::now());
+  }
 
   // Shift: after `session` consumed the chunk that arrived at the last
   // activity(). Starts, keeps or ends the request's clock.

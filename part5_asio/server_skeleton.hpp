@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sched.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,34 @@
 #include "cs/stats.hpp"
 
 namespace part5 {
+
+// Every session's executor, socket and timer, named by their concrete
+// types: a strand of the io_context. The plain tcp::socket and steady_timer
+// hold a type-erased any_io_executor, whose small buffer (16 bytes) cannot
+// hold a strand (32 bytes). Each operation asks the executor for a variant
+// of itself (one that counts as outstanding work), twice, and each variant
+// of an erased strand is a new heap object: two mallocs and frees per read,
+// write or wait. With the type named, a variant is a plain copy.
+using SessionExecutor = asio::strand<asio::io_context::executor_type>;
+using SessionSocket = tcp::socket::rebind_executor<SessionExecutor>::other;
+using SessionTimer = asio::steady_timer::rebind_executor<SessionExecutor>::other;
+
+// The default --threads: one per CPU this process may run on, as
+// sched_getaffinity() reports it, rather than std::thread::hardware_concurrency(),
+// which counts every CPU of the machine. Started with `taskset -c 0`, or in
+// a container given one CPU, a server with a thread per machine CPU runs
+// two threads on one core: they only take turns at it, waking each other
+// through the io_context's futex, for no parallelism at all.
+inline unsigned default_threads() {
+#ifdef __linux__
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&allowed));
+  }
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 // Accept failures such as EMFILE repeat at once if retried at once: wait,
 // doubling from the first to the last value, reset by the next success.
@@ -116,12 +145,12 @@ class Server {
     // Each connection gets a strand of its own: its handlers may run on any
     // thread of the pool, but never two at once.
     acceptor_.async_accept(asio::make_strand(io_),
-                           [this](const boost::system::error_code& error, tcp::socket socket) {
+                           [this](const boost::system::error_code& error, SessionSocket socket) {
                              on_accept(error, std::move(socket));
                            });
   }
 
-  void on_accept(const boost::system::error_code& error, tcp::socket socket) {
+  void on_accept(const boost::system::error_code& error, SessionSocket socket) {
     if (error == asio::error::operation_aborted) return;  // the acceptor was closed
     if (error == asio::error::connection_aborted || error == asio::error::interrupted ||
         error == asio::error::try_again) {
