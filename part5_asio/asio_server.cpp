@@ -324,7 +324,7 @@ void Session::close(const std::string& why) {
 int main(int argc, char** argv) {
   cs::CommandLine command_line("asio-server",
                                "Boost.Asio callback server: one io_context, a pool of threads");
-  command_line.add_threads_option(part5::default_threads());
+  command_line.add_threads_option(cs::usable_cpus());
   const cs::ServerOptions options = command_line.parse(argc, argv);
   return cs::run_guarded("asio-server", [&] { part5::run_server<Session>(options); });
 }

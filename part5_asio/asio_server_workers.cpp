@@ -398,8 +398,8 @@ int main(int argc, char** argv) {
   cs::CommandLine command_line(
       "asio-server-workers",
       "Boost.Asio server: I/O on one io_context's threads, request work on a worker pool");
-  command_line.add_threads_option(part5::default_threads());
-  unsigned worker_count = part5::default_threads();
+  command_line.add_threads_option(cs::usable_cpus());
+  unsigned worker_count = cs::usable_cpus();
   command_line.app()
       .add_option("--workers", worker_count, "Threads that compute the requests (--work-us)")
       ->check(CLI::Range(1u, 1024u))

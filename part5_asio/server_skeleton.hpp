@@ -19,7 +19,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sched.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,23 +41,6 @@ namespace part5 {
 using SessionExecutor = asio::strand<asio::io_context::executor_type>;
 using SessionSocket = tcp::socket::rebind_executor<SessionExecutor>::other;
 using SessionTimer = asio::steady_timer::rebind_executor<SessionExecutor>::other;
-
-// The default --threads: one per CPU this process may run on, as
-// sched_getaffinity() reports it, rather than std::thread::hardware_concurrency(),
-// which counts every CPU of the machine. Started with `taskset -c 0`, or in
-// a container given one CPU, a server with a thread per machine CPU runs
-// two threads on one core: they only take turns at it, waking each other
-// through the io_context's futex, for no parallelism at all.
-inline unsigned default_threads() {
-#ifdef __linux__
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
-    return static_cast<unsigned>(CPU_COUNT(&allowed));
-  }
-#endif
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 // Accept failures such as EMFILE repeat at once if retried at once: wait,
 // doubling from the first to the last value, reset by the next success.

@@ -3,13 +3,30 @@
 
 #include <CLI/CLI.hpp>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "cs/log.hpp"
 #include "cs/socket.hpp"
 
 namespace cs {
+
+unsigned usable_cpus() {
+#ifdef __linux__
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&allowed));
+  }
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 CommandLine::CommandLine(std::string name, std::string description)
     : app_(std::make_unique<CLI::App>(std::move(description), std::move(name))) {

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   cs::CommandLine command_line("completion-server",
                                "Completion-port TCP server on the cpf framework");
   part4::FrameworkExtras extras;
-  part4::add_framework_options(command_line, extras, std::max(1u, std::thread::hardware_concurrency()));
+  part4::add_framework_options(command_line, extras, cs::usable_cpus());
   const cs::ServerOptions options = command_line.parse(argc, argv);
   part4::install_stop_handlers();
   return cs::run_guarded("completion-server", [&] { run_server(options, extras); });

@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
   cs::CommandLine command_line("line-server", "Line protocol server on the cpf framework");
   command_line.speak_only("line");
   part4::FrameworkExtras extras;
-  part4::add_framework_options(command_line, extras, std::max(1u, std::thread::hardware_concurrency()));
+  part4::add_framework_options(command_line, extras, cs::usable_cpus());
   CLI::App& app = command_line.app();
   app.remove_option(app.get_option("--max-frame"));  // no frames in this protocol
   std::size_t max_line = part4::default_max_line;

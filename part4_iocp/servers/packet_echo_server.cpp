@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
                                "Packet echo server on the cpf framework (zero-copy echo)");
   command_line.speak_only("packet");
   part4::FrameworkExtras extras;
-  part4::add_framework_options(command_line, extras, std::max(1u, std::thread::hardware_concurrency()));
+  part4::add_framework_options(command_line, extras, cs::usable_cpus());
   CLI::App& app = command_line.app();
   app.remove_option(app.get_option("--max-frame"));  // a packet's size is its own header's
   const cs::ServerOptions options = command_line.parse(argc, argv);

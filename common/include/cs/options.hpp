@@ -62,6 +62,14 @@ struct ServerOptions {
   }
 };
 
+// The CPUs this process may run on: the default of every --threads that
+// means "one per core". On Linux sched_getaffinity() counts them, since
+// std::thread::hardware_concurrency() counts every CPU of the machine:
+// started with `taskset -c 0`, or in a container given one CPU, a server
+// with a thread per machine CPU runs two threads on one core, which only
+// take turns at it and wake each other, for no parallelism at all.
+unsigned usable_cpus();
+
 class CommandLine {
  public:
   // Registers the common options. `description` is the --help headline.
