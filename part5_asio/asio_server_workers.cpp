@@ -33,7 +33,6 @@
 
 #include <pthread.h>
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -42,6 +41,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,6 +112,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<cs::Bytes> write_queue_;  // replies waiting for the next write
   std::vector<cs::Bytes> writing_;     // replies of the write in flight
   std::size_t queued_bytes_ = 0;       // in both of the above
+  std::vector<asio::const_buffer> write_buffers_;  // writing_, as one buffer sequence
   bool reading_paused_ = false;        // backpressure: resumed by do_write's handler
   std::optional<std::string> finish_reason_;  // set when input ended
   bool closed_ = false;
@@ -119,7 +120,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t frames_ = 0;
   std::uint64_t bytes_received_ = 0;
   std::uint64_t bytes_sent_ = 0;
-  Clock::time_point last_sent_{};  // when bytes last left (for the request clock)
 };
 
 // --- Session -----------------------------------------------------------------
@@ -196,15 +196,16 @@ void Session::do_read_some() {
         const auto* data = static_cast<const cs::Byte*>(buffer.data());
         auto chunk = std::make_shared<cs::Bytes>(data, data + bytes);
         auto reply = std::make_shared<cs::Bytes>();
-        const Clock::time_point arrived = Clock::now();
+        const Clock::time_point arrived = self->deadlines_.last_activity();
         self->compute(
             [chunk, reply](Session& s) { return s.shift_->on_receive(*chunk, *reply); },
             [reply, arrived](Session& s, const cs::Verdict& verdict) {
               // The request clock starts when the chunk arrived, not when a
-              // write ended during the work.
+              // write that ended during the work was last activity.
+              const Clock::time_point latest = s.deadlines_.last_activity();
               s.deadlines_.activity(arrived);
               s.deadlines_.after_receive(*s.shift_);
-              s.deadlines_.activity(std::max(arrived, s.last_sent_));
+              s.deadlines_.activity(latest);
               if (!reply->empty()) s.queue_reply(std::move(*reply));
               if (verdict.close) return s.finish(verdict.reason);
               if (!s.reading_paused_) s.do_read_some();
@@ -309,14 +310,11 @@ bool Session::read_completed(const error_code& error, std::size_t bytes) {
 // too, between the pieces of an operation (on the strand, like the rest of
 // the session).
 void Session::note_received() {
-  deadlines_.activity(Clock::now());
+  deadlines_.activity();
   if (!shift_) deadlines_.frame_byte_arrived();
 }
 
-void Session::note_sent() {
-  last_sent_ = Clock::now();
-  deadlines_.activity(last_sent_);
-}
+void Session::note_sent() { deadlines_.activity(); }
 
 void Session::queue_reply(cs::Bytes reply) {
   if (reply.empty() || closed_) return;
@@ -336,11 +334,13 @@ void Session::do_write() {
   writing_.assign(std::make_move_iterator(write_queue_.begin()),
                   std::make_move_iterator(write_queue_.end()));
   write_queue_.clear();
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(writing_.size());
-  for (const cs::Bytes& reply : writing_) buffers.push_back(asio::buffer(reply));
+  write_buffers_.clear();
+  for (const cs::Bytes& reply : writing_) write_buffers_.push_back(asio::buffer(reply));
+  // A span, not the vector: async_write keeps a copy of the sequence it is
+  // given, and a copy of a vector would be an allocation per write.
   asio::async_write(
-      socket_, buffers, part5::noting_progress([this] { note_sent(); }),
+      socket_, std::span<const asio::const_buffer>(write_buffers_),
+      part5::noting_progress([this] { note_sent(); }),
       [self = shared_from_this()](const error_code& error, std::size_t bytes) {
         if (self->closed_) return;
         self->bytes_sent_ += bytes;

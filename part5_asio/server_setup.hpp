@@ -100,6 +100,8 @@ class SessionDeadlines {
   void activity() {
     if (enabled()) activity(Clock::now());
   }
+  // The time of the last activity() (meaningful only when enabled()).
+  Clock::time_point last_activity() const { return last_activity_; }
 
   // Shift: after `session` consumed the chunk that arrived at the last
   // activity(). Starts, keeps or ends the request's clock.
