@@ -896,16 +896,14 @@ class Bench:
                           f"limit is {hard}")
         seconds, warmup = (1.0, 0.3) if self.quick else (3.0, 0.5)
         rounds = 1 if self.quick else IDLE_LATENCY_ROUNDS
-        # The largest backlog the kernel allows, as experiment 4 uses, so
-        # that the clients the server is slow to accept wait in it.
-        backlog = read_sysctl("net/core/somaxconn")
-        extra = ("--backlog", backlog) if backlog.isdigit() else ()
+        # Every server's default backlog is the largest the kernel allows
+        # (cs/backlog.hpp), so the clients it is slow to accept wait in it.
         measured = {(server.name, count): [] for count in counts for server in chosen}
         for round_number in range(1, rounds + 1):
             for count in counts:
                 for server in chosen:
                     try:
-                        r = self.beside_idle(server, count, extra, seconds, warmup)
+                        r = self.beside_idle(server, count, seconds, warmup)
                     except (RuntimeError, subprocess.TimeoutExpired) as error:
                         self.note("idle_latency", f"{server.name} beside {count} idle "
                                   f"round {round_number}: {error}")
@@ -919,16 +917,16 @@ class Bench:
                     results, lowest=("connections_served", "idle_held", "idle_greeted")))
         self.note("idle_latency", f"one active connection: 64-byte shift requests, nodelay on, "
                   f"{warmup} s warm-up + {seconds} s measured, beside idle connections opened and "
-                  f"greeted before it starts; each server started afresh with --backlog {backlog}; "
+                  f"greeted before it starts; each server started afresh with its default backlog; "
                   f"{rounds} round(s), each count on every server before the next count; the median "
                   "round's requests/s, the medians of p50, p99 and server CPU over the rounds")
 
-    def beside_idle(self, server, count, extra, seconds, warmup):
+    def beside_idle(self, server, count, seconds, warmup):
         """One pingpong connection against `server` while loadgen idle holds
         `count` idle ones to it: the loadgen result, with the server's CPU
         seconds during the pingpong and how many idle connections were held
         and greeted."""
-        with RunningServer(self.build_dir, server, "shift", extra) as running:
+        with RunningServer(self.build_dir, server, "shift") as running:
             with IdleClients(self.loadgen, running.port, count, IDLE_READY_TIMEOUT) as idle:
                 before = cpu_seconds(running.pid)
                 r = self.run_loadgen(["pingpong", "--port", running.port, "--protocol", "shift",
