@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <QCoreApplication>
+#include <QString>
+#include <QtGlobal>
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,7 +16,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "cs/socket.hpp"
 
@@ -34,6 +38,47 @@ inline void ensure_qt_application() {
   static auto* application = new QCoreApplication(argc, argv);
   (void)application;
 }
+
+// Keeps every message Qt prints while an instance lives (from any thread),
+// for checks that Qt printed no warning ("QSocketNotifier: Socket notifiers
+// cannot be enabled or disabled from another thread" and the like). Qt has
+// one message handler per process: one instance at a time. What was kept
+// stays readable after the instance ends, until the next one begins.
+class QtMessages {
+ public:
+  QtMessages() {
+    {
+      const std::lock_guard lock(store().mutex);
+      store().lines.clear();
+    }
+    qInstallMessageHandler(&keep);
+  }
+  ~QtMessages() { qInstallMessageHandler(nullptr); }
+  QtMessages(const QtMessages&) = delete;
+  QtMessages& operator=(const QtMessages&) = delete;
+
+  // The messages kept, one per indented line; empty when Qt printed none.
+  static std::string printed() {
+    const std::lock_guard lock(store().mutex);
+    std::string all;
+    for (const std::string& line : store().lines) all += "\n  " + line;
+    return all;
+  }
+
+ private:
+  struct Store {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+  };
+  static Store& store() {
+    static Store kept;
+    return kept;
+  }
+  static void keep(QtMsgType, const QMessageLogContext&, const QString& text) {
+    const std::lock_guard lock(store().mutex);
+    store().lines.push_back(text.toStdString());
+  }
+};
 
 struct Reading {
   std::string bytes;

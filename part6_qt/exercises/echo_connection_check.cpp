@@ -6,10 +6,8 @@
 // ctest requires the first to fail and the second to pass.
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 // Angle brackets: a quoted include would find the starting point's header
 // next to this file even in the solution build.
@@ -20,31 +18,12 @@
 namespace exercises {
 namespace {
 
-// Every message Qt prints, kept for the assertions (from any thread).
-std::mutex messages_mutex;
-std::vector<std::string> messages;
-
-void keep_message(QtMsgType, const QMessageLogContext&, const QString& text) {
-  const std::lock_guard lock(messages_mutex);
-  messages.push_back(text.toStdString());
-}
-
-std::vector<std::string> kept_messages() {
-  const std::lock_guard lock(messages_mutex);
-  return messages;
-}
-
 // One client served as the contract says: accepted here, the connection
 // created here, moved to a new thread, started there.
 class Served {
  public:
   Served() {
     ensure_qt_application();
-    {
-      const std::lock_guard lock(messages_mutex);
-      messages.clear();
-    }
-    qInstallMessageHandler(keep_message);
     cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 4);
     client_ = connect_to(cs::local_endpoint(listener.get()).port);
     cs::Accepted accepted = cs::accept_client(listener.get());
@@ -74,8 +53,7 @@ class Served {
     connection_->deleteLater();
     thread_.quit();
     thread_.wait();
-    qInstallMessageHandler(nullptr);
-  }
+  }  // then messages_ stops keeping what Qt prints
 
   int client() const { return client_.get(); }
   QThread* serving_thread() { return &thread_; }
@@ -92,17 +70,12 @@ class Served {
 
  private:
   cs::FileDescriptor client_;
+  QtMessages messages_;  // first: keeps what Qt prints until the thread has ended
   QThread thread_;
   EchoConnection* connection_ = nullptr;
   std::atomic<QThread*> socket_thread_{nullptr};
   std::atomic<bool> observed_{false};
 };
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string all;
-  for (const auto& line : lines) all += "\n  " + line;
-  return all;
-}
 
 TEST(EchoConnection, EchoesWhatTheClientSends) {
   Served served;
@@ -127,7 +100,7 @@ TEST(EchoConnection, QtPrintsNoWarning) {
     ASSERT_TRUE(cs::send_all(served.client(), cs::as_bytes(std::string_view("abc"))));
     read_some(served.client(), 3);
   }  // the client leaves, the connection and its thread end
-  EXPECT_TRUE(kept_messages().empty()) << "Qt printed:" << joined(kept_messages());
+  EXPECT_EQ(QtMessages::printed(), "") << "Qt printed warnings";
 }
 
 }  // namespace

@@ -39,25 +39,6 @@ namespace {
 // loaded machine (two builds beside the check) stretches on the clock.
 constexpr std::chrono::milliseconds work_deadline = 10s;
 
-// Every message Qt prints, kept for the assertions (from any thread).
-std::mutex messages_mutex;
-std::vector<std::string> messages;
-
-void keep_message(QtMsgType, const QMessageLogContext&, const QString& text) {
-  const std::lock_guard lock(messages_mutex);
-  messages.push_back(text.toStdString());
-}
-
-std::vector<std::string> kept_messages() {
-  const std::lock_guard lock(messages_mutex);
-  return messages;
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-  std::string all;
-  for (const auto& line : lines) all += "\n  " + line;
-  return all;
-}
 
 // The work every request costs: "<ms> <name>\n" computes for <ms> ms of the
 // calling thread's CPU time and answers "<NAME>\n". It records, by name,
@@ -286,21 +267,17 @@ class WorkConnectionCheck : public ::testing::Test {
     // With one pool thread (a one-core machine's default) the cheap request
     // would wait for the heavy one whatever the connection does.
     QThreadPool::globalInstance()->setMaxThreadCount(std::max(QThread::idealThreadCount(), 4));
-    {
-      const std::lock_guard lock(messages_mutex);
-      messages.clear();
-    }
     writes.store(0);
     writes_off_thread.store(0);
     writes_after_close.store(0);
-    qInstallMessageHandler(keep_message);
+    messages_.emplace();
     server_.emplace();
   }
 
   void TearDown() override {
     server_.reset();
-    qInstallMessageHandler(nullptr);
-    EXPECT_TRUE(kept_messages().empty()) << "Qt printed:" << joined(kept_messages());
+    messages_.reset();
+    EXPECT_EQ(QtMessages::printed(), "") << "Qt printed warnings";
   }
 
   Server& server() { return *server_; }
@@ -310,6 +287,7 @@ class WorkConnectionCheck : public ::testing::Test {
   }
 
  private:
+  std::optional<QtMessages> messages_;  // what Qt prints during a test
   std::optional<Server> server_;
 };
 
