@@ -2,12 +2,6 @@
 #include "cs/backlog.hpp"
 
 #ifdef _WIN32
-#ifndef NOMINMAX
-#define NOMINMAX  // keep std::min/std::max usable after <windows.h>
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
 #include <winsock2.h>  // SOMAXCONN (0x7fffffff: "the provider's reasonable maximum")
 #else
 #include <sys/socket.h>  // SOMAXCONN

@@ -2,12 +2,6 @@
 #include "cs/log.hpp"
 
 #ifdef _WIN32
-#ifndef NOMINMAX
-#define NOMINMAX  // keep std::min/std::max usable after <windows.h>
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
 #include <io.h>  // _get_osfhandle
 #include <windows.h>
 #else
