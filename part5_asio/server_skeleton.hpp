@@ -71,7 +71,9 @@ inline void open_listener(asio::ip::tcp::acceptor& acceptor, const cs::ServerOpt
   if (error) {
     throw cs::SetupError("cannot listen on " + options.host + ":" + std::to_string(options.port) +
                          ": " + error.message() +
-                         " (is another server using the port? try --port 0)");
+                         (error.category() == asio::error::get_system_category()
+                              ? cs::advice_for_bind_error(error.value())
+                              : std::string()));
   }
   const tcp::endpoint bound = acceptor.local_endpoint();
   cs::announce_listening({bound.address().to_string(), bound.port()});
@@ -140,7 +142,7 @@ class Server {
     }
     if (error) {
       cs::log_warn_limited(
-          accept_warnings_, "accept failed: ", error.message(), "; retrying in ",
+          accept_warnings_, "accept: ", error.message(), "; retrying in ",
           std::chrono::duration_cast<std::chrono::milliseconds>(backoff_).count(), " ms");
       return back_off_then_accept();
     }

@@ -92,7 +92,7 @@ void DescriptorServer::accept_pending() {
       case cs::Accepted::Kind::exhausted:
         // The listener stays readable, so the notifier would fire at once
         // again: it sleeps until descriptors may have been freed.
-        cs::log_warn_limited(accept_warnings_, "accept failed: ", std::strerror(accepted.error),
+        cs::log_warn_limited(accept_warnings_, "accept: ", std::strerror(accepted.error),
                              "; retrying in ", cs::accept_backoff.count(), " ms");
         notifier_->setEnabled(false);
         backoff_timer_->start(cs::accept_backoff);

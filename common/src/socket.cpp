@@ -34,6 +34,8 @@ Endpoint endpoint_from(const sockaddr* address, socklen_t length) {
 
 std::string errno_text(int error) { return std::strerror(error); }
 
+}  // namespace
+
 std::string advice_for_bind_error(int error) {
   switch (error) {
     case EADDRINUSE:
@@ -46,8 +48,6 @@ std::string advice_for_bind_error(int error) {
       return "";
   }
 }
-
-}  // namespace
 
 FileDescriptor listen_tcp(const std::string& host, std::uint16_t port, int backlog) {
   addrinfo hints{};

@@ -349,7 +349,7 @@ class AcceptWarning(ServerTestCase):
         address = (self.server.host, self.server.port)
         second = Client(address, "second", TIMEOUT).connect()  # in the backlog
         self.clients.append(second)
-        warning = r"accept failed: Too many open files; retrying in \d+ ms"
+        warning = r"warn: accept: Too many open files; retrying in \d+ ms"
         self.require_line(warning)
         # Over two seconds the back-off (10 ms doubling to 1 s) retries
         # seven times or so; the warning says so once.

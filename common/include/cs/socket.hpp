@@ -72,6 +72,11 @@ struct Endpoint {
 // Throws SetupError naming the address and the cause.
 FileDescriptor listen_tcp(const std::string& host, std::uint16_t port, int backlog);
 
+// What to do about a failed bind or listen with this errno, as listen_tcp's
+// message says it (" (another process is listening there: ...)"), or "" when
+// there is nothing to advise. For servers that listen through a library.
+std::string advice_for_bind_error(int error);
+
 // The address a socket is bound to (for a listener on port 0, the real port).
 Endpoint local_endpoint(int fd);
 
