@@ -1,7 +1,7 @@
 # The `run` subcommand: N concurrent clients play a scenario against a
 # server, each send and receive is logged with its time, every reply is
 # checked against the reference model, and the per-client times go to a JSON
-# file that `timeline` draws. Two scenarios:
+# file that `timeline` draws. Three scenarios:
 # - script (the default): the original series' simple-client script, three
 #   sends with pauses between them;
 # - cpu-heavy: every client connects, and once all are connected they all
@@ -9,10 +9,17 @@
 #   and read the replies. Against a server started with --work-us W, each
 #   message costs W of the server's CPU, so the picture shows how a design
 #   spreads that work: one after another on an event loop's single thread,
-#   side by side on threads (as far as there are cores).
+#   side by side on threads (as far as there are cores);
+# - pingpong: each client sends --messages requests one at a time, each
+#   after the reply to the last, as part 7's load generator does. With
+#   --split-writes each request goes out in two writes (its first byte or
+#   frame header, then the rest), and with --nagle the client leaves Nagle's
+#   algorithm on: together they show the delayed-ACK stall of part 7's
+#   experiment 2, one request per delayed-ACK timeout.
 #
 # JSON written by --json:
-#   {"format": 1, "protocol": "shift", "scenario": "script"|"cpu-heavy",
+#   {"format": 1, "protocol": "shift", "scenario": "script"|"cpu-heavy"|"pingpong",
+#    "split_writes": bool, "nagle": bool,
 #    "target": "<what was run against>",
 #    "address": "HOST:PORT", "clients": N, "started_at": "<ISO wall clock>",
 #    "elapsed": seconds, "ok": bool, "server_cpu": seconds|null,
@@ -47,7 +54,8 @@ from sim_server import (ServerError, ServerProcess, describe_status, format_addr
 DEFAULT_CLIENTS = 3
 SCRIPT = "script"
 CPU_HEAVY = "cpu-heavy"
-DEFAULT_MESSAGES = 4  # per client, in the cpu-heavy scenario
+PINGPONG = "pingpong"
+DEFAULT_MESSAGES = 4  # per client, in the cpu-heavy and pingpong scenarios
 DEFAULT_DELAYS = (1.0, 1.0, 0.2)  # the original script's pauses after each send
 DEFAULT_TIMEOUT = 60.0  # longest wait for the server; a sequential one is slow
 STOP_MARKER = b"1111"  # the last reply contains it: the reader stops there
@@ -106,6 +114,24 @@ def cpu_heavy_steps(protocol: str, messages: int) -> List[Step]:
     return [Step(data, 0.0)]
 
 
+def pingpong_steps(protocol: str, messages: int, split: bool) -> List[Step]:
+    """The pingpong scenario: `messages` requests (shift ^ping1$, framed one
+    frame each), each sent once the replies to the earlier ones are in. With
+    `split`, each request is two writes: the part that asks for nothing yet
+    (shift's "^", the frame's 4-byte header), then the rest."""
+    steps: List[Step] = []
+    for index in range(1, messages + 1):
+        payload = b"ping%d" % index
+        data = b"^" + payload + b"$" if protocol == SHIFT else encode_frames([payload])
+        head = 1 if protocol == SHIFT else len(data) - len(payload)
+        if split:
+            steps.append(Step(data[:head], 0.0))
+            steps.append(Step(data[head:], 0.0, await_reply=True))
+        else:
+            steps.append(Step(data, 0.0, await_reply=True))
+    return steps
+
+
 @dataclass
 class Scenario:
     """What every client of a run plays.
@@ -125,10 +151,12 @@ class Scenario:
 
 
 def make_scenario(name: str, protocol: str, delays: Tuple[float, ...],
-                  messages: int) -> Scenario:
+                  messages: int, split_writes: bool = False) -> Scenario:
     if name == CPU_HEAVY:
         return Scenario(cpu_heavy_steps(protocol, messages), start_together=True,
                         stop_marker=None)
+    if name == PINGPONG:
+        return Scenario(pingpong_steps(protocol, messages, split_writes), stop_marker=None)
     return Scenario(SCRIPTS[protocol](delays))
 
 
@@ -169,13 +197,14 @@ class ScriptedClient:
 
     def __init__(self, name: str, address: Tuple[str, int], protocol: str,
                  scenario: Scenario, log: RunLog, timeout: float,
-                 start_line: Optional[threading.Barrier] = None) -> None:
+                 start_line: Optional[threading.Barrier] = None, nagle: bool = False) -> None:
         self.record = ClientRecord(name)
         self.address = address
         self.protocol = protocol
         self.steps = scenario.steps
         self.stop_marker = scenario.stop_marker
         self.start_line = start_line  # passed by every client before sending, if given
+        self.nagle = nagle  # leave Nagle's algorithm on (no TCP_NODELAY)
         self.log = log
         self.timeout = timeout
         self.model = MODELS[protocol]()
@@ -212,7 +241,9 @@ class ScriptedClient:
         self.record.connect_start = self.log.now()
         self.log.say(name, "connecting to %s" % format_address(*self.address))
         self.sock = socket.create_connection(self.address, timeout=self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.nagle:
+            # Each write leaves at once: a script's pauses are the only waits.
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.record.connected = self.log.now()
         self.log.say(name, "connected")
         reader = threading.Thread(target=self._read, name=name + "-reader", daemon=True)
@@ -315,13 +346,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--address", metavar="HOST:PORT", help="a server already running")
     parser.add_argument("--protocol", choices=sorted(SCRIPTS), default=SHIFT,
                         help="default: %(default)s")
-    parser.add_argument("--scenario", choices=(SCRIPT, CPU_HEAVY), default=SCRIPT,
+    parser.add_argument("--scenario", choices=(SCRIPT, CPU_HEAVY, PINGPONG), default=SCRIPT,
                         help="script: the original series' three sends with pauses; "
                              "cpu-heavy: once all clients are connected, each sends "
                              "--messages requests at once, in one write (start the server "
-                             "with --work-us to make each one cost CPU) (default %(default)s)")
+                             "with --work-us to make each one cost CPU); pingpong: each "
+                             "client sends --messages requests one at a time, each after the "
+                             "last one's reply (default %(default)s)")
     parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES, metavar="M",
-                        help="cpu-heavy: requests per client (default %(default)s)")
+                        help="cpu-heavy, pingpong: requests per client (default %(default)s)")
+    parser.add_argument("--split-writes", action="store_true",
+                        help="pingpong: write each request in two pieces (shift's ^, a "
+                             "frame's header, then the rest), as loadgen --split-writes does")
+    parser.add_argument("--nagle", action="store_true",
+                        help="leave Nagle's algorithm on: no TCP_NODELAY on the clients' "
+                             "sockets (by default every write leaves at once)")
     parser.add_argument("--json", metavar="FILE", help="write the records here")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--step-delays", metavar="D1,D2,D3",
@@ -351,6 +390,9 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.messages < 1:
         print("run: error: --messages must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.split_writes and args.scenario != PINGPONG:
+        print("run: error: --split-writes needs --scenario pingpong", file=sys.stderr)
         return EXIT_USAGE
 
     server = None
@@ -387,10 +429,11 @@ def run_clients(args: argparse.Namespace, address: Tuple[str, int], target: str,
     """Run all clients at once; returns the JSON-ready report."""
     log = RunLog(args.quiet)
     started_at = datetime.now().astimezone().isoformat(timespec="milliseconds")
-    scenario = make_scenario(args.scenario, args.protocol, delays, args.messages)
+    scenario = make_scenario(args.scenario, args.protocol, delays, args.messages,
+                             args.split_writes)
     start_line = threading.Barrier(args.clients) if scenario.start_together else None
     clients = [ScriptedClient("conn%d" % index, address, args.protocol, scenario, log,
-                              args.timeout, start_line)
+                              args.timeout, start_line, args.nagle)
                for index in range(args.clients)]
     threads = [threading.Thread(target=client.run, name=client.record.name)
                for client in clients]
@@ -405,6 +448,8 @@ def run_clients(args: argparse.Namespace, address: Tuple[str, int], target: str,
         "format": JSON_FORMAT,
         "protocol": args.protocol,
         "scenario": args.scenario,
+        "split_writes": args.split_writes,
+        "nagle": args.nagle,
         "target": target,
         "address": format_address(*address),
         "clients": len(records),

@@ -114,7 +114,8 @@ def draw(pyplot, runs: List[dict], labels: List[str], title: Optional[str]):
         gridspec_kw={"height_ratios": heights})
     for panel, run, label in zip(axes[:, 0], runs, labels):
         draw_panel(panel, run, label)
-    end = max([latest_time(run) for run in runs] + [1.0])
+    # The axis fits the runs; a floor keeps a run that took no time drawable.
+    end = max([latest_time(run) for run in runs] + [0.01])
     axes[-1, 0].set_xlim(-X_MARGIN * end, (1 + X_MARGIN) * end)
     axes[-1, 0].set_xlabel("time since the run started (s)")
     any_failed = any(not record.get("ok") for run in runs for record in run["records"])

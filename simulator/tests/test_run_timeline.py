@@ -105,9 +105,6 @@ class RunAgainstBrokenServer(unittest.TestCase):
             self.assertIn("wrong reply", report["records"][0]["error"])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class RequestSpansTest(unittest.TestCase):
     """The per-request marks of the timeline: which reply bytes answer
@@ -172,3 +169,69 @@ class CpuHeavyScenarioTest(unittest.TestCase):
         result = simulator(["run", "-n", "1", "--scenario", "cpu-heavy", "--server",
                             server_spec("drop-byte"), "--timeout", "5"])
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+
+
+class PingpongScenarioTest(unittest.TestCase):
+    """The pingpong scenario's mechanics: requests one at a time, each in one
+    write or (--split-writes) in two, the second of which is the request the
+    timeline marks; Nagle on or off is the client's socket option. (Whether a
+    split write stalls is timing, measured by part 7's experiment 2, not
+    asserted here.)"""
+
+    @staticmethod
+    def spans(record: dict, protocol: str) -> list:
+        sys.path.insert(0, SIMULATOR_DIR)
+        import sim_timeline
+        return sim_timeline.request_spans(record, protocol)
+
+    def run_pingpong(self, protocol, *extra):
+        with tempfile.TemporaryDirectory() as directory:
+            json_path = os.path.join(directory, "run.json")
+            result = simulator(["run", "-n", "2", "--scenario", "pingpong", "--messages", "3",
+                                "--protocol", protocol, "--server", server_spec(),
+                                "--json", json_path, *extra])
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            with open(json_path, encoding="utf-8") as source:
+                return json.load(source)
+
+    def test_one_write_per_request(self):
+        for protocol in ("shift", "framed"):
+            report = self.run_pingpong(protocol, "--nagle")
+            self.assertEqual((report["scenario"], report["split_writes"], report["nagle"]),
+                             ("pingpong", False, True))
+            for record in report["records"]:
+                self.assertTrue(record["ok"], record)
+                sends = [event["data"] for event in record["events"] if event["dir"] == "send"]
+                self.assertEqual(len(sends), 3, sends)
+                spans = self.spans(record, protocol)
+                self.assertEqual(len(spans), 3)
+                self.assertTrue(all(answered is not None and answered >= sent
+                                    for sent, answered in spans), spans)
+
+    def test_split_writes_send_the_head_then_the_rest(self):
+        for protocol, head in (("shift", "^"), ("framed", "\x00\x00\x00\x05")):
+            report = self.run_pingpong(protocol, "--split-writes")
+            self.assertEqual((report["split_writes"], report["nagle"]), (True, False))
+            for record in report["records"]:
+                self.assertTrue(record["ok"], record)
+                sends = [event["data"] for event in record["events"] if event["dir"] == "send"]
+                self.assertEqual(sends[0::2], [head] * 3)
+                self.assertEqual([send.strip("$") for send in sends[1::2]],
+                                 ["ping1", "ping2", "ping3"])
+                # Each request is answered before the next one's head leaves.
+                spans = self.spans(record, protocol)
+                self.assertEqual(len(spans), 3)
+                head_times = [event["t"] for event in record["events"]
+                              if event["dir"] == "send" and event["data"] == head]
+                for (sent, answered), next_head in zip(spans, head_times[1:]):
+                    self.assertLessEqual(sent, answered)
+                    self.assertLessEqual(answered, next_head)
+
+    def test_split_writes_need_the_pingpong_scenario(self):
+        result = simulator(["run", "-n", "1", "--split-writes", "--server", server_spec()])
+        self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+        self.assertIn("--split-writes needs --scenario pingpong", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
