@@ -62,10 +62,14 @@ beside it, each with its own tests in part7_benchmarks/tests/:
 
 Run:  python3 part7_benchmarks/bench.py --build-dir build/release [--quick]
       (--quick: a small subset in a few minutes; the full run about an hour)
+      python3 part7_benchmarks/bench.py --redraw build/bench/<timestamp>
+      (draws an earlier run's charts again from its results.jsonl, with this
+      checkout's chart code; measures nothing)
 """
 
 import argparse
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -82,7 +86,7 @@ from bench_report import report_text, write_csvs
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--build-dir", required=True, help="a release build of the whole tree")
+    parser.add_argument("--build-dir", help="a release build of the whole tree (required to measure)")
     parser.add_argument("--loadgen", help="loadgen binary (default: BUILD_DIR/part7_benchmarks/loadgen/loadgen)")
     parser.add_argument("--out", help="output directory (default: build/bench/<timestamp> in the repository)")
     parser.add_argument("--quick", action="store_true", help="a small subset, in a few minutes")
@@ -90,7 +94,14 @@ def main(argv=None):
                         help="run only this experiment (repeatable)")
     parser.add_argument("--check-registry", action="store_true",
                         help="only check that every server, client and loadgen is in the build")
+    parser.add_argument("--redraw", metavar="RUN_DIR",
+                        help="measure nothing: draw the charts of the run in RUN_DIR again from "
+                             "its results.jsonl")
     args = parser.parse_args(argv)
+    if args.redraw:
+        return redraw(args.redraw)
+    if not args.build_dir:
+        parser.error("--build-dir is required (unless --redraw)")
 
     build_dir = os.path.abspath(args.build_dir)
     if args.check_registry:
@@ -133,6 +144,29 @@ def main(argv=None):
         f.write(text)
     log(f"done in {time.monotonic() - t0:.0f} s: {out_dir}/report.md")
     return 0
+
+
+class RecordedRun:
+    """What draw_charts reads of a Bench, rebuilt from a run's results.jsonl."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.results = {}
+        with open(os.path.join(out_dir, "results.jsonl")) as lines:
+            for line in lines:
+                if line.strip():
+                    row = json.loads(line)
+                    self.results.setdefault(row["experiment"], []).append(row)
+
+
+def redraw(out_dir):
+    """Draws the charts of the run in out_dir again, over the old ones."""
+    if not os.path.isfile(os.path.join(out_dir, "results.jsonl")):
+        sys.exit(f"bench: no results.jsonl in {out_dir}: --redraw takes a run's output directory")
+    charts = draw_charts(RecordedRun(out_dir))
+    for experiment, name in charts.items():
+        log(f"{experiment}: {os.path.join(out_dir, name)}")
+    return 0 if charts else 1
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ backlog, client x server, chat, idle memory, scaling, completion against
 readiness, CPU-heavy requests) with matplotlib into
 the run's output directory and returns which file shows which experiment,
 for the report to link. Without matplotlib it says so and draws nothing.
-chat_figure and work_figure draw the two many-panel charts and return them
-unsaved, so that the tests can read their axes.
+throughput_figure, nagle_figure, chat_figure and work_figure draw their
+charts and return them unsaved, so that the tests can read their axes; every
+legend stands beside or below its panels, never over their data.
 """
 
 import os
@@ -32,42 +33,13 @@ def draw_charts(bench):
         plt.close(fig)
         charts[experiment] = name
 
-    def grouped_bars(ax, groups, labels, series, fontsize=8, rotation=20):
-        """One group of bars per entry of `groups` (ticked with `labels`),
-        one bar per (legend label, value of a group) pair in `series`."""
-        width = 0.8 / len(series)
-        for i, (label, value) in enumerate(series):
-            ax.bar([x + i * width for x in range(len(groups))], [value(g) for g in groups], width,
-                   label=label)
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(groups))], labels, rotation=rotation,
-                      fontsize=fontsize)
-
     rows = [r for r in bench.results.get("throughput", []) if r["protocol"] == "shift"]
     if rows:
-        servers = list(dict.fromkeys(r["server"] for r in rows))
-        fig, ax = plt.subplots(figsize=(11, 4.5))
-        combos = [(c, nd) for c in (1, 10, 100) for nd in (False, True)
-                  if find(rows, connections=c, nodelay=nd)]
-        grouped_bars(ax, servers, servers, [
-            (f"{c} conn., nodelay {'on' if nd else 'off'}",
-             lambda s, c=c, nd=nd: (find(rows, server=s, connections=c, nodelay=nd) or {}).get("rps", 0))
-            for c, nd in combos])
-        ax.set_ylabel("requests per second")
-        ax.set_title("Throughput per design (shift, 64-byte requests)")
-        ax.legend(fontsize=8)
-        save(fig, "throughput.png", "throughput")
+        save(throughput_figure(plt, rows), "throughput.png", "throughput")
 
     rows = bench.results.get("nagle", [])
     if rows:
-        fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.7), 4))
-        labels = [f"{r['link']}\n{r['protocol']}\n{'split' if r['split_writes'] else 'one write'}\n"
-                  f"nodelay {'on' if r['nodelay'] else 'off'}" for r in rows]
-        ax.bar(range(len(rows)), [r["p50_us"] for r in rows], color="tab:orange")
-        ax.set_xticks(range(len(rows)), labels, fontsize=7)
-        ax.set_yscale("log")
-        ax.set_ylabel("median round trip (us, log scale)")
-        ax.set_title("Nagle x delayed ACK: one connection")
-        save(fig, "nagle.png", "nagle")
+        save(nagle_figure(plt, rows), "nagle.png", "nagle")
 
     rows = bench.results.get("backlog", [])
     if rows:
@@ -85,7 +57,7 @@ def draw_charts(bench):
             ax.set_ylim(0, 105)
             ax.set_ylabel("% served in time")
             ax.set_title(f"--backlog {backlog}", fontsize=10)
-            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            legend_outside(ax)
         fig.suptitle("Bursts against the listen backlog")
         save(fig, "backlog.png", "backlog")
 
@@ -94,15 +66,17 @@ def draw_charts(bench):
         pairs = list(dict.fromkeys((r["client"], r["server"]) for r in rows))
         fig, ax = plt.subplots(figsize=(10, 4.5))
         combos = [(c, nd) for c in (1, 10) for nd in (False, True)]
+        # Requests per second, the unit of every other chart (the report's
+        # table keeps the published benchmark's "requests in 10 s").
         grouped_bars(ax, pairs, [f"{cl}\n-> {sv}" for cl, sv in pairs], [
             (f"{c} conn., nodelay {'on' if nd else 'off'}",
              lambda p, c=c, nd=nd: (find(rows, client=p[0], server=p[1], connections=c, nodelay=nd)
-                                    or {}).get("requests", 0))
+                                    or {}).get("rps") or 0)
             for c, nd in combos], fontsize=7, rotation=0)
-        ax.set_yscale("log")
-        ax.set_ylabel("requests in the run (log scale)")
+        label_log_y(ax)
+        ax.set_ylabel("requests per second (log scale)")
         ax.set_title("Client x server (framed, 64-byte requests)")
-        ax.legend(fontsize=8)
+        legend_outside(ax)
         save(fig, "clients.png", "clients")
 
     rows = bench.results.get("chat", [])
@@ -120,21 +94,30 @@ def draw_charts(bench):
             for count in counts])
         ax.set_ylabel("server RSS per idle connection (KiB)")
         ax.set_title("Memory per idle connection")
-        ax.legend(fontsize=8)
+        legend_outside(ax)
         save(fig, "idle.png", "idle")
 
     rows = bench.results.get("scaling", [])
     if rows:
-        fig, ax = plt.subplots(figsize=(7, 4))
+        from matplotlib.lines import Line2D
+        fig, ax = plt.subplots(figsize=(9, 4))
         for server in dict.fromkeys(r["server"] for r in rows):
             series = [r for r in rows if r["server"] == server]
-            ax.plot([r["server_threads"] for r in series], [r["rps"] for r in series], marker="o",
-                    label=server)
+            line, = ax.plot([r["server_threads"] for r in series], [r["rps"] for r in series],
+                            marker="o", label=server)
+            partial = [r for r in series if "connections" in r and fewest_served(r) is not None]
+            if partial:
+                ax.plot([r["server_threads"] for r in partial], [r["rps"] for r in partial],
+                        linestyle="none", marker="o", markersize=9, markerfacecolor="white",
+                        markeredgecolor=line.get_color(), markeredgewidth=1.5)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("server --threads")
         ax.set_ylabel("requests per second (16 connections)")
         ax.set_title("Scaling with --threads")
-        ax.legend(fontsize=8)
+        legend_outside(ax, [Line2D([], [], linestyle="none", marker="o", markersize=9,
+                                   markerfacecolor="white", markeredgecolor="0.3",
+                                   markeredgewidth=1.5,
+                                   label="hollow: served only some of\nthe 16 connections")])
         save(fig, "scaling.png", "scaling")
 
     rows = bench.results.get("completion", [])
@@ -151,7 +134,7 @@ def draw_charts(bench):
                                                      or {}).get(k) or 0)
                 for server in servers], rotation=0)
             ax.set_ylabel(ylabel, fontsize=9)
-            ax.legend(fontsize=8)
+        legend_outside(axes[1])
         fig.suptitle("Completion against readiness, pinned (16-byte requests)")
         save(fig, "completion.png", "completion")
 
@@ -160,6 +143,90 @@ def draw_charts(bench):
         save(work_figure(plt, rows), "work.png", "work")
     return charts
 
+
+def grouped_bars(ax, groups, labels, series, fontsize=8, rotation=20, partial=None):
+    """One group of bars per entry of `groups` (ticked with `labels`),
+    one bar per (legend label, value of a group) pair in `series`. With
+    `partial(series index, group)` true, that bar is hatched: a server
+    that served only some of its connections (its rate compares with
+    nothing)."""
+    width = 0.8 / len(series)
+    for i, (label, value) in enumerate(series):
+        bars = ax.bar([x + i * width for x in range(len(groups))], [value(g) for g in groups],
+                      width, label=label)
+        if partial is not None:
+            for bar, group in zip(bars, groups):
+                if partial(i, group):
+                    bar.set_hatch("////")
+                    bar.set_edgecolor("black")
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(groups))], labels, rotation=rotation,
+                  fontsize=fontsize)
+
+
+def legend_outside(ax, extra=()):
+    """The legend to the right of the panel, where it covers no bar."""
+    handles, labels = ax.get_legend_handles_labels()
+    for handle in extra:
+        handles.append(handle)
+        labels.append(handle.get_label())
+    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def hatched_handle():
+    """The legend entry of grouped_bars' hatched bars."""
+    from matplotlib.patches import Patch
+    return Patch(facecolor="white", edgecolor="black", hatch="////",
+                 label="hatched: served only some of\nits connections (not comparable)")
+
+
+def throughput_figure(plt, rows):
+    """Experiment 1's chart, returned unsaved: requests per second per
+    server, one bar per connection count and nodelay setting; a bar whose
+    server served only some of its connections is hatched, and the legend
+    stands right of the panel."""
+    servers = list(dict.fromkeys(r["server"] for r in rows))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    combos = [(c, nd) for c in (1, 10, 100) for nd in (False, True)
+              if find(rows, connections=c, nodelay=nd)]
+
+    def cell(s, c, nd):
+        return find(rows, server=s, connections=c, nodelay=nd) or {}
+
+    def partial(i, s):
+        c, nd = combos[i]
+        row = cell(s, c, nd)
+        return bool(row) and fewest_served(row) is not None
+
+    grouped_bars(ax, servers, servers, [
+        (f"{c} conn., nodelay {'on' if nd else 'off'}",
+         lambda s, c=c, nd=nd: cell(s, c, nd).get("rps", 0))
+        for c, nd in combos], partial=partial)
+    ax.set_ylabel("requests per second")
+    ax.set_title("Throughput per design (shift, 64-byte requests, median of the rounds)")
+    legend_outside(ax, [hatched_handle()])
+    return fig
+
+
+def nagle_figure(plt, rows):
+    """Experiment 2's chart, returned unsaved: the median round trip of one
+    connection on a log axis, one group per link and protocol, one colour
+    per way of writing a request (one write or two, nodelay off or on)."""
+    # Groups: link x protocol; bars: the four ways to write a request,
+    # each its own colour, so the one stalled bar per group stands out.
+    groups = list(dict.fromkeys((r["link"], r["protocol"]) for r in rows))
+    ways = [(split, nodelay) for split in (False, True) for nodelay in (False, True)]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    grouped_bars(ax, groups, [f"{link}, {protocol}" for link, protocol in groups], [
+        (f"{'two writes' if split else 'one write'}, nodelay {'on' if nodelay else 'off'}",
+         lambda g, split=split, nodelay=nodelay: (find(rows, link=g[0], protocol=g[1],
+                                                       split_writes=split, nodelay=nodelay)
+                                                  or {}).get("p50_us") or 0)
+        for split, nodelay in ways], fontsize=9, rotation=0)
+    label_log_y(ax)
+    ax.set_ylabel("median round trip, us (log scale)")
+    ax.set_title("Nagle x delayed ACK: one connection, 64-byte requests")
+    legend_outside(ax)
+    return fig
 
 
 def plain_number(value, _=None):

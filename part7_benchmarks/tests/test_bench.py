@@ -15,7 +15,7 @@ import sys
 import tempfile
 import unittest
 
-from bench_testing import BENCH_PY, make_executable
+from bench_testing import BENCH_PY, fixed_results, make_executable
 
 READY_SERVER = '#!/bin/sh\necho "listening on 127.0.0.1:4242"\nexec sleep 30\n'
 # Prints one pingpong result, with the protocol and size it was asked for, as
@@ -39,11 +39,14 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("bench.py - the benchmark runner behind `./run bench`.", result.stdout)
         for option in ("--build-dir BUILD_DIR", "--loadgen LOADGEN", "--out OUT", "--quick",
-                       "--only {throughput,nagle,backlog,burst,idle,idle_latency,scaling,completion,percore,work,goals}", "--check-registry"):
+                       "--only {throughput,nagle,backlog,burst,idle,idle_latency,scaling,completion,percore,work,goals}", "--check-registry",
+                       "--redraw RUN_DIR"):
             self.assertIn(option, result.stdout)
 
     def test_build_dir_is_required_and_experiments_are_checked(self):
-        self.assertEqual(run_bench().returncode, 2)
+        result = run_bench()
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--build-dir is required (unless --redraw)", result.stderr)
         result = run_bench("--build-dir", "x", "--only", "latency")
         self.assertEqual(result.returncode, 2)
         self.assertIn("invalid choice: 'latency'", result.stderr)
@@ -86,6 +89,28 @@ class WholeRun(unittest.TestCase):
         self.assertIn("4 of 4 checks met.", report)
         self.assertIn("| sequential-server | shift | 16 | 10000 | 50 | 80 | 0 |", report)
         self.assertIn("| kernel |", report)
+
+
+class Redraw(unittest.TestCase):
+    def test_redraw_draws_a_runs_charts_from_its_results(self):
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            self.skipTest(f"no matplotlib in {sys.executable}")
+        with tempfile.TemporaryDirectory() as out:
+            with open(os.path.join(out, "results.jsonl"), "w") as f:
+                for row in fixed_results()["nagle"]:
+                    f.write(json.dumps({"experiment": "nagle", **row}) + "\n")
+            result = run_bench("--redraw", out)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(sorted(os.listdir(out)), ["nagle.png", "results.jsonl"])
+            self.assertIn(f"bench: nagle: {out}/nagle.png", result.stderr)
+
+    def test_redraw_of_a_directory_without_results_says_so(self):
+        with tempfile.TemporaryDirectory() as out:
+            result = run_bench("--redraw", out)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("no results.jsonl in", result.stderr)
 
 
 class ServersJoinTheirExperiments(unittest.TestCase):

@@ -65,6 +65,71 @@ class DrawCharts(unittest.TestCase):
         self.assertIn("bench: matplotlib is missing: no charts", stderr.getvalue())
 
 
+def drawn(figure_function, rows):
+    """The figure laid out as draw_charts lays it out before saving."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = figure_function(plt, rows)
+    fig.tight_layout()
+    fig.canvas.draw()
+    return plt, fig
+
+
+@unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
+class ThroughputFigure(unittest.TestCase):
+    """throughput_figure: the bars of a server that served only some of its
+    connections are hatched, and no legend covers a bar."""
+
+    def setUp(self):
+        rows = [r for r in fixed_results()["throughput"]]
+        # A pool that served 4 of its 10 connections, as threadpool-server does.
+        rows += [dict(r, server="threadpool-server", connections_served=min(r["connections"], 4))
+                 for r in rows if r["server"] == "epoll-server"]
+        plt, self.fig = drawn(charts.throughput_figure, rows)
+        self.addCleanup(plt.close, self.fig)
+        self.ax = self.fig.axes[0]
+
+    def test_only_the_partly_served_bars_are_hatched(self):
+        hatched = [(bar.get_x(), bar.get_height()) for bar in self.ax.patches if bar.get_hatch()]
+        # threadpool-server (third group) at 10 connections, nodelay off and on.
+        self.assertEqual(len(hatched), 2, hatched)
+        self.assertTrue(all(2 <= x < 3 for x, _ in hatched), hatched)
+        texts = [t.get_text() for t in self.ax.get_legend().get_texts()]
+        self.assertIn("hatched: served only some of\nits connections (not comparable)", texts)
+
+    def test_the_legend_stands_beside_the_bars(self):
+        renderer = self.fig.canvas.get_renderer()
+        legend = self.ax.get_legend().get_window_extent(renderer)
+        self.assertGreaterEqual(legend.x0, self.ax.get_window_extent(renderer).x1)
+
+
+@unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
+class NagleFigure(unittest.TestCase):
+    """nagle_figure: one group per link and protocol, one colour per way of
+    writing, on a log axis with labelled ticks."""
+
+    def test_groups_colours_and_log_axis(self):
+        rows = fixed_results()["nagle"]
+        rows += [dict(r, link="veth") for r in rows]
+        plt, fig = drawn(charts.nagle_figure, rows)
+        self.addCleanup(plt.close, fig)
+        ax = fig.axes[0]
+        self.assertEqual([t.get_text() for t in ax.get_xticklabels()],
+                         ["loopback, shift", "veth, shift"])
+        self.assertEqual([t.get_text() for t in ax.get_legend().get_texts()],
+                         ["one write, nodelay off", "one write, nodelay on",
+                          "two writes, nodelay off", "two writes, nodelay on"])
+        self.assertEqual(len({bar.get_facecolor() for bar in ax.patches}), 4)
+        stalled = sorted(bar.get_height() for bar in ax.patches)[-2:]
+        self.assertEqual(stalled, [40000.0, 40000.0])
+        self.assertEqual(ax.get_yscale(), "log")
+        low, high = ax.get_ylim()
+        labelled = [t for t, label in zip(ax.get_yticks(), ax.get_yticklabels())
+                    if low <= t <= high and label.get_text()]
+        self.assertGreaterEqual(len(labelled), 3)
+
+
 @unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
 class ChatFigure(unittest.TestCase):
     """chat_figure from the fixed results: global-lock peaks at 200 clients
