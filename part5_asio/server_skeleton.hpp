@@ -69,8 +69,8 @@ inline void open_listener(asio::ip::tcp::acceptor& acceptor, const cs::ServerOpt
   if (!error) acceptor.bind(endpoint, error);
   if (!error) acceptor.listen(options.backlog, error);
   if (error) {
-    throw cs::SetupError("cannot listen on " + options.host + ":" + std::to_string(options.port) +
-                         ": " + error.message() +
+    const std::string where = cs::Endpoint{options.host, options.port}.to_string();
+    throw cs::SetupError("cannot listen on " + where + ": " + error.message() +
                          (error.category() == asio::error::get_system_category()
                               ? cs::advice_for_bind_error(error.value())
                               : std::string()));

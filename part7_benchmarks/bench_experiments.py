@@ -607,8 +607,9 @@ class Bench:
             return None
 
     def idle_one(self, server, count):
-        # Every server's default backlog is the largest the kernel allows
-        # (cs/backlog.hpp), so the clients it is slow to accept wait in it.
+        # Every server's default backlog is SOMAXCONN (4096 on Linux; the
+        # kernel caps it at net.core.somaxconn: cs/backlog.hpp), so the
+        # clients it is slow to accept wait in its queue.
         with RunningServer(self.build_dir, server, "shift") as running:
             time.sleep(0.2)  # let it settle after start-up
             rss0, threads0 = memory_and_threads(running.pid)
@@ -896,8 +897,9 @@ class Bench:
                           f"limit is {hard}")
         seconds, warmup = (1.0, 0.3) if self.quick else (3.0, 0.5)
         rounds = 1 if self.quick else IDLE_LATENCY_ROUNDS
-        # Every server's default backlog is the largest the kernel allows
-        # (cs/backlog.hpp), so the clients it is slow to accept wait in it.
+        # Every server's default backlog is SOMAXCONN (4096 on Linux; the
+        # kernel caps it at net.core.somaxconn: cs/backlog.hpp), so the
+        # clients it is slow to accept wait in its queue.
         measured = {(server.name, count): [] for count in counts for server in chosen}
         for round_number in range(1, rounds + 1):
             for count in counts:

@@ -11,10 +11,10 @@ status 1 and the line docs/troubleshooting.md prints:
     (another process is listening there: stop it, or choose another --port;
     0 picks a free one)
 
-(one line). The servers listen through three different code paths (common's
-listen_tcp, the part 4 framework's listener, Asio's acceptor); the advice
-is written once (cs::advice_for_bind_error), and this test keeps it that
-way. The servers are test_default_backlog.py's: every server of parts 1
+(one line). On Linux the servers listen through two code paths (common's
+listen_tcp, which part 4's framework uses too, and Asio's acceptor); the
+advice is written once (cs::advice_for_bind_error), and this test keeps it
+that way. The servers are test_default_backlog.py's: every server of parts 1
 to 6.
 """
 from __future__ import annotations
@@ -46,11 +46,23 @@ def held_port() -> socket.socket:
     return holder
 
 
-def refusal(name: str, port: int) -> subprocess.CompletedProcess:
+def held_ipv6_port() -> socket.socket:
+    """The same on ::1, or SkipTest where this machine has no IPv6 loopback."""
+    holder = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        holder.bind(("::1", 0))
+    except OSError as error:
+        holder.close()
+        raise unittest.SkipTest("no IPv6 loopback here: %s" % error)
+    holder.listen(1)
+    return holder
+
+
+def refusal(name: str, port: int, *extra: str) -> subprocess.CompletedProcess:
     path = os.path.join(BUILD_DIR, SERVERS[name])
     if not os.access(path, os.X_OK):
         raise AssertionError("%s is not in the build (%s): build the whole tree" % (name, path))
-    return subprocess.run([path, "--port", str(port)], stdout=subprocess.PIPE,
+    return subprocess.run([path, "--port", str(port), *extra], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=TIMEOUT)
 
 
@@ -73,6 +85,20 @@ def _case(name: str):
 
 for _name in SERVERS:
     setattr(PortInUse, "test_" + re.sub(r"\W", "_", _name), _case(_name))
+
+
+class PortInUseIPv6(unittest.TestCase):
+    """An IPv6 address is written [::1]:PORT whichever code path listens:
+    common's listen_tcp (epoll-server) and Asio's acceptor (asio-server)."""
+
+    def test_the_address_is_bracketed_by_every_listener(self):
+        for name in ("epoll-server", "asio-server"):
+            with held_ipv6_port() as holder:
+                port = holder.getsockname()[1]
+                result = refusal(name, port, "--host", "::1")
+            self.assertEqual(result.returncode, 1, result.stderr)
+            expected = "%s: error: cannot listen on [::1]:%d: %s" % (name, port, ADVICE)
+            self.assertIn(expected, result.stderr.splitlines(), result.stderr)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
 # `run` records sane times and checks replies; `timeline` draws them.
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 from .support import SIMULATOR_DIR, server_spec, simulator
 
@@ -226,6 +231,31 @@ class PingpongScenarioTest(unittest.TestCase):
                 for (sent, answered), next_head in zip(spans, head_times[1:]):
                     self.assertLessEqual(sent, answered)
                     self.assertLessEqual(answered, next_head)
+
+    def test_nagle_leaves_tcp_nodelay_off_and_the_default_sets_it(self):
+        """Run in this process, so that every setsockopt the clients make
+        can be seen; the server is a subprocess, unaffected."""
+        sys.path.insert(0, SIMULATOR_DIR)
+        import sim_run
+        original = socket.socket.setsockopt
+        nodelay_calls = []
+
+        def recording(sock, level, option, *value):
+            if level == socket.IPPROTO_TCP and option == socket.TCP_NODELAY:
+                nodelay_calls.append(value[0])
+            return original(sock, level, option, *value)
+
+        for extra, expected in (([], [1, 1]), (["--nagle"], [])):
+            nodelay_calls.clear()
+            parser = argparse.ArgumentParser()
+            sim_run.add_arguments(parser)
+            args = parser.parse_args(["-n", "2", "--scenario", "pingpong", "--messages", "2",
+                                      "--server", server_spec(), "--quiet", *extra])
+            with mock.patch.object(socket.socket, "setsockopt", recording), \
+                    contextlib.redirect_stdout(io.StringIO()):
+                status = sim_run.main(args)
+            self.assertEqual(status, 0, extra)
+            self.assertEqual(nodelay_calls, expected, extra)
 
     def test_split_writes_need_the_pingpong_scenario(self):
         result = simulator(["run", "-n", "1", "--split-writes", "--server", server_spec()])
