@@ -202,10 +202,7 @@ void Session::do_read_some() {
             [reply, arrived](Session& s, const cs::Verdict& verdict) {
               // The request clock starts when the chunk arrived, not when a
               // write that ended during the work was last activity.
-              const Clock::time_point latest = s.deadlines_.last_activity();
-              s.deadlines_.activity(arrived);
-              s.deadlines_.after_receive(*s.shift_);
-              s.deadlines_.activity(latest);
+              s.deadlines_.after_receive(*s.shift_, arrived);
               if (!reply->empty()) s.queue_reply(std::move(*reply));
               if (verdict.close) return s.finish(verdict.reason);
               if (!s.reading_paused_) s.do_read_some();

@@ -105,8 +105,11 @@ class SessionDeadlines {
 
   // Shift: after `session` consumed the chunk that arrived at the last
   // activity(). Starts, keeps or ends the request's clock.
-  void after_receive(const cs::Session& session) {
-    request_timer_.after_receive(session, last_activity_);
+  void after_receive(const cs::Session& session) { after_receive(session, last_activity_); }
+  // The same for a chunk that arrived at `arrived`, consumed later (on a
+  // worker: the idle clock may have moved on with replies sent meanwhile).
+  void after_receive(const cs::Session& session, Clock::time_point arrived) {
+    request_timer_.after_receive(session, arrived);
   }
 
   // Framed: a byte of a frame arrived at the last activity(); the first

@@ -37,23 +37,16 @@ ADVICE = ("Address already in use (another process is listening there: stop it, 
           "choose another --port; 0 picks a free one)")
 
 
-def held_port() -> socket.socket:
-    """A socket listening on a free port of 127.0.0.1, without SO_REUSEADDR
-    (with or without it, Linux lets no second socket listen there)."""
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.bind(("127.0.0.1", 0))
-    holder.listen(1)
-    return holder
-
-
-def held_ipv6_port() -> socket.socket:
-    """The same on ::1, or SkipTest where this machine has no IPv6 loopback."""
-    holder = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+def held_port(host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on a free port of `host`, without SO_REUSEADDR
+    (with or without it, Linux lets no second socket listen there); SkipTest
+    where the machine has no such address (an IPv6 loopback, say)."""
+    holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        holder.bind(("::1", 0))
+        holder.bind((host, 0))
     except OSError as error:
         holder.close()
-        raise unittest.SkipTest("no IPv6 loopback here: %s" % error)
+        raise unittest.SkipTest("cannot listen on %s here: %s" % (host, error))
     holder.listen(1)
     return holder
 
@@ -93,7 +86,7 @@ class PortInUseIPv6(unittest.TestCase):
 
     def test_the_address_is_bracketed_by_every_listener(self):
         for name in ("epoll-server", "asio-server"):
-            with held_ipv6_port() as holder:
+            with held_port("::1") as holder:
                 port = holder.getsockname()[1]
                 result = refusal(name, port, "--host", "::1")
             self.assertEqual(result.returncode, 1, result.stderr)
