@@ -270,20 +270,31 @@ void Session::do_read_body(std::uint32_t length) {
 // shutdown waits for work in flight; if the session was closed meanwhile
 // (grace period over, a timeout), the result is dropped, and the client has
 // seen whole replies and then the end of the stream.
+//
+// The guard is on the io_context's own executor, not on the strand, and the
+// task's copy of the strand is gone before the guard is: the last copy of a
+// strand unlinks it from the io_context's strand service, and if a worker
+// dropped that copy after releasing the work, run() could return and the
+// io_context be destroyed in between (a use of a destroyed mutex, caught by
+// ThreadSanitizer).
 template <typename Work, typename Then>
 void Session::compute(Work work, Then then) {
   asio::post(*workers, [self = shared_from_this(), work = std::move(work),
                         then = std::move(then),
-                        guard = asio::make_work_guard(socket_.get_executor())]() mutable {
+                        guard = asio::make_work_guard(
+                            socket_.get_executor().get_inner_executor())]() mutable {
     cs::Verdict verdict;
     try {
       verdict = work(*self);
     } catch (const std::exception& error) {  // e.g. no memory for a reply: this session's error
       verdict = cs::Verdict::close_because(std::string("request failed: ") + error.what());
     }
-    asio::post(guard.get_executor(), [self = std::move(self), then = std::move(then), verdict] {
-      if (!self->closed_) then(*self, verdict);
-    });
+    {
+      const part5::SessionExecutor strand = self->socket_.get_executor();
+      asio::post(strand, [self = std::move(self), then = std::move(then), verdict] {
+        if (!self->closed_) then(*self, verdict);
+      });
+    }  // the strand copy released here, under the guard
   });
 }
 
