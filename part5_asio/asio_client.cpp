@@ -17,29 +17,23 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
-#include <iostream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "client/client.hpp"
+#include "cs/load_client.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The shared load-client command line (cs/load_client.hpp), and the
+// part5::Client options made of it in run().
 struct Settings {
+  cs::LoadClientOptions load;
   part5::ClientOptions client;
-  std::string protocol = "shift";
-  unsigned clients = 1;
-  double seconds = 10;
-  std::uint64_t requests = 0;  // 0: run for `seconds` instead
-  std::size_t payload_bytes = 64;
-  long long connect_timeout_ms = 2000;
-  long long request_timeout_ms = 5000;
 };
 
 // What all the loops share. Counters are atomics (each loop runs on its own
@@ -81,8 +75,8 @@ class Loop {
 
  private:
   bool claim_request() {
-    if (settings_.requests == 0) return true;
-    return totals_.started.fetch_add(1) < settings_.requests;
+    if (settings_.load.requests == 0) return true;
+    return totals_.started.fetch_add(1) < settings_.load.requests;
   }
 
   void on_result(part5::Result result) {
@@ -118,29 +112,33 @@ class Loop {
 };
 
 int run(Settings& settings) {
-  settings.client.protocol =
-      settings.protocol == "framed" ? cs::Protocol::framed : cs::Protocol::shift;
-  settings.client.connect_timeout = std::chrono::milliseconds(settings.connect_timeout_ms);
-  settings.client.request_timeout = std::chrono::milliseconds(settings.request_timeout_ms);
-  const cs::Bytes payload = make_payload(settings.payload_bytes);
+  const cs::LoadClientOptions& load = settings.load;
+  settings.client.host = load.host;
+  settings.client.port = load.port;
+  settings.client.protocol = load.protocol();
+  settings.client.connect_timeout = load.connect_timeout();
+  settings.client.request_timeout = load.request_timeout();
+  settings.client.split_writes = load.split_writes;
+  settings.client.nodelay = load.nodelay;
+  const cs::Bytes payload = make_payload(load.payload_bytes);
 
   Totals totals;
   std::vector<std::unique_ptr<part5::Client>> clients;
   std::vector<std::unique_ptr<Loop>> loops;
-  for (unsigned i = 0; i < settings.clients; ++i) {
+  for (unsigned i = 0; i < load.clients; ++i) {
     clients.push_back(std::make_unique<part5::Client>(settings.client));
     loops.push_back(std::make_unique<Loop>(*clients.back(), payload, settings, totals));
   }
 
   const auto start = Clock::now();
   const auto time_limit = start + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(settings.seconds));
-  totals.running = settings.clients;
+                                      std::chrono::duration<double>(load.seconds));
+  totals.running = load.clients;
   totals.last_completion = start;
   for (auto& loop : loops) loop->send_next();
 
   std::unique_lock lock(totals.mutex);
-  if (settings.requests == 0) {
+  if (load.requests == 0) {
     totals.loop_ended.wait_until(lock, time_limit, [&] { return totals.running == 0; });
     totals.stop.store(true);
   }
@@ -148,32 +146,14 @@ int run(Settings& settings) {
   // completion, within one request timeout.
   totals.loop_ended.wait(lock, [&] { return totals.running == 0; });
   const auto end =
-      settings.requests == 0 ? std::min(Clock::now(), time_limit) : totals.last_completion;
+      load.requests == 0 ? std::min(Clock::now(), time_limit) : totals.last_completion;
   const std::string first_error = totals.first_error;
   lock.unlock();
   clients.clear();  // joins the Clients' threads before the loops go
 
   const double seconds = std::chrono::duration<double>(end - start).count();
-  const std::uint64_t ok = totals.ok.load();
-  const std::uint64_t errors = totals.errors.load();
-  const double rate = seconds > 0 ? static_cast<double>(ok) / seconds : 0;
-
-  std::ostringstream json;
-  json.setf(std::ios::fixed);
-  json.precision(3);
-  json << "{\"requests\": " << ok << ", \"errors\": " << errors << ", \"seconds\": " << seconds
-       << ", \"requests_per_second\": " << rate << ", \"clients\": " << settings.clients
-       << ", \"protocol\": \"" << settings.protocol << "\", \"payload_bytes\": "
-       << settings.payload_bytes << ", \"split_writes\": "
-       << (settings.client.split_writes ? "true" : "false")
-       << ", \"nodelay\": " << (settings.client.nodelay ? "true" : "false") << "}";
-  std::cout << json.str() << std::endl;
-
-  std::cerr << "asio-client: " << ok << " requests in " << seconds << " s from "
-            << settings.clients << " connection(s): " << rate << " requests/s, " << errors
-            << " error(s)\n";
-  if (errors > 0) std::cerr << "asio-client: first error: " << first_error << "\n";
-  return errors == 0 && ok > 0 ? 0 : 1;
+  return cs::report_load_client("asio-client", load,
+                                {totals.ok.load(), totals.errors.load(), seconds, first_error});
 }
 
 }  // namespace
@@ -181,34 +161,7 @@ int run(Settings& settings) {
 int main(int argc, char** argv) {
   Settings settings;
   CLI::App app("Closed-loop load client for the shift and framed protocols", "asio-client");
-  app.add_option("port,--port", settings.client.port, "Server port")
-      ->check(CLI::Range(1, 65535))
-      ->capture_default_str();
-  app.add_option("--host", settings.client.host, "Server host name or address")
-      ->capture_default_str();
-  app.add_option("--protocol", settings.protocol, "Protocol to speak")
-      ->check(CLI::IsMember({"shift", "framed"}))
-      ->capture_default_str();
-  app.add_option("--clients", settings.clients, "Connections, each with one request at a time")
-      ->check(CLI::Range(1u, 10'000u))
-      ->capture_default_str();
-  app.add_option("--seconds", settings.seconds, "How long to send requests")
-      ->check(CLI::Range(0.001, 86'400.0))
-      ->capture_default_str();
-  app.add_option("--requests", settings.requests,
-                 "Stop after this many requests in all instead of after --seconds");
-  app.add_option("--payload-bytes", settings.payload_bytes, "Bytes per request")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
-      ->capture_default_str();
-  app.add_option("--connect-timeout-ms", settings.connect_timeout_ms, "Connect timeout")
-      ->check(CLI::Range(1LL, 600'000LL))
-      ->capture_default_str();
-  app.add_option("--request-timeout-ms", settings.request_timeout_ms, "Per-request timeout")
-      ->check(CLI::Range(1LL, 600'000LL))
-      ->capture_default_str();
-  app.add_flag("--split-writes", settings.client.split_writes,
-               "Send each request's header and body as two writes (to show Nagle + delayed ACK)");
-  app.add_flag("--nodelay", settings.client.nodelay, "Set TCP_NODELAY (turn Nagle's algorithm off)");
+  cs::add_load_client_options(app, settings.load);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

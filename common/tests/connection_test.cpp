@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "client_testing.hpp"
 #include "cs/connection.hpp"
 
 namespace cs {
@@ -32,12 +33,7 @@ Pair socket_pair() {
 // A connected TCP pair on 127.0.0.1 (TCP_INFO needs a TCP socket).
 Pair tcp_pair() {
   FileDescriptor listener = listen_tcp("127.0.0.1", 0, 1);
-  FileDescriptor client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(local_endpoint(listener.get()).port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  FileDescriptor client = cs::testing::connect_loopback(local_endpoint(listener.get()).port);
   Accepted accepted = accept_client(listener.get());
   EXPECT_EQ(accepted.kind, Accepted::Kind::client);
   return {std::move(accepted.fd), std::move(client)};

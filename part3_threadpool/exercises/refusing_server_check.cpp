@@ -12,13 +12,9 @@
 // connected earlier is accepted earlier. Every read has a deadline.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <chrono>
-#include <cstring>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -27,6 +23,7 @@
 #include <refusing_server.hpp>
 
 #include "../tests/sync_testing.hpp"
+#include "client_testing.hpp"
 #include "cs/log.hpp"
 
 namespace exercises {
@@ -35,38 +32,12 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// How long to wait for bytes that should come at once. Short, so that the
-// starting point (which never refuses) fails quickly.
-constexpr std::chrono::milliseconds quickly = 3s;
-
-// What a client read before its deadline, and whether the server closed.
-struct Reading {
-  std::string bytes;
-  bool closed = false;
-};
-
-// Reads until `want` bytes arrived, the server closed, or `timeout` passed.
-Reading read_some(int fd, std::size_t want, std::chrono::milliseconds timeout = quickly) {
-  Reading reading;
-  const auto deadline = Clock::now() + timeout;
-  cs::Byte buffer[256];
-  while (reading.bytes.size() < want) {
-    if (cs::wait_for(fd, POLLIN, -1, deadline) != cs::WaitResult::ready) break;
-    const ssize_t n = cs::recv_some(fd, buffer);
-    if (n > 0) {
-      reading.bytes.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(n));
-    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-      reading.closed = true;
-      break;
-    }
-  }
-  return reading;
-}
-
-// Reads until the server closes (or `timeout`).
-Reading read_to_close(int fd, std::chrono::milliseconds timeout = quickly) {
-  return read_some(fd, static_cast<std::size_t>(-1), timeout);
-}
+// The clients: connect_loopback, and reads with a deadline (3 s: the
+// starting point, which never refuses, fails quickly).
+using cs::testing::quickly;
+using cs::testing::Reading;
+using cs::testing::read_some;
+using cs::testing::read_to_close;
 
 // True if no byte (and no close) is waiting on `fd` right now.
 bool nothing_arrived(int fd) {
@@ -95,16 +66,7 @@ class RefusingServer : public ::testing::Test {
 
   void TearDown() override { stop_server(); }
 
-  cs::FileDescriptor connect_client() {
-    cs::FileDescriptor fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port_);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0)
-        << std::strerror(errno);
-    return fd;
-  }
+  cs::FileDescriptor connect_client() { return cs::testing::connect_loopback(port_); }
 
   // Connects and waits for the shift greeting: a worker is serving it.
   cs::FileDescriptor served_client() {

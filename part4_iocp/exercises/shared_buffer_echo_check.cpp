@@ -9,9 +9,7 @@
 // a test that fails says at which byte the echo first went wrong.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdint>
@@ -23,6 +21,7 @@
 // point's header next to this file even in the solution build.
 #include <shared_buffer_echo.hpp>
 
+#include "client_testing.hpp"
 #include "cs/socket.hpp"
 
 namespace exercises {
@@ -53,15 +52,7 @@ std::vector<cs::Byte> pattern(std::size_t size) {
 // A connected client whose receive buffer is small, so that a server
 // writing to it soon has writes waiting.
 cs::FileDescriptor connect_client(std::uint16_t port) {
-  cs::FileDescriptor fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int small = 16 * 1024;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
-  return fd;
+  return cs::testing::connect_loopback(port, {.receive = 16 * 1024});
 }
 
 // Reads until `want` bytes came, the server closed, or the deadline.

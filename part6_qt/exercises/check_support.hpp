@@ -9,25 +9,25 @@
 #include <QString>
 #include <QtGlobal>
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "client_testing.hpp"
 #include "cs/socket.hpp"
 
 namespace exercises {
 
 using namespace std::chrono_literals;
 
-// Short, so that a starting point that never does the thing fails quickly.
-inline constexpr std::chrono::milliseconds quickly = 3s;
+// The clients connect and read with a deadline on every read
+// (common/tests/client_testing.hpp): 3 s, so that a starting point that
+// never does the thing fails quickly.
+using cs::testing::quickly;
+using cs::testing::Reading;
+using cs::testing::read_some;
+using cs::testing::read_to_close;
 
 // Created once, on the main thread (gtest runs tests there), before any
 // server thread starts its event loop; never destroyed, as Qt prefers.
@@ -80,42 +80,8 @@ class QtMessages {
   }
 };
 
-struct Reading {
-  std::string bytes;
-  bool closed = false;
-};
-
-// Reads until `want` bytes arrived, the server closed, or `timeout` passed.
-inline Reading read_some(int fd, std::size_t want, std::chrono::milliseconds timeout = quickly) {
-  Reading reading;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  cs::Byte buffer[256];
-  while (reading.bytes.size() < want) {
-    if (cs::wait_for(fd, POLLIN, -1, deadline) != cs::WaitResult::ready) break;
-    const ssize_t n = cs::recv_some(fd, buffer);
-    if (n > 0) {
-      reading.bytes.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(n));
-    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-      reading.closed = true;
-      break;
-    }
-  }
-  return reading;
-}
-
-inline Reading read_to_close(int fd, std::chrono::milliseconds timeout = quickly) {
-  return read_some(fd, static_cast<std::size_t>(-1), timeout);
-}
-
 inline cs::FileDescriptor connect_to(std::uint16_t port) {
-  cs::FileDescriptor fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0)
-      << std::strerror(errno);
-  return fd;
+  return cs::testing::connect_loopback(port);
 }
 
 // Connects until a client is greeted (a slot may take a moment to free:

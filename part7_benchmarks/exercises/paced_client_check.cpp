@@ -11,8 +11,6 @@
 // measured right are above 100 ms, and the 99th percentile is well above
 // it; measured from the send, one sample is.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +20,7 @@
 // point's header next to this file even in the solution build.
 #include <paced_client.hpp>
 
+#include "client_testing.hpp"
 #include "cs/socket.hpp"
 
 namespace exercises {
@@ -44,13 +43,8 @@ void one_byte_echo(cs::FileDescriptor client, std::size_t stall_at, std::chrono:
 
 Latencies run_against(std::size_t stall_at) {
   cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 4);
-  cs::FileDescriptor client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  cs::FileDescriptor client = cs::testing::connect_loopback(cs::local_endpoint(listener.get()).port);
   cs::set_nodelay(client.get());  // one byte per request: no Nagle in this check
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(cs::local_endpoint(listener.get()).port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
   cs::Accepted accepted = cs::accept_client(listener.get());
   cs::set_nodelay(accepted.fd.get());
   std::thread server(one_byte_echo, std::move(accepted.fd), stall_at, 200ms);
