@@ -1,8 +1,11 @@
 // The check of exercise part6-1 (run_limited_server, contract in
-// limited_server.hpp): with max_clients served, the next client is closed at
-// once without a greeting; once one leaves, a new client is served again.
-// Built twice, against the starting point and against solutions/; ctest
-// requires the first to fail and the second to pass.
+// limited_server.hpp): up to max_clients clients are served; the next one is
+// closed at once without a greeting, and so is every one after it while the
+// server is full; a refused client does not take or free a slot; once a
+// served client leaves, a new client is served again. Built twice, against
+// the starting point and against solutions/; ctest requires the first to
+// fail and the second to pass. Each test names one part of the contract, so
+// the starting point's failures say what is still missing.
 #include <thread>
 
 // Angle brackets: a quoted include would find the starting point's header
@@ -14,32 +17,86 @@
 namespace exercises {
 namespace {
 
-TEST(LimitedServer, ClosesTheClientBeyondTheLimitUngreetedAndServesAgainWhenOneLeaves) {
-  ensure_qt_application();
-  cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
-  const std::uint16_t port = cs::local_endpoint(listener.get()).port;
-  cs::ServerOptions options;
-  options.shutdown_grace = 200ms;
-  cs::StopSignal stop;
-  LimitedReport report;
-  std::thread server([&, fd = std::move(listener)]() mutable {
-    report = run_limited_server(std::move(fd), options, 1, stop);
-  });
+class LimitedServer : public ::testing::Test {
+ protected:
+  void start(unsigned max_clients) {
+    ensure_qt_application();
+    cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
+    port_ = cs::local_endpoint(listener.get()).port;
+    options_.shutdown_grace = 200ms;
+    server_ = std::thread([this, max_clients, fd = std::move(listener)]() mutable {
+      report_ = run_limited_server(std::move(fd), options_, max_clients, stop_);
+    });
+  }
 
-  cs::FileDescriptor first = greeted_client(port);
+  // Stops the server and waits for run_limited_server() to return.
+  LimitedReport stop_server() {
+    stop_.request_stop();
+    if (server_.joinable()) server_.join();
+    return report_;
+  }
+
+  void TearDown() override { stop_server(); }
+
+  // A client that finds the server full: the bytes it got before the close.
+  Reading refused_client() {
+    cs::FileDescriptor fd = connect_to(port_);
+    return read_to_close(fd.get());
+  }
+
+  cs::ServerOptions options_;
+  cs::StopSignal stop_;
+  std::uint16_t port_ = 0;
+  std::thread server_;    // runs run_limited_server(); joined by stop_server()
+  LimitedReport report_;  // written by server_, read after the join
+};
+
+TEST_F(LimitedServer, ServesEveryClientUpToTheLimit) {
+  start(2);
+  cs::FileDescriptor first = greeted_client(port_);
+  cs::FileDescriptor second = greeted_client(port_);
+  EXPECT_TRUE(first) << "the first client was not greeted";
+  EXPECT_TRUE(second) << "the second client of two allowed was not greeted";
+}
+
+TEST_F(LimitedServer, ClosesTheClientBeyondTheLimitAtOnceWithoutAGreeting) {
+  start(1);
+  cs::FileDescriptor first = greeted_client(port_);
   ASSERT_TRUE(first) << "the first client was not greeted";
-  cs::FileDescriptor second = connect_to(port);
-  const Reading reading = read_to_close(second.get());
+  const Reading reading = refused_client();
   EXPECT_EQ(reading.bytes, "") << "the client beyond the limit was greeted";
   EXPECT_TRUE(reading.closed) << "the client beyond the limit was not closed at once";
+}
 
+TEST_F(LimitedServer, RefusesEveryClientWhileFullAndARefusalFreesNoSlot) {
+  start(1);
+  cs::FileDescriptor first = greeted_client(port_);
+  ASSERT_TRUE(first) << "the first client was not greeted";
+  // A refusal that gave back a slot it never took (a decrement of the
+  // active count on the refusal path) would let the second or third in.
+  for (int i = 0; i < 3; ++i) {
+    const Reading reading = refused_client();
+    ASSERT_EQ(reading.bytes, "") << "client " << i + 2 << " of a server limited to 1 was greeted";
+    ASSERT_TRUE(reading.closed) << "client " << i + 2 << " was not closed at once";
+  }
   first.reset();
-  EXPECT_TRUE(greeted_client(port)) << "after the first client left, nobody was served";
+  const LimitedReport report = stop_server();
+  EXPECT_EQ(report.refused, 3u) << "every refused client is counted in report.refused";
+  EXPECT_EQ(report.served, 1u) << "a refused client is not counted as served";
+}
 
-  stop.request_stop();
-  server.join();
+TEST_F(LimitedServer, ServesAgainWhenAServedClientLeaves) {
+  start(1);
+  cs::FileDescriptor first = greeted_client(port_);
+  ASSERT_TRUE(first) << "the first client was not greeted";
+  EXPECT_EQ(refused_client().bytes, "") << "the client beyond the limit was greeted";
+  first.reset();
+  // greeted_client retries: the server learns of the departure only when it
+  // reads the FIN, and a client that connects before that is refused.
+  EXPECT_TRUE(greeted_client(port_)) << "after the first client left, nobody was served";
+  const LimitedReport report = stop_server();
   EXPECT_GE(report.refused, 1u);
-  EXPECT_GE(report.served, 2u);
+  EXPECT_EQ(report.served, 2u);
 }
 
 }  // namespace

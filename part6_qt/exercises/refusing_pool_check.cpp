@@ -1,8 +1,11 @@
 // The check of exercise part6-2 (run_refusing_pool_server, contract in
-// refusing_pool.hpp): with the one pool thread busy, the next client gets
-// busy_message and is closed at once; once the thread is free, a new client
-// is served again. Built twice, against the starting point and against
-// solutions/; ctest requires the first to fail and the second to pass.
+// refusing_pool.hpp): while a pool thread is free, a client is served; with
+// every pool thread busy, the next client gets busy_message and is closed at
+// once, and so is every one after it; once a thread is free, a new client is
+// served again. Built twice, against the starting point and against
+// solutions/; ctest requires the first to fail and the second to pass. Each
+// test names one part of the contract, so the starting point's failures say
+// what is still missing.
 #include <thread>
 
 // Angle brackets: see limited_server_check.cpp.
@@ -13,35 +16,90 @@
 namespace exercises {
 namespace {
 
-TEST(RefusingPool, AnswersBusyAtOnceWhenThePoolIsFullAndServesAgainWhenAThreadFrees) {
-  ensure_qt_application();
-  cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
-  const std::uint16_t port = cs::local_endpoint(listener.get()).port;
-  cs::ServerOptions options;
-  options.threads = 1;
-  options.shutdown_grace = 200ms;
-  cs::StopSignal stop;
-  PoolReport report;
-  std::thread server([&, fd = std::move(listener)]() mutable {
-    report = run_refusing_pool_server(std::move(fd), options, stop);
-  });
+class RefusingPool : public ::testing::Test {
+ protected:
+  void start(unsigned threads) {
+    ensure_qt_application();
+    cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
+    port_ = cs::local_endpoint(listener.get()).port;
+    options_.threads = threads;
+    options_.shutdown_grace = 200ms;
+    server_ = std::thread([this, fd = std::move(listener)]() mutable {
+      report_ = run_refusing_pool_server(std::move(fd), options_, stop_);
+    });
+  }
 
-  cs::FileDescriptor first = greeted_client(port);
-  ASSERT_TRUE(first) << "the first client was not greeted";
-  cs::FileDescriptor second = connect_to(port);
-  const Reading reading = read_to_close(second.get());
-  EXPECT_EQ(reading.bytes, std::string(busy_message))
-      << "a client that found every pool thread busy should get busy_message at once";
-  EXPECT_TRUE(reading.closed) << "a refused client should be closed after the busy message";
+  // Stops the server and waits for run_refusing_pool_server() to return.
+  PoolReport stop_server() {
+    stop_.request_stop();
+    if (server_.joinable()) server_.join();
+    return report_;
+  }
 
+  void TearDown() override { stop_server(); }
+
+  // A client that finds every pool thread busy: what it got before the close.
+  Reading refused_client() {
+    cs::FileDescriptor fd = connect_to(port_);
+    return read_to_close(fd.get());
+  }
+
+  cs::ServerOptions options_;
+  cs::StopSignal stop_;
+  std::uint16_t port_ = 0;
+  std::thread server_;  // runs run_refusing_pool_server(); joined by stop_server()
+  PoolReport report_;   // written by server_, read after the join
+};
+
+TEST_F(RefusingPool, RefusesNobodyWhileAThreadIsFree) {
+  start(2);
+  cs::FileDescriptor first = greeted_client(port_);
+  cs::FileDescriptor second = greeted_client(port_);
+  EXPECT_TRUE(first) << "the first client was not greeted";
+  EXPECT_TRUE(second) << "the second client, with the second thread free, was not greeted";
   first.reset();
   second.reset();
-  EXPECT_TRUE(greeted_client(port)) << "after the first client left, nobody was served";
+  const PoolReport report = stop_server();
+  EXPECT_EQ(report.refused, 0u);
+  EXPECT_EQ(report.submitted, 2u);
+}
 
-  stop.request_stop();
-  server.join();
+TEST_F(RefusingPool, AnswersBusyAtOnceWhenEveryThreadIsBusy) {
+  start(1);
+  cs::FileDescriptor first = greeted_client(port_);
+  ASSERT_TRUE(first) << "the first client was not greeted";
+  const Reading reading = refused_client();
+  EXPECT_EQ(reading.bytes, std::string(busy_message))
+      << "a client that found every pool thread busy should get busy_message at once, "
+         "not wait in the pool's queue";
+  EXPECT_TRUE(reading.closed) << "a refused client should be closed after the busy message";
+}
+
+TEST_F(RefusingPool, RefusesEveryClientWhileTheThreadIsBusyAndCountsThem) {
+  start(1);
+  cs::FileDescriptor first = greeted_client(port_);
+  ASSERT_TRUE(first) << "the first client was not greeted";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(refused_client().bytes, std::string(busy_message)) << "extra client " << i + 1;
+  }
+  first.reset();
+  const PoolReport report = stop_server();
+  EXPECT_EQ(report.refused, 3u) << "every refused client is counted in report.refused";
+  EXPECT_EQ(report.submitted, 1u) << "a refused client is not counted as submitted";
+}
+
+TEST_F(RefusingPool, ServesAgainWhenAThreadFrees) {
+  start(1);
+  cs::FileDescriptor first = greeted_client(port_);
+  ASSERT_TRUE(first) << "the first client was not greeted";
+  EXPECT_EQ(refused_client().bytes, std::string(busy_message));
+  first.reset();
+  // greeted_client retries: the thread is free only once its connection has
+  // read the FIN and finished; a client that connects before is refused.
+  EXPECT_TRUE(greeted_client(port_)) << "after the first client left, nobody was served";
+  const PoolReport report = stop_server();
   EXPECT_GE(report.refused, 1u);
-  EXPECT_GE(report.submitted, 2u);
+  EXPECT_EQ(report.submitted, 2u);
 }
 
 }  // namespace
