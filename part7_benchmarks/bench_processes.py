@@ -16,10 +16,19 @@ import queue
 import resource
 import signal
 import subprocess
+import sys
 import threading
 import time
 
+_SIMULATOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "simulator")
+if _SIMULATOR not in sys.path:
+    sys.path.insert(0, _SIMULATOR)
+from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
+
 SERVER_START_TIMEOUT = 10  # seconds for a server to print "listening on"
+# Seconds a server gets to finish after SIGTERM before it is killed: longer
+# than any server's shutdown grace with thousands of connections open.
+SERVER_STOP_TIMEOUT = 15
 OPEN_FILES_WANTED = 65536  # RLIMIT_NOFILE asked for (capped at the hard limit)
 
 
@@ -48,45 +57,44 @@ def line_reader(stream):
     return lines
 
 
-class RunningServer:
-    """A server started on port 0; stop() sends SIGTERM and waits."""
+class RunningServer(ServerProcess):
+    """A server of the registry, started by the constructor as every
+    experiment starts one: `prefix` (taskset, a network namespace), the
+    binary under build_dir, port 0, --quiet, the server's own arguments,
+    `extra`, and --protocol unless the protocol is chat; RLIMIT_NOFILE
+    raised. A server that does not print its "listening on" line is a
+    RuntimeError that ends with its log, on one line (the runner keeps it as
+    a note of the report). stop() sends SIGTERM, kills it
+    after SERVER_STOP_TIMEOUT seconds, and returns its exit status; a
+    second stop is harmless."""
 
     def __init__(self, build_dir, server, protocol, extra=(), prefix=()):
-        path = os.path.join(build_dir, server.path)
-        argv = [*prefix, path, "--port", "0", "--quiet", *server.args, *extra]
+        argv = [*prefix, os.path.join(build_dir, server.path), "--port", "0", "--quiet",
+                *server.args, *extra]
         if protocol != "chat":
             argv += ["--protocol", protocol]
-        self.argv = argv
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, preexec_fn=raise_open_files)
-        self.stderr_lines = line_reader(self.process.stderr)
-        lines = line_reader(self.process.stdout)
+        super().__init__(argv, SERVER_START_TIMEOUT, preexec_fn=raise_open_files)
         try:
-            first = lines.get(timeout=SERVER_START_TIMEOUT)
-        except queue.Empty:
-            first = None
-        if not first or not first.startswith("listening on "):
-            self.stop()
-            raise RuntimeError(f"{' '.join(argv)} did not print 'listening on' "
-                               f"within {SERVER_START_TIMEOUT} s")
-        self.port = int(first.strip().rsplit(":", 1)[1])
-        self.pid = self.process.pid
+            self.start()
+        except ServerError as error:
+            self.close()
+            raise RuntimeError(" ".join(str(error).split())) from None
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        status = self.exit_status()
+        if status is None:
             try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+                status = super().stop(SERVER_STOP_TIMEOUT)
+            except ServerError:  # killed; the run goes on with the next server
+                status = self.exit_status()
+        return status
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.stop()
+        self.close()
 
 
 class IdleClients:

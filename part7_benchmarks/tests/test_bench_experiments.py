@@ -339,7 +339,7 @@ class BenchTest(unittest.TestCase):
         self.assertEqual([r["server"] for r in bench.results["goals"]], ["fake-server"] * len(GOAL_SIZES))
         errors = [n for n in bench.notes["goals"] if n.startswith("broken-server")]
         self.assertEqual(len(errors), len(GOAL_SIZES))
-        self.assertIn("did not print 'listening on'", errors[0])
+        self.assertIn("exited before printing 'listening on HOST:PORT'", errors[0])
 
     def test_the_percore_experiment_against_stand_ins(self):
         make_executable(self.build.name, "fake/args-server", ARGS_SERVER)
@@ -741,7 +741,7 @@ class BurstExperiment(unittest.TestCase):
         self.assertEqual([(r["server"], r["rounds"], r["rounds_planned"]) for r in bench.results["burst"]],
                          [("event-server", 1, 1)])
         self.assertTrue(bench.notes["burst"][0].startswith("broken-server round 1: "))
-        self.assertIn("did not print 'listening on'", bench.notes["burst"][0])
+        self.assertIn("exited before printing 'listening on HOST:PORT'", bench.notes["burst"][0])
         self.assertIn("1 round(s)", bench.notes["burst"][1])
 
 

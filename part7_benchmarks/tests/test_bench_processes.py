@@ -57,8 +57,18 @@ class RunningServerTest(unittest.TestCase):
         server = self.server(FAILING_SERVER)
         with self.assertRaises(RuntimeError) as caught:
             processes.RunningServer(self.build.name, server, "shift")
-        self.assertIn("did not print 'listening on' within", str(caught.exception))
+        self.assertIn("exited before printing 'listening on HOST:PORT'", str(caught.exception))
         self.assertIn("fake/fake-server --port 0 --quiet --protocol shift", str(caught.exception))
+        self.assertIn("cannot bind", str(caught.exception), "the error ends with the server's log")
+
+    def test_a_server_that_ignores_sigterm_is_killed_and_the_run_goes_on(self):
+        server = self.server('#!/bin/sh\ntrap "" TERM\necho "listening on 127.0.0.1:4242"\n'
+                             'while :; do sleep 1; done\n')
+        running = processes.RunningServer(self.build.name, server, "shift")
+        self.addCleanup(running.close)
+        original, processes.SERVER_STOP_TIMEOUT = processes.SERVER_STOP_TIMEOUT, 0.5
+        self.addCleanup(setattr, processes, "SERVER_STOP_TIMEOUT", original)
+        self.assertEqual(running.stop(), -signal.SIGKILL)
 
 
 class LineReader(unittest.TestCase):
