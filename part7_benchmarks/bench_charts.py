@@ -5,9 +5,10 @@ backlog, client x server, chat, idle memory, scaling, completion against
 readiness, CPU-heavy requests) with matplotlib into
 the run's output directory and returns which file shows which experiment,
 for the report to link. Without matplotlib it says so and draws nothing.
-throughput_figure, nagle_figure, chat_figure and work_figure draw their
-charts and return them unsaved, so that the tests can read their axes; every
-legend stands beside or below its panels, never over their data.
+throughput_figure, nagle_figure, clients_figure, chat_figure and
+work_figure draw their charts and return them unsaved, so that the tests
+can read their axes; every legend stands beside or below its panels, never
+over their data.
 """
 
 import os
@@ -63,21 +64,7 @@ def draw_charts(bench):
 
     rows = bench.results.get("clients", [])
     if rows:
-        pairs = list(dict.fromkeys((r["client"], r["server"]) for r in rows))
-        fig, ax = plt.subplots(figsize=(10, 4.5))
-        combos = [(c, nd) for c in (1, 10) for nd in (False, True)]
-        # Requests per second, the unit of every other chart (the report's
-        # table keeps the published benchmark's "requests in 10 s").
-        grouped_bars(ax, pairs, [f"{cl}\n-> {sv}" for cl, sv in pairs], [
-            (f"{c} conn., nodelay {'on' if nd else 'off'}",
-             lambda p, c=c, nd=nd: (find(rows, client=p[0], server=p[1], connections=c, nodelay=nd)
-                                    or {}).get("rps") or 0)
-            for c, nd in combos], fontsize=7, rotation=0)
-        label_log_y(ax)
-        ax.set_ylabel("requests per second (log scale)")
-        ax.set_title("Client x server (framed, 64-byte requests)")
-        legend_outside(ax)
-        save(fig, "clients.png", "clients")
+        save(clients_figure(plt, rows), "clients.png", "clients")
 
     rows = bench.results.get("chat", [])
     if rows:
@@ -226,6 +213,44 @@ def nagle_figure(plt, rows):
     ax.set_ylabel("median round trip, us (log scale)")
     ax.set_title("Nagle x delayed ACK: one connection, 64-byte requests")
     legend_outside(ax)
+    return fig
+
+
+def clients_figure(plt, rows):
+    """Experiment 4's chart, returned unsaved: requests per second of every
+    client -> server pair, one panel per connection count, one bar per
+    nodelay setting. The bars lie horizontal, so each pair's label reads
+    on one line, and carry their values; both panels share one linear
+    axis, so that 1 and 10 connections compare at a glance."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    pairs = list(dict.fromkeys((r["client"], r["server"]) for r in rows))
+    counts = sorted({r["connections"] for r in rows})
+    settings = (False, True)
+    fig, axes = plt.subplots(1, len(counts), figsize=(11, 1.2 + 0.55 * len(pairs)),
+                             sharex=True, sharey=True, squeeze=False)
+    height = 0.8 / len(settings)
+    for ax, count in zip(axes[0], counts):
+        for i, nodelay in enumerate(settings):
+            values = [(find(rows, client=c, server=s, connections=count, nodelay=nodelay)
+                       or {}).get("rps") or 0 for c, s in pairs]
+            # The first pair on top: rows count down from len(pairs) - 1.
+            places = [len(pairs) - 1 - y + 0.4 - (i + 0.5) * height for y in range(len(pairs))]
+            bars = ax.barh(places, values, height, label=f"nodelay {'on' if nodelay else 'off'}",
+                           color=f"C{i}")
+            ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=2, fontsize=7)
+        ax.set_title(f"{count} connection{'s' if count != 1 else ''}", fontsize=10)
+        ax.set_xlabel("requests per second")
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # wide labels: few of them
+        ax.xaxis.set_major_formatter(FuncFormatter(plain_number))
+    axes[0][0].set_yticks(range(len(pairs)),
+                          [f"{c} -> {s}" for c, s in reversed(pairs)], fontsize=8)
+    # Room right of the longest bar for its value label.
+    right = max((r.get("rps") or 0) for r in rows)
+    axes[0][0].set_xlim(0, right * 1.18 if right > 0 else 1)
+    legend_outside(axes[0][-1])
+    fig.suptitle("Client x server (framed, 64-byte requests)")
     return fig
 
 

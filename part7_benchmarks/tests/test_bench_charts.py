@@ -131,6 +131,50 @@ class NagleFigure(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
+class ClientsFigure(unittest.TestCase):
+    """clients_figure: one panel per connection count on one shared linear
+    axis, every pair labelled on one line, every bar carrying its value,
+    the legend beside the panels."""
+
+    def setUp(self):
+        pairs = [("asio-client", "asio-server"), ("asio-client", "qt-server"),
+                 ("qt-client", "asio-server-coro")]
+        rows = [{"client": c, "server": s, "connections": n, "nodelay": nd,
+                 "rps": 1000.0 * (k + 1) * n + (500.0 if nd else 0.0)}
+                for k, (c, s) in enumerate(pairs) for n in (1, 10) for nd in (False, True)]
+        plt, self.fig = drawn(charts.clients_figure, rows)
+        self.addCleanup(plt.close, self.fig)
+        self.axes = self.fig.axes
+
+    def test_one_panel_per_connection_count_on_one_linear_axis(self):
+        self.assertEqual([ax.get_title() for ax in self.axes], ["1 connection", "10 connections"])
+        self.assertTrue(all(ax.get_xscale() == "linear" for ax in self.axes))
+        self.assertEqual(self.axes[0].get_xlim(), self.axes[1].get_xlim())
+        self.assertEqual(self.axes[0].get_xlim()[0], 0)
+
+    def test_every_pair_on_one_line_first_on_top(self):
+        labels = [t.get_text() for t in self.axes[0].get_yticklabels()]
+        self.assertEqual(labels, ["qt-client -> asio-server-coro", "asio-client -> qt-server",
+                                  "asio-client -> asio-server"])
+        self.assertTrue(all("\n" not in label for label in labels))
+
+    def test_every_bar_carries_its_value(self):
+        for ax in self.axes:
+            widths = sorted(bar.get_width() for bar in ax.patches)
+            texts = sorted(float(t.get_text().replace(",", "")) for t in ax.texts)
+            self.assertEqual(len(widths), 6)
+            self.assertEqual(texts, widths)
+        self.assertIn("30,500", [t.get_text() for t in self.axes[1].texts])
+
+    def test_the_legend_stands_beside_the_panels(self):
+        renderer = self.fig.canvas.get_renderer()
+        legend = self.axes[1].get_legend().get_window_extent(renderer)
+        self.assertGreaterEqual(legend.x0, self.axes[1].get_window_extent(renderer).x1)
+        self.assertEqual([t.get_text() for t in self.axes[1].get_legend().get_texts()],
+                         ["nodelay off", "nodelay on"])
+
+
+@unittest.skipUnless(HAVE_MATPLOTLIB, f"no matplotlib in {sys.executable}")
 class ChatFigure(unittest.TestCase):
     """chat_figure from the fixed results: global-lock peaks at 200 clients
     and collapses at 400, queue peaks at 200 and holds; with backlog 10 a
