@@ -11,6 +11,11 @@
 // in order, and what a session holds stays bounded (one request at the pool,
 // replies up to the output limit), however many requests its client sends.
 //
+// Everything else is asio_server.cpp line for line, so that the two files
+// diff to this one idea; docs/part5_asio.md prints that diff and ctest
+// docs.code fails when the files no longer diff to it, so a fix made to one
+// session and not the other cannot go unnoticed.
+//
 // (asio-server's description follows.)
 //
 // How it works: each step of a connection starts one asynchronous operation
