@@ -12,10 +12,14 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "client_testing.hpp"
+#include "cs/options.hpp"
 #include "cs/socket.hpp"
+#include "cs/stop.hpp"
 
 namespace exercises {
 
@@ -96,5 +100,46 @@ inline cs::FileDescriptor greeted_client(std::uint16_t port,
   }
   return {};
 }
+
+// A fixture for the checks of a server function: the server runs on a
+// thread of its own, on a listener on 127.0.0.1 port 0, until stop_server()
+// (or the end of the test) requests its StopSignal; `Report` is what the
+// function returns, read after the thread has ended.
+template <typename Report>
+class ServerCheck : public ::testing::Test {
+ protected:
+  // Starts `run(listener, options_, stop_)` on the server thread.
+  template <typename Run>
+  void start_server(Run run) {
+    ensure_qt_application();
+    cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
+    port_ = cs::local_endpoint(listener.get()).port;
+    options_.shutdown_grace = 200ms;
+    server_ = std::thread([this, run, fd = std::move(listener)]() mutable {
+      report_ = run(std::move(fd), options_, stop_);
+    });
+  }
+
+  // Stops the server and waits for its function to return.
+  Report stop_server() {
+    stop_.request_stop();
+    if (server_.joinable()) server_.join();
+    return report_;
+  }
+
+  void TearDown() override { stop_server(); }
+
+  // A client the server should turn away: what it got before the close.
+  Reading refused_client() {
+    cs::FileDescriptor fd = connect_to(port_);
+    return read_to_close(fd.get());
+  }
+
+  cs::ServerOptions options_;
+  cs::StopSignal stop_;
+  std::uint16_t port_ = 0;
+  std::thread server_;  // runs the server function; joined by stop_server()
+  Report report_;       // written by server_, read after the join
+};
 
 }  // namespace exercises

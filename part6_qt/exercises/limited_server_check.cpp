@@ -6,7 +6,7 @@
 // the starting point and against solutions/; ctest requires the first to
 // fail and the second to pass. Each test names one part of the contract, so
 // the starting point's failures say what is still missing.
-#include <thread>
+#include <utility>
 
 // Angle brackets: a quoted include would find the starting point's header
 // next to this file even in the solution build.
@@ -17,38 +17,14 @@
 namespace exercises {
 namespace {
 
-class LimitedServer : public ::testing::Test {
+class LimitedServer : public ServerCheck<LimitedReport> {
  protected:
   void start(unsigned max_clients) {
-    ensure_qt_application();
-    cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
-    port_ = cs::local_endpoint(listener.get()).port;
-    options_.shutdown_grace = 200ms;
-    server_ = std::thread([this, max_clients, fd = std::move(listener)]() mutable {
-      report_ = run_limited_server(std::move(fd), options_, max_clients, stop_);
+    start_server([max_clients](cs::FileDescriptor listener, const cs::ServerOptions& options,
+                               const cs::StopSignal& stop) {
+      return run_limited_server(std::move(listener), options, max_clients, stop);
     });
   }
-
-  // Stops the server and waits for run_limited_server() to return.
-  LimitedReport stop_server() {
-    stop_.request_stop();
-    if (server_.joinable()) server_.join();
-    return report_;
-  }
-
-  void TearDown() override { stop_server(); }
-
-  // A client that finds the server full: the bytes it got before the close.
-  Reading refused_client() {
-    cs::FileDescriptor fd = connect_to(port_);
-    return read_to_close(fd.get());
-  }
-
-  cs::ServerOptions options_;
-  cs::StopSignal stop_;
-  std::uint16_t port_ = 0;
-  std::thread server_;    // runs run_limited_server(); joined by stop_server()
-  LimitedReport report_;  // written by server_, read after the join
 };
 
 TEST_F(LimitedServer, ServesEveryClientUpToTheLimit) {

@@ -6,7 +6,7 @@
 // solutions/; ctest requires the first to fail and the second to pass. Each
 // test names one part of the contract, so the starting point's failures say
 // what is still missing.
-#include <thread>
+#include <utility>
 
 // Angle brackets: see limited_server_check.cpp.
 #include <refusing_pool.hpp>
@@ -16,39 +16,15 @@
 namespace exercises {
 namespace {
 
-class RefusingPool : public ::testing::Test {
+class RefusingPool : public ServerCheck<PoolReport> {
  protected:
   void start(unsigned threads) {
-    ensure_qt_application();
-    cs::FileDescriptor listener = cs::listen_tcp("127.0.0.1", 0, 16);
-    port_ = cs::local_endpoint(listener.get()).port;
     options_.threads = threads;
-    options_.shutdown_grace = 200ms;
-    server_ = std::thread([this, fd = std::move(listener)]() mutable {
-      report_ = run_refusing_pool_server(std::move(fd), options_, stop_);
+    start_server([](cs::FileDescriptor listener, const cs::ServerOptions& options,
+                    const cs::StopSignal& stop) {
+      return run_refusing_pool_server(std::move(listener), options, stop);
     });
   }
-
-  // Stops the server and waits for run_refusing_pool_server() to return.
-  PoolReport stop_server() {
-    stop_.request_stop();
-    if (server_.joinable()) server_.join();
-    return report_;
-  }
-
-  void TearDown() override { stop_server(); }
-
-  // A client that finds every pool thread busy: what it got before the close.
-  Reading refused_client() {
-    cs::FileDescriptor fd = connect_to(port_);
-    return read_to_close(fd.get());
-  }
-
-  cs::ServerOptions options_;
-  cs::StopSignal stop_;
-  std::uint16_t port_ = 0;
-  std::thread server_;  // runs run_refusing_pool_server(); joined by stop_server()
-  PoolReport report_;   // written by server_, read after the join
 };
 
 TEST_F(RefusingPool, RefusesNobodyWhileAThreadIsFree) {
