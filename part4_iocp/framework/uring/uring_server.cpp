@@ -717,10 +717,12 @@ void UringEngine::on_accept(int result) {
     case ENFILE:
     case ENOBUFS:
     case ENOMEM:
-      outcome = {AcceptOutcome::Kind::exhausted, {}, std::strerror(error)};
+      outcome.kind = AcceptOutcome::Kind::exhausted;
+      outcome.error = std::strerror(error);
       break;
     default:
-      outcome = {AcceptOutcome::Kind::failed, {}, std::string("accept failed: ") + std::strerror(error)};
+      outcome.kind = AcceptOutcome::Kind::failed;
+      outcome.error = std::string("accept failed: ") + std::strerror(error);
       break;
   }
   accept_finished(std::move(outcome));
