@@ -71,8 +71,8 @@ TEST_F(LimitedServer, ServesAgainWhenAServedClientLeaves) {
   // reads the FIN, and a client that connects before that is refused.
   EXPECT_TRUE(greeted_client(port_)) << "after the first client left, nobody was served";
   const LimitedReport report = stop_server();
-  EXPECT_GE(report.refused, 1u);
-  EXPECT_EQ(report.served, 2u);
+  EXPECT_GE(report.refused, 1u) << "the client beyond the limit is counted in report.refused";
+  EXPECT_EQ(report.served, 2u) << "only the two clients that were greeted count as served";
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ TEST_F(RefusingPool, RefusesNobodyWhileAThreadIsFree) {
   first.reset();
   second.reset();
   const PoolReport report = stop_server();
-  EXPECT_EQ(report.refused, 0u);
-  EXPECT_EQ(report.submitted, 2u);
+  EXPECT_EQ(report.refused, 0u) << "nobody should be refused while a thread is free";
+  EXPECT_EQ(report.submitted, 2u) << "both clients are handed to the pool";
 }
 
 TEST_F(RefusingPool, AnswersBusyAtOnceWhenEveryThreadIsBusy) {
@@ -56,7 +56,8 @@ TEST_F(RefusingPool, RefusesEveryClientWhileTheThreadIsBusyAndCountsThem) {
   cs::FileDescriptor first = greeted_client(port_);
   ASSERT_TRUE(first) << "the first client was not greeted";
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(refused_client().bytes, std::string(busy_message)) << "extra client " << i + 1;
+    ASSERT_EQ(refused_client().bytes, std::string(busy_message))
+        << "extra client " << i + 1 << " did not get busy_message at once";
   }
   first.reset();
   const PoolReport report = stop_server();
@@ -68,14 +69,15 @@ TEST_F(RefusingPool, ServesAgainWhenAThreadFrees) {
   start(1);
   cs::FileDescriptor first = greeted_client(port_);
   ASSERT_TRUE(first) << "the first client was not greeted";
-  EXPECT_EQ(refused_client().bytes, std::string(busy_message));
+  EXPECT_EQ(refused_client().bytes, std::string(busy_message))
+      << "a client that found every pool thread busy should get busy_message at once";
   first.reset();
   // greeted_client retries: the thread is free only once its connection has
   // read the FIN and finished; a client that connects before is refused.
   EXPECT_TRUE(greeted_client(port_)) << "after the first client left, nobody was served";
   const PoolReport report = stop_server();
-  EXPECT_GE(report.refused, 1u);
-  EXPECT_EQ(report.submitted, 2u);
+  EXPECT_GE(report.refused, 1u) << "the refused client is counted in report.refused";
+  EXPECT_EQ(report.submitted, 2u) << "only the two clients that got a thread count as submitted";
 }
 
 }  // namespace
