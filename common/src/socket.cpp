@@ -96,11 +96,12 @@ bool set_nodelay(int fd) {
   return ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0;
 }
 
-Accepted accept_client(int listen_fd) {
+Accepted accept_client(int listen_fd, int flags) {
   Accepted result;
   sockaddr_storage address{};
   socklen_t length = sizeof address;
-  const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
+  const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address), &length,
+                           SOCK_CLOEXEC | flags);
   if (fd >= 0) {
     result.kind = Accepted::Kind::client;
     result.fd.reset(fd);
@@ -108,22 +109,24 @@ Accepted accept_client(int listen_fd) {
     return result;
   }
   result.error = errno;
-  switch (errno) {
+  result.kind = accept_error_kind(errno);
+  return result;
+}
+
+Accepted::Kind accept_error_kind(int error) {
+  switch (error) {
     // accept(2): Linux passes already-pending network errors of the new
-    // socket up through accept; treat them like EAGAIN and retry.
+    // socket up through accept; treat them like EAGAIN and retry. EPERM:
+    // a firewall refused this one connection.
     case EINTR: case EAGAIN: case ECONNABORTED: case EPROTO: case ENETDOWN:
     case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
     case EOPNOTSUPP: case ENETUNREACH: case EPERM:
-      result.kind = Accepted::Kind::retry;
-      break;
+      return Accepted::Kind::retry;
     case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-      result.kind = Accepted::Kind::exhausted;
-      break;
+      return Accepted::Kind::exhausted;
     default:
-      result.kind = Accepted::Kind::fatal;
-      break;
+      return Accepted::Kind::fatal;
   }
-  return result;
 }
 
 WaitResult wait_for(int fd, short events, int stop_fd,

@@ -14,7 +14,6 @@
 // Run:  epoll-server 9090 --protocol framed --idle-timeout-ms 30000
 //       python3 simulator run -n 3 --address 127.0.0.1:9090
 #include <fcntl.h>
-#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -105,49 +104,6 @@ struct Connection {
 
   std::size_t unsent() const { return output.size() - output_sent; }
 };
-
-cs::Endpoint endpoint_from(const sockaddr_storage& address, socklen_t length) {
-  char host[NI_MAXHOST];
-  char service[NI_MAXSERV];
-  if (::getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host,
-                    service, sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    return {"?", 0};
-  }
-  return {host, static_cast<std::uint16_t>(std::stoi(service))};
-}
-
-// cs::accept_client with SOCK_NONBLOCK added: the new socket is non-blocking
-// from birth, with no fcntl() afterwards. Failures are sorted the same way.
-cs::Accepted accept_nonblocking(int listen_fd) {
-  cs::Accepted result;
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address), &length,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd >= 0) {
-    result.kind = cs::Accepted::Kind::client;
-    result.fd.reset(fd);
-    result.peer = endpoint_from(address, length);
-    return result;
-  }
-  result.error = errno;
-  switch (errno) {
-    // EAGAIN: the backlog is empty. The rest: this one client gave up, or
-    // (accept(2)) a network error of the new socket passed up by Linux.
-    case EINTR: case EAGAIN: case ECONNABORTED: case EPROTO: case ENETDOWN:
-    case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
-    case EOPNOTSUPP: case ENETUNREACH: case EPERM:
-      result.kind = cs::Accepted::Kind::retry;
-      break;
-    case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-      result.kind = cs::Accepted::Kind::exhausted;
-      break;
-    default:
-      result.kind = cs::Accepted::Kind::fatal;
-      break;
-  }
-  return result;
-}
 
 // The error a socket reported with EPOLLERR, as a phrase for the log.
 std::string pending_error(int fd) {
@@ -308,7 +264,9 @@ void EpollServer::update_listener(Clock::time_point now) {
 // readable, so the next wakeup takes the rest).
 void EpollServer::accept_clients(Clock::time_point now) {
   for (int taken = 0; taken < options_.backlog && has_room(); ++taken) {
-    cs::Accepted accepted = accept_nonblocking(listener_.get());
+    // SOCK_NONBLOCK: the new socket is non-blocking from birth, with no
+    // fcntl() afterwards.
+    cs::Accepted accepted = cs::accept_client(listener_.get(), SOCK_NONBLOCK);
     switch (accepted.kind) {
       case cs::Accepted::Kind::client:
         add_connection(std::move(accepted.fd), std::move(accepted.peer), now);

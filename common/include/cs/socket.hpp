@@ -104,11 +104,16 @@ struct Accepted {
   int error = 0;  // errno for the non-client kinds
 };
 
-// Accepts one connection (close-on-exec), sorting failures into the kinds
-// above as accept(2) documents them: ECONNABORTED, EINTR, EAGAIN and the
-// network errors Linux passes up from the new connection are `retry`;
-// EMFILE, ENFILE, ENOBUFS, ENOMEM are `exhausted`; anything else is `fatal`.
-Accepted accept_client(int listen_fd);
+// Accepts one connection (close-on-exec, plus `flags` for accept4(2), such
+// as SOCK_NONBLOCK), sorting failures with accept_error_kind().
+Accepted accept_client(int listen_fd, int flags = 0);
+
+// How an accept(2) failure is sorted into the kinds above, as accept(2)
+// documents them: ECONNABORTED, EINTR, EAGAIN and the network errors Linux
+// passes up from the new connection are `retry`; EMFILE, ENFILE, ENOBUFS,
+// ENOMEM are `exhausted`; anything else is `fatal`. Written once for every
+// accept loop of the repository, blocking, epoll or io_uring.
+Accepted::Kind accept_error_kind(int error);
 
 // --- Byte transfer on one socket -------------------------------------------
 

@@ -695,28 +695,16 @@ void UringEngine::on_accept(int result) {
     return;
   }
   const int error = -result;
-  switch (error) {
-    case ECANCELED:  // pause or stop
-    case EINTR:
-    case EAGAIN:
-    case ECONNABORTED:  // the client gave up before we took it
-    // accept(2): network errors already pending on the new connection,
-    // which its manual says to treat like EAGAIN.
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-    case EPERM:  // a firewall refused it
+  // ECANCELED: this accept was cancelled (a pause or the stop). The rest are
+  // sorted as every accept loop of the repository sorts them
+  // (cs::accept_error_kind): the client gave up, or a network error of the
+  // new connection, means nothing is lost; out of descriptors or memory, back
+  // off; anything else, accepting ends.
+  switch (error == ECANCELED ? cs::Accepted::Kind::retry : cs::accept_error_kind(error)) {
+    case cs::Accepted::Kind::retry:
       outcome.kind = AcceptOutcome::Kind::gone;
       break;
-    case EMFILE:
-    case ENFILE:
-    case ENOBUFS:
-    case ENOMEM:
+    case cs::Accepted::Kind::exhausted:
       outcome.kind = AcceptOutcome::Kind::exhausted;
       outcome.error = std::strerror(error);
       break;
