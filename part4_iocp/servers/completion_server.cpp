@@ -21,7 +21,6 @@
 //       python3 simulator run -n 3 --address 127.0.0.1:9090
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <memory>
 #include <thread>
 
@@ -125,13 +124,7 @@ void run_server(const cs::ServerOptions& options, const part4::FrameworkExtras& 
   server.start();
   cs::log_info("serving ", cs::to_string(options.protocol), " on ", options.threads,
                " I/O threads");
-  // The one line tests and the simulator wait for (docs/conventions.md).
-  std::cout << "listening on " << server.local_address() << std::endl;  // endl flushes
-  const int signal_number = part4::wait_for_stop_signal();
-  cs::log_info("signal ", signal_number, ": stopping; open connections get ",
-               options.shutdown_grace.count(), " ms to finish");
-  server.stop(options.shutdown_grace);
-  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());  // even with --quiet
+  part4::serve_until_stop_signal(server, options);
 }
 
 }  // namespace

@@ -17,7 +17,6 @@
 //       printf 'ECHO hi\r\nQUIT\r\n' | nc 127.0.0.1 9092
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <memory>
 #include <thread>
 
@@ -179,12 +178,7 @@ void run_server(const cs::ServerOptions& options, const part4::FrameworkExtras& 
   server.start();
   cs::log_info("serving the line protocol (--max-line ", max_line, ") on ", options.threads,
                " I/O threads");
-  std::cout << "listening on " << server.local_address() << std::endl;  // endl flushes
-  const int signal_number = part4::wait_for_stop_signal();
-  cs::log_info("signal ", signal_number, ": stopping; open connections get ",
-               options.shutdown_grace.count(), " ms to finish");
-  server.stop(options.shutdown_grace);
-  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());
+  part4::serve_until_stop_signal(server, options);
 }
 
 }  // namespace

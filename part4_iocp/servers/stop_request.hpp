@@ -15,7 +15,11 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <iostream>
 #include <thread>
+
+#include "cs/log.hpp"
+#include "cs/options.hpp"
 
 namespace part4 {
 
@@ -38,6 +42,21 @@ inline int wait_for_stop_signal() {
   constexpr auto check_interval = std::chrono::milliseconds(20);
   while (detail::stop_signal.load() == 0) std::this_thread::sleep_for(check_interval);
   return detail::stop_signal.load();
+}
+
+// The end of every server's run_server in this folder, once it has started
+// `server`: announce it with the line tests and the simulator wait for
+// (docs/conventions.md), wait for SIGINT or SIGTERM, stop it within the
+// grace period, and log its summary (even with --quiet). `Server` is a
+// cpf::Server with a stats() of cs::ServerStats.
+template <typename Server>
+void serve_until_stop_signal(Server& server, const cs::ServerOptions& options) {
+  std::cout << "listening on " << server.local_address() << std::endl;  // endl flushes
+  const int signal_number = wait_for_stop_signal();
+  cs::log_info("signal ", signal_number, ": stopping; open connections get ",
+               options.shutdown_grace.count(), " ms to finish");
+  server.stop(options.shutdown_grace);
+  cs::write_log_line(cs::LogLevel::info, "stopped: " + server.stats().summary());
 }
 
 }  // namespace part4
