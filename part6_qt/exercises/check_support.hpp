@@ -135,8 +135,26 @@ class ServerCheck : public ::testing::Test {
     return read_to_close(fd.get());
   }
 
-  cs::ServerOptions options_;
-  cs::StopSignal stop_;
+  // What the server's threads read lives until the process ends, one set
+  // per test, never freed and never reused: a pool server's Qt threads read
+  // the options and the stop signal, and the wait for those threads to end
+  // (QThreadPool::waitForDone) is invisible to ThreadSanitizer, since Qt is
+  // not instrumented (part6_qt/tests/tsan.supp says more). Freed with the
+  // fixture, they would be reported as a race with the last read. Reachable
+  // from a static, so LeakSanitizer does not count them as leaked.
+  struct Shared {
+    cs::ServerOptions options;
+    cs::StopSignal stop;
+  };
+  static Shared& kept_for_the_process() {
+    static auto* kept = new std::vector<Shared*>;
+    kept->push_back(new Shared);
+    return *kept->back();
+  }
+
+  Shared& shared_ = kept_for_the_process();
+  cs::ServerOptions& options_ = shared_.options;
+  cs::StopSignal& stop_ = shared_.stop;
   std::uint16_t port_ = 0;
   std::thread server_;  // runs the server function; joined by stop_server()
   Report report_;       // written by server_, read after the join
