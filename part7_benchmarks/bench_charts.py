@@ -217,9 +217,9 @@ def nagle_figure(plt, rows):
 
 
 def clients_figure(plt, rows):
-    """Experiment 4's chart, returned unsaved: requests per second of every
-    client -> server pair, one panel per connection count, one bar per
-    nodelay setting. The bars lie horizontal, so each pair's label reads
+    """The client x server chart (experiment 1's second part), returned
+    unsaved: requests per second of every client -> server pair, one panel
+    per connection count, one bar per nodelay setting. The bars lie horizontal, so each pair's label reads
     on one line, and carry their values; both panels share one linear
     axis, so that 1 and 10 connections compare at a glance."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
