@@ -1,10 +1,9 @@
-// Everything of an Asio server except its sessions, written once for both
-// servers of this chapter: the listener, the accept loop and its back-off,
-// the registry of sessions, the graceful shutdown and the pool of threads
-// that runs the io_context. asio_server.cpp and asio_server_coro.cpp differ
-// only in their Session, so that `diff` between them shows a session written
-// with callbacks and the same session written with coroutines, and nothing
-// else.
+// Everything of an Asio server except its sessions, written once for the
+// three servers of this chapter: the listener, the accept loop and its
+// back-off, the registry of sessions, the graceful shutdown and the pool of
+// threads that runs the io_context. The servers differ only in their
+// Session (callback_session.hpp, coroutine_session.hpp, and where each
+// server file computes its replies).
 //
 // The skeleton is written with callbacks, the style Asio itself documents
 // and the one that needs no compiler switch; the coroutine server uses it
@@ -79,19 +78,34 @@ inline void open_listener(asio::ip::tcp::acceptor& acceptor, const cs::ServerOpt
   cs::announce_listening({bound.address().to_string(), bound.port()});
 }
 
+// What a session needs of the server around it: the options, the counters
+// of the final summary, and a way to leave the registry. An interface, so
+// that the sessions' shared code (session_base.hpp) need not know which
+// Server<Session> it runs in.
+class SessionHost {
+ public:
+  virtual const cs::ServerOptions& options() const = 0;
+  virtual cs::ServerStats& stats() = 0;
+  // Thread-safe: a session leaving the registry (from its destructor).
+  virtual void remove(std::uint64_t id) = 0;
+
+ protected:
+  ~SessionHost() = default;
+};
+
 // The listener, the registry of sessions and the shutdown sequence. The
 // acceptor, the timers and the signal set are used only on strand_; the
 // registry is shared with every session's strand and guarded by mutex_.
 //
 // What it asks of a Session (each server's own class):
-//   Session(tcp::socket socket, Server<Session>& server, std::uint64_t id)
+//   Session(SessionSocket socket, SessionHost& server, std::uint64_t id)
 //   void start();                 begin serving; called once, after registering
 //   void stop(std::string why);   close from any thread (post to its strand)
 // and its destructor calls remove(id). The registry holds weak_ptrs: the
 // session's own pending operations keep it alive, the registry only finds
 // it at shutdown.
 template <typename Session>
-class Server {
+class Server final : public SessionHost {
  public:
   Server(asio::io_context& io, const cs::ServerOptions& options)
       : io_(io),
@@ -111,8 +125,7 @@ class Server {
     do_accept();
   }
 
-  // Thread-safe: a session leaving the registry (from its destructor).
-  void remove(std::uint64_t id) {
+  void remove(std::uint64_t id) override {
     std::lock_guard lock(mutex_);
     sessions_.erase(id);
     if (stopping_ && sessions_.empty()) {
@@ -121,8 +134,8 @@ class Server {
     }
   }
 
-  const cs::ServerOptions& options() const { return options_; }
-  cs::ServerStats& stats() { return stats_; }
+  const cs::ServerOptions& options() const override { return options_; }
+  cs::ServerStats& stats() override { return stats_; }
 
  private:
   void do_accept() {

@@ -4,7 +4,7 @@
 Two kinds of printed code are checked, each marked by an HTML comment on the
 line just before its fence:
 
-    <!-- diff: part5_asio/asio_server.cpp part5_asio/asio_server_coro.cpp -->
+    <!-- diff: part5_asio/callback_session.hpp part5_asio/coroutine_session.hpp -->
     ```diff
 
 The fence must hold exactly what `diff -u OLD NEW` prints today, without its

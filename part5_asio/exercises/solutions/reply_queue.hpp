@@ -9,7 +9,7 @@
 // documentation says it in one line: the program must ensure that no other
 // write operation is performed on the stream until this one completes.
 // Every server of this chapter therefore keeps a queue of replies and one
-// write in flight (asio_server.cpp's queue_reply and do_write).
+// write in flight (callback_session.hpp's queue_reply and do_write).
 //
 // ReplyQueue sends byte blocks on a socket in the order queue() is called,
 // each whole, however many are queued at once. Call queue() on the socket's
