@@ -149,6 +149,18 @@ def cpu_per_10k(cpu_seconds, requests):
     return cpu_seconds * 10000.0 / requests
 
 
+def server_cpu_per_10k(result):
+    """The server's CPU per 10,000 requests of one pingpong result. The CPU
+    time is read from outside, before loadgen starts and after it ends, so
+    it covers the connects and the warm-up as well as the measured window:
+    it is divided by the requests of that whole span (loadgen's
+    requests_all), not by the window's alone, which would charge the
+    warm-up's work to the window's requests (by about (warm-up + window) /
+    window). A result without requests_all (an older loadgen) uses the
+    window's count."""
+    return cpu_per_10k(result["server_cpu_s"], result.get("requests_all", result["requests"]))
+
+
 def median_round_and_latency(results, lowest=("connections_served",)):
     """median_round, plus p50_median_us, p99_median_us and
     server_cpu_per_10k_median_s: the medians over the rounds of each round
@@ -317,7 +329,7 @@ class Bench:
                  "--seconds", seconds, "--warmup", warmup, *loadgen_args],
                 timeout=seconds + warmup + 60, prefix=loadgen_prefix)
             result["server_cpu_s"] = cpu_seconds(running.pid) - before
-        result["server_cpu_per_10k_s"] = cpu_per_10k(result["server_cpu_s"], result["requests"])
+        result["server_cpu_per_10k_s"] = server_cpu_per_10k(result)
         return result
 
     # --- experiment 1 ---------------------------------------------------------
@@ -937,7 +949,7 @@ class Bench:
                 r["server_cpu_s"] = cpu_seconds(running.pid) - before
         if idle.result is None:
             raise RuntimeError(f"loadgen idle -c {count} printed no result")
-        r["server_cpu_per_10k_s"] = cpu_per_10k(r["server_cpu_s"], r["requests"])
+        r["server_cpu_per_10k_s"] = server_cpu_per_10k(r)
         return {"idle_connections": count, "idle_held": idle.result["held_at_end"],
                 "idle_greeted": idle.result["ready"], **r}
 

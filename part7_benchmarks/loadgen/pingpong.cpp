@@ -34,6 +34,10 @@ constexpr auto reconnect_pause = std::chrono::milliseconds(50);
 
 struct Counters {
   std::uint64_t requests = 0;         // verified replies inside the window
+  // Verified replies from the first connect on, warm-up included: what the
+  // server did over the whole run, to divide its CPU time over the whole run
+  // by (the benchmark reads that from outside, before and after loadgen).
+  std::uint64_t requests_all = 0;
   std::uint64_t wrong_replies = 0;    // a reply byte differed from the expected one
   std::uint64_t disconnects = 0;      // the server closed or reset a connection mid-run
   std::uint64_t connect_failures = 0; // refused, reset or timed out while connecting
@@ -42,6 +46,7 @@ struct Counters {
 
   void merge(const Counters& other) {
     requests += other.requests;
+    requests_all += other.requests_all;
     wrong_replies += other.wrong_replies;
     disconnects += other.disconnects;
     connect_failures += other.connect_failures;
@@ -257,6 +262,7 @@ class Worker {
       c.reply_pos += n;
       if (c.reply_pos == reply.size()) {
         c.reply_pos = 0;
+        ++counters_.requests_all;
         if (now >= measure_from_) {
           ++counters_.requests;
           counters_.latency.record(nanoseconds_between(c.in_flight.front(), now));
@@ -320,6 +326,7 @@ std::string run_pingpong(const LoadOptions& o, const cs::StopSignal& stop) {
       .add("split_writes", o.split_writes)
       .add("seconds", measured)
       .add("requests", total.requests)
+      .add("requests_all", total.requests_all)
       .add("rps", measured > 0 ? static_cast<double>(total.requests) / measured : 0.0)
       .add_latencies(total.latency)
       .add("errors", total.wrong_replies + total.disconnects)

@@ -73,6 +73,17 @@ class Arithmetic(unittest.TestCase):
         self.assertEqual(experiments.median_round(rows[:1])["rounds"], 1)
         self.assertIn("round", rows[0])  # the rounds themselves are left as they were
 
+    def test_server_cpu_is_divided_by_the_requests_of_the_span_it_was_read_over(self):
+        # The server's CPU is read around the whole loadgen run, warm-up
+        # included: 1.2 s over 12,000 requests in all, 10,000 of them in the
+        # window, is 1.0 s per 10,000, not 1.2.
+        result = {"server_cpu_s": 1.2, "requests": 10000, "requests_all": 12000}
+        self.assertAlmostEqual(experiments.server_cpu_per_10k(result), 1.0)
+        del result["requests_all"]  # a loadgen without the count: the window's
+        self.assertAlmostEqual(experiments.server_cpu_per_10k(result), 1.2)
+        self.assertIsNone(experiments.server_cpu_per_10k({"server_cpu_s": 1.0, "requests": 0,
+                                                          "requests_all": 0}))
+
     def test_median_value(self):
         self.assertEqual(experiments.median_value([0.3, None, 0.1, 0.2]), 0.2)
         self.assertEqual(experiments.median_value([0.4, 0.1, 0.3, 0.2]), 0.2)  # even: the lower middle

@@ -72,6 +72,8 @@ class PingPong(unittest.TestCase):
                                           "--seconds", "0.5", "--warmup", "0.1", "--size", "32")
         self.assertEqual(status, 0, err)
         self.assertGreater(report["requests"], 0, report)
+        # The warm-up's replies count in requests_all only.
+        self.assertGreater(report["requests_all"], report["requests"], report)
         self.assertEqual(report["errors"], 0, report)
         self.assertEqual(report["connect_failures"], 0, report)
         self.assertGreater(report["rps"], 0)
