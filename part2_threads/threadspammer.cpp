@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "cs/options.hpp"
+
 namespace {
 
 constexpr unsigned max_threads = 20000;      // stays below Linux's usual per-process limits
@@ -282,11 +284,6 @@ int main(int argc, char** argv) {
                  "Stack size of each thread in KiB; 0 = the default (ulimit -s)")
       ->check(CLI::Range(0u, max_stack_kb))
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
-  }
+  cs::parse_or_exit(app, argc, argv);  // --help: exit 0; a bad argument: exit 2
   return run(settings);
 }

@@ -24,6 +24,7 @@
 
 #include "client/client.hpp"
 #include "cs/load_client.hpp"
+#include "cs/options.hpp"
 
 namespace {
 
@@ -162,11 +163,6 @@ int main(int argc, char** argv) {
   Settings settings;
   CLI::App app("Closed-loop load client for the shift and framed protocols", "asio-client");
   cs::add_load_client_options(app, settings.load);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
-  }
+  cs::parse_or_exit(app, argc, argv);  // --help: exit 0; a bad argument: exit 2
   return run(settings);
 }

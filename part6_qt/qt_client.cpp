@@ -25,6 +25,7 @@
 
 #include "cs/load_client.hpp"
 #include "cs/log.hpp"
+#include "cs/options.hpp"
 #include "client/client_connection.hpp"
 #include "qt_main.hpp"
 
@@ -96,12 +97,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 1000u))
       ->capture_default_str();
   app.add_flag("--quiet", settings.quiet, "Log warnings and errors only");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
-  }
+  cs::parse_or_exit(app, argc, argv);  // --help: exit 0; a bad argument: exit 2
 
   if (settings.quiet) cs::set_log_level(cs::LogLevel::warn);
   std::signal(SIGPIPE, SIG_IGN);  // a write to a reset socket must not kill the run

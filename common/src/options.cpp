@@ -106,13 +106,17 @@ void CommandLine::speak_only(const std::string& name) {
       ->capture_default_str();
 }
 
-ServerOptions CommandLine::parse(int argc, char** argv) {
+void parse_or_exit(CLI::App& app, int argc, char** argv) {
   try {
-    app_->parse(argc, argv);
+    app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    const int status = app_->exit(error);  // prints help (status 0) or the problem
+    const int status = app.exit(error);  // prints help (status 0) or the problem
     std::exit(status == 0 ? 0 : 2);
   }
+}
+
+ServerOptions CommandLine::parse(int argc, char** argv) {
+  parse_or_exit(*app_, argc, argv);
   options_.protocol = protocol_name_ == "framed" ? Protocol::framed : Protocol::shift;
   options_.protocol_name = protocol_name_;
   options_.idle_timeout = std::chrono::milliseconds(idle_timeout_ms_);

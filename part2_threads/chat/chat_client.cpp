@@ -255,12 +255,7 @@ int main(int argc, char** argv) {
                  "At the end of stdin, how long to wait for the server to close")
       ->check(CLI::Range(0LL, 600'000LL))
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
-  }
+  cs::parse_or_exit(app, argc, argv);  // --help: exit 0; a bad argument: exit 2
 
   // A reader that closes our stdout (`chat-client | head -1`) must end us
   // with an error from write, not a signal; the socket uses MSG_NOSIGNAL.

@@ -57,6 +57,7 @@
 
 #include "cs/bytes.hpp"
 #include "cs/frame_codec.hpp"
+#include "cs/options.hpp"
 #include "cs/socket.hpp"
 
 namespace {
@@ -590,12 +591,7 @@ int main(int argc, char** argv) {
   app.add_option("--interval", options.interval, "Seconds per entry of rate_per_interval")
       ->check(CLI::Range(0.01, 60.0))
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : 2;
-  }
+  cs::parse_or_exit(app, argc, argv);  // --help: exit 0; a bad argument: exit 2
   if (options.senders == 0 || options.senders > options.clients) options.senders = options.clients;
   std::signal(SIGPIPE, SIG_IGN);  // sends use MSG_NOSIGNAL; this covers stdout
   return Stress(options).run();

@@ -110,6 +110,13 @@ class CommandLine {
   long long work_us_ = 0;
 };
 
+// Parses a command line built on CLI11 directly (the clients' and tools'
+// own: chat-client, chat-stress, threadspammer, asio-client, qt-client)
+// with the servers' rules, which CommandLine::parse applies through it: on
+// --help, prints usage and exits 0; on a bad argument, prints what is wrong
+// and exits 2. Returns only when the arguments are valid.
+void parse_or_exit(CLI::App& app, int argc, char** argv);
+
 // Runs a server's body and turns its failures into an exit status, so every
 // server reports problems the same way: a SetupError (bad address, port in
 // use) prints "NAME: error: ..." and returns 1; any other exception prints
