@@ -97,15 +97,12 @@ class CompletionServer final : public cpf::Server {
   }
 
   void on_idle_timeout(cpf::Connection& connection) override {
-    cs::log_info("closing ", connection.peer(), ": idle for ", options_.idle_timeout.count(),
-                 " ms");
-    connection.close();
+    part4::close_idle(connection, options_.idle_timeout);
   }
 
   void on_deadline(cpf::Connection& connection) override {
-    cs::log_info("closing ", connection.peer(), ": request not complete after ",
-                 options_.request_timeout.count(), " ms");
-    connection.close();  // the replies to the bytes of it already received go first
+    // The replies to the bytes of it already received go first.
+    part4::close_request_timed_out(connection, options_.request_timeout);
   }
 
   void on_connection_closed(cpf::Connection& connection) override {

@@ -1,14 +1,18 @@
 // The command line of the servers in this folder, on top of the one every
 // server of the repository shares (cs::CommandLine): --output-limit, as
-// epoll-server has it, and the translation of the whole into the
-// framework's cpf::ServerOptions. Header-only, like stop_request.hpp.
+// epoll-server has it, the translation of the whole into the framework's
+// cpf::ServerOptions, and how the servers end a connection for the two
+// timeouts. Header-only, like stop_request.hpp.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include <CLI/CLI.hpp>
 
+#include "cpf/connection.hpp"
 #include "cpf/server.hpp"
+#include "cs/log.hpp"
 #include "cs/options.hpp"
 
 namespace part4 {
@@ -48,6 +52,23 @@ inline cpf::ServerOptions framework_options(const cs::ServerOptions& options,
   framework.shortest_deadline = options.request_timeout;
   framework.output_limit = extras.output_limit;
   return framework;
+}
+
+// The ends for --idle-timeout-ms (on_idle_timeout) and --request-timeout-ms
+// (on_deadline): the line every server logs for them (docs/conventions.md,
+// "Logging"), then close(). The close is graceful (the replies already
+// queued go first) and goes through on_connection_closing like any other,
+// so line-server's lingering close applies to it too.
+inline void close_idle(cpf::Connection& connection, std::chrono::milliseconds idle_timeout) {
+  cs::log_info("closing ", connection.peer(), ": idle for ", idle_timeout.count(), " ms");
+  connection.close();
+}
+
+inline void close_request_timed_out(cpf::Connection& connection,
+                                    std::chrono::milliseconds request_timeout) {
+  cs::log_info("closing ", connection.peer(), ": request not complete after ",
+               request_timeout.count(), " ms");
+  connection.close();
 }
 
 }  // namespace part4

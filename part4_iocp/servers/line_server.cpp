@@ -128,23 +128,19 @@ class LineServer final : public cpf::Server {
   }
 
   void on_idle_timeout(cpf::Connection& connection) override {
-    auto& state = connection.context<ConnectionState>();
-    if (state.lingering) {
+    if (connection.context<ConnectionState>().lingering) {
       cs::log_info("closing ", connection.peer(), ": no EOF after goodbye for ",
                    options().idle_timeout.count(), " ms");
+      connection.close();
     } else {
-      cs::log_info("closing ", connection.peer(), ": idle for ",
-                   options().idle_timeout.count(), " ms");
+      part4::close_idle(connection, options().idle_timeout);
     }
-    connection.close();
   }
 
   // A line begun and not ended within --request-timeout-ms. The close goes
   // through on_connection_closing like any other: a lingering close.
   void on_deadline(cpf::Connection& connection) override {
-    cs::log_info("closing ", connection.peer(), ": request not complete after ",
-                 request_timeout_.count(), " ms");
-    connection.close();
+    part4::close_request_timed_out(connection, request_timeout_);
   }
 
   void on_connection_closed(cpf::Connection& connection) override {

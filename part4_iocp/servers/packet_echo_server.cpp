@@ -110,15 +110,12 @@ class PacketEchoServer final : public cpf::Server {
   }
 
   void on_idle_timeout(cpf::Connection& connection) override {
-    cs::log_info("closing ", connection.peer(), ": idle for ",
-                 options().idle_timeout.count(), " ms");
-    connection.close();
+    part4::close_idle(connection, options().idle_timeout);
   }
 
   void on_deadline(cpf::Connection& connection) override {
-    cs::log_info("closing ", connection.peer(), ": request not complete after ",
-                 request_timeout_.count(), " ms");
-    connection.close();  // the echoes of the packets before it go first
+    // The echoes of the packets before it go first.
+    part4::close_request_timed_out(connection, request_timeout_);
   }
 
   void on_connection_closed(cpf::Connection& connection) override {
