@@ -1,7 +1,7 @@
 # Case building blocks that do not depend on the protocol (many concurrent
 # clients, a misbehaving client, a protocol error that must close only its
-# own connection, input one byte per send, half-close), plus the cases every
-# protocol shares. Every helper here passes against a server that serves one client
+# own connection, input one byte per send or split in two sends, half-close),
+# plus the cases every protocol shares. Every helper here passes against a server that serves one client
 # at a time: a client that needs another to finish first waits for it with a
 # timeout scaled by the number of clients ahead of it.
 from __future__ import annotations
@@ -67,6 +67,22 @@ def send_byte_by_byte(client: Client, model, stream: bytes) -> None:
                           % (index, abbreviate(stream)))
         else:
             time.sleep(BYTE_PACING)
+
+
+def split_at_every_position(ctx: Context, client: Client, stream: bytes) -> None:
+    """Send `stream` in two sends, split at each position in turn, each
+    time on a fresh model of ctx.protocol: the stream must end where it
+    began, between requests, so that the next split starts clean.
+
+    Waiting for the replies to the requests the first part completes (when
+    it completes any) makes sure the server has seen the split, whatever
+    TCP would coalesce.
+    """
+    for split in range(1, len(stream)):
+        model = model_for(ctx)
+        what = "stream %s split at byte %d" % (abbreviate(stream), split)
+        exchange(client, model, stream[:split], what + ", first part")
+        exchange(client, model, stream[split:], what + ", second part")
 
 
 def expect_greeting(client: Client, model, timeout: Optional[float] = None,

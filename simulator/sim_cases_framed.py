@@ -7,7 +7,7 @@ from itertools import combinations
 from typing import List, Sequence
 
 from sim_cases_common import (bad_client_harms_nobody, concurrent_clients, exchange,
-                              half_close, require_server_survived)
+                              half_close, require_server_survived, split_at_every_position)
 from sim_net import Client
 from sim_protocols import (FRAMED, FramedModel, encode_frame, encode_frames, encode_header,
                            frame_reply)
@@ -90,13 +90,7 @@ def split_every_position(ctx: Context) -> None:
     """Three frames (one empty) split in two sends at every position."""
     stream = encode_frames([b"hello", b"", b"world!", bytes([255, 0, 36, 94])])
     with ctx.client("client") as client:
-        for split in range(1, len(stream)):
-            model = FramedModel()
-            what = "stream %r split at byte %d" % (stream, split)
-            # Waiting for the replies to the frames completed by the first
-            # part makes sure the server has seen the split.
-            exchange(client, model, stream[:split], what + ", first part")
-            exchange(client, model, stream[split:], what + ", second part")
+        split_at_every_position(ctx, client, stream)
         expect_sentinel(client, "after every split")
 
 

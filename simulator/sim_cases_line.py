@@ -9,7 +9,7 @@ from typing import List
 
 from sim_cases_common import (bad_client_harms_nobody, concurrent_clients, exchange,
                               half_close, protocol_error_closes_only_its_connection,
-                              send_byte_by_byte)
+                              send_byte_by_byte, split_at_every_position)
 from sim_net import Client
 from sim_protocols import (LINE, LINE_GREETING, REPLY_BYE, REPLY_TOO_LONG, REPLY_UNKNOWN,
                            LineModel)
@@ -145,13 +145,7 @@ def split_every_position(ctx: Context) -> None:
     """Four commands (CRLF and LF endings) split in two sends at every position."""
     stream = b"ECHO hi\r\nNOOP\nxyz\r\necho Last one\r\n"
     with greeted_client(ctx, "client") as client:
-        for split in range(1, len(stream)):
-            model = LineModel(ctx.max_line)
-            what = "stream %r split at byte %d" % (stream, split)
-            # Waiting for the replies to the lines the first part completes
-            # makes sure the server has seen the split.
-            exchange(client, model, stream[:split], what + ", first part")
-            exchange(client, model, stream[split:], what + ", second part")
+        split_at_every_position(ctx, client, stream)
         expect_sentinel(client, "after every split")
 
 

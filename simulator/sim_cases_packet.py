@@ -9,7 +9,7 @@ from typing import List
 
 from sim_cases_common import (bad_client_harms_nobody, concurrent_clients, exchange,
                               half_close, protocol_error_closes_only_its_connection,
-                              send_byte_by_byte)
+                              send_byte_by_byte, split_at_every_position)
 from sim_net import Client
 from sim_protocols import (MAX_PACKET, MIN_PACKET, PACKET, PacketModel, encode_packet,
                            encode_packets)
@@ -89,13 +89,7 @@ def split_every_position(ctx: Context) -> None:
     """Four packets (one of 2 bytes) split in two sends at every position."""
     stream = encode_packets([b"x", b"hello", bytes([0, 1, 255]), b"packet"])
     with ctx.client("client") as client:
-        for split in range(1, len(stream)):
-            model = PacketModel()
-            what = "stream %r split at byte %d" % (stream, split)
-            # Waiting for the echoes of the packets the first part completes
-            # makes sure the server has seen the split.
-            exchange(client, model, stream[:split], what + ", first part")
-            exchange(client, model, stream[split:], what + ", second part")
+        split_at_every_position(ctx, client, stream)
         expect_sentinel(client, "after every split")
 
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from sim_cases_common import (bad_client_harms_nobody, concurrent_clients, exchange,
-                              half_close)
+                              half_close, split_at_every_position)
 from sim_net import Client
 from sim_protocols import (SHIFT, SHIFT_GREETING, ShiftModel, shift_bytes,
                            shift_message)
@@ -153,14 +153,7 @@ def many_messages_one_send(ctx: Context) -> None:
 def split_two_sends(ctx: Context) -> None:
     """The original client's input split in two sends at every position."""
     with greeted_client(ctx, "client") as client:
-        for split in range(1, len(TRICKY_INPUT)):
-            first, second = TRICKY_INPUT[:split], TRICKY_INPUT[split:]
-            model = ShiftModel()
-            what = "split at byte %d of %r" % (split, TRICKY_INPUT)
-            # Waiting for the first part's reply (when it has one) makes sure
-            # the server has seen the split, whatever TCP would coalesce.
-            exchange(client, model, first, what + ", first part")
-            exchange(client, model, second, what + ", second part")
+        split_at_every_position(ctx, client, TRICKY_INPUT)
         expect_sentinel(client, "after every split")
 
 

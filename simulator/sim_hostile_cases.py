@@ -33,7 +33,7 @@ from sim_hostile_chat import (ChatLoadPair, ChatMember, ChatModel, ChatPair, cha
                               chat_probe, join)
 from sim_hostile_process import (MIB, TCP_ESTABLISHED, ConnectionWatch, MemoryWatch,
                                  SocketQueues, wait_until)
-from sim_hostile_registry import CHAT, Setup, Target, hostile_case, stderr_block
+from sim_hostile_registry import CHAT, LoadThread, Setup, Target, hostile_case, stderr_block
 from sim_net import CaseFailure, Client, abbreviate, describe_mismatch
 from sim_protocols import (DEFAULT_MAX_FRAME, DEFAULT_MAX_LINE, FRAMED, LINE, MAX_PACKET, PACKET,
                            SHIFT, encode_frame, encode_header, encode_packet, frame_reply,
@@ -1139,51 +1139,35 @@ def request_timeout(setup: Setup) -> None:
 
 # ------------------------------------------------------ 8. sigterm-under-load
 
-class LoadClient(threading.Thread):
-    """Makes round trips as fast as the server answers, checking every byte
-    that arrives against the model, until the server closes the connection.
-    A close (EOF or reset) at any point is fine; a wrong byte is not."""
+class LoadClient(LoadThread):
+    """A load client (LoadThread) of a protocol with replies: each request
+    checked against the model."""
 
     def __init__(self, target: Target, index: int, stop: threading.Event) -> None:
-        super().__init__(name="load-%d" % index, daemon=True)
+        super().__init__("load-%d" % index, index, stop)
         self.client = target.ctx.unconnected_client("load-%d" % index)
         self.protocol = target.ctx.protocol
-        self.index = index
-        self.stop = stop
-        self.replies = 0  # complete, verified replies
-        self.failure: Optional[str] = None
-        self.ended = ""
+        self.model = new_model(self.protocol)
 
-    def run(self) -> None:
-        model = new_model(self.protocol)
-        try:
-            self.client.connect()
-            if model.greeting and not receive_or_close(self.client, model.greeting,
-                                                       "the greeting"):
-                self.ended = "closed before the greeting"
-                return
-            rng = random.Random(self.index)
-            while not self.stop.is_set():
-                request = load_request(self.protocol, rng.randint(1, LOAD_REQUEST_MAX),
-                                       self.replies)
-                try:
-                    self.client.sock.sendall(request)  # type: ignore[union-attr]
-                except OSError as error:
-                    self.ended = "sending failed: %s" % (error.strerror or error)
-                    return
-                if not receive_or_close(self.client, model.feed(request),
-                                        "the reply to request %d" % self.replies):
-                    self.ended = "closed by the server"
-                    return
-                self.replies += 1
-            self.ended = "stopped by the case"
-        except CaseFailure as failure:
-            self.failure = str(failure)
-        finally:
-            self.client.close()
+    def connect(self) -> bool:
+        self.client.connect()
+        return not self.model.greeting or receive_or_close(self.client, self.model.greeting,
+                                                           "the greeting")
+
+    def send_request(self, rng: random.Random) -> bytes:
+        request = load_request(self.protocol, rng.randint(1, LOAD_REQUEST_MAX), self.replies)
+        self.client.sock.sendall(request)  # type: ignore[union-attr]
+        return request
+
+    def receive_answer(self, sent: bytes) -> bool:
+        return receive_or_close(self.client, self.model.feed(sent),
+                                "the reply to request %d" % self.replies)
 
     def abort(self) -> None:
         self.client.abort_from_other_thread()
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @hostile_case("sigterm-under-load")

@@ -21,9 +21,10 @@ import select
 import threading
 import time
 from collections import deque
-from typing import Deque, Dict, Iterable, List, Optional, Set
+from typing import Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 from sim_cases_framed import payload_bytes
+from sim_hostile_registry import LoadThread
 from sim_net import CaseFailure, Client, abbreviate
 from sim_protocols import FrameDecoder, encode_frame
 from sim_registry import Context
@@ -265,54 +266,38 @@ def load_payload(sender: str, seq: int, size: int) -> bytes:
     return head + payload_bytes(max(0, size - len(head)), seed=seq * 7 + len(sender))
 
 
-class ChatLoadPair(threading.Thread):
+class ChatLoadPair(LoadThread):
     """Two load clients in ping-pong as fast as the room delivers, from one
-    thread: each frame's receiver must get it before it sends its own. Both
+    thread (a LoadThread whose round trip is a frame from one member to the
+    other): each frame's receiver must get it before it sends its own. Both
     check every frame they receive, from any load client: whole, from the
-    right sender, and in that sender's order. A close at any point is fine;
-    a wrong byte is not. (The interface of sim_hostile_cases.LoadClient.)"""
+    right sender, and in that sender's order."""
 
     def __init__(self, ctx: Context, index: int, stop: threading.Event, senders: Set[str],
                  size_limit: int) -> None:
-        super().__init__(name="load-pair-%d" % index, daemon=True)
+        super().__init__("load-pair-%d" % index, index, stop)
         self.pair = ChatPair(ctx, "load-%d" % index, senders)
-        self.index = index
-        self.stop = stop
         self.size_limit = size_limit
-        self.replies = 0  # frames delivered from one member of the pair to the other
-        self.failure: Optional[str] = None
-        self.ended = ""
+        self._sent = {self.pair.a.name: 0, self.pair.b.name: 0}  # frames each member sent
         self._next_seq: Dict[str, Dict[str, int]] = {self.pair.a.name: {}, self.pair.b.name: {}}
 
-    def run(self) -> None:
-        try:
-            self.pair.connect()
-            rng = random.Random(self.index)
-            seqs = {self.pair.a.name: 0, self.pair.b.name: 0}
-            while not self.stop.is_set():
-                sender, receiver = ((self.pair.a, self.pair.b) if self.replies % 2 == 0
-                                    else (self.pair.b, self.pair.a))
-                payload = load_payload(sender.name, seqs[sender.name],
-                                       rng.randint(16, self.size_limit))
-                seqs[sender.name] += 1
-                try:
-                    sender.client.sock.sendall(encode_frame(payload))  # type: ignore[union-attr]
-                except OSError as error:
-                    self.ended = "sending failed: %s" % (error.strerror or error)
-                    return
-                if not self._receive(receiver, payload):
-                    self.ended = "closed by the server"
-                    return
-                self.replies += 1
-            self.ended = "stopped by the case"
-        except CaseFailure as failure:
-            self.failure = str(failure)
-        finally:
-            self.pair.close()
+    def connect(self) -> bool:
+        self.pair.connect()
+        return True
 
-    def _receive(self, receiver: ChatMember, payload: bytes) -> bool:
-        """Check every frame `receiver` gets until `payload`; False if the
-        server closes the connection first."""
+    def send_request(self, rng: random.Random) -> Tuple[ChatMember, bytes]:
+        sender, receiver = ((self.pair.a, self.pair.b) if self.replies % 2 == 0
+                            else (self.pair.b, self.pair.a))
+        payload = load_payload(sender.name, self._sent[sender.name],
+                               rng.randint(16, self.size_limit))
+        self._sent[sender.name] += 1
+        sender.client.sock.sendall(encode_frame(payload))  # type: ignore[union-attr]
+        return receiver, payload
+
+    def receive_answer(self, sent: Tuple[ChatMember, bytes]) -> bool:
+        """Check every frame the receiver gets until the payload sent; False
+        if the server closes the connection first."""
+        receiver, payload = sent
         while True:
             frame = receiver.next_frame(receiver.timeout)
             if frame is None:
@@ -345,3 +330,6 @@ class ChatLoadPair(threading.Thread):
 
     def abort(self) -> None:
         self.pair.abort()
+
+    def close(self) -> None:
+        self.pair.close()

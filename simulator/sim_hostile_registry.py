@@ -2,12 +2,16 @@
 # a Setup that starts fresh servers through sim_server's launcher, each
 # wrapped in a Target that gives its clients check's Context. A separate
 # table from check's (sim_registry): these cases start servers of their own
-# and must never run inside check.
+# and must never run inside check. Also LoadThread, the round-trip loop of
+# sigterm-under-load's clients, which the chat clients (sim_hostile_chat)
+# share with the others (sim_hostile_cases).
 from __future__ import annotations
 
+import random
 import shutil
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from sim_hostile_process import MeasuredServer
 from sim_net import CaseFailure
@@ -154,6 +158,67 @@ class Setup:
         if self.one_at_a_time:
             self.note("no bystander: the server serves one client at a time")
         return self.one_at_a_time
+
+
+class LoadThread(threading.Thread):
+    """A load client of sigterm-under-load: makes round trips as fast as
+    the server answers, checking every byte that arrives, until the case
+    sets `stop` or the server closes the connection. A close (EOF or reset)
+    at any point is fine; a wrong byte is not.
+
+    What the case reads: `replies` (verified round trips so far), `failure`
+    (None, or the CaseFailure's reason), `ended` (how the loop ended) and
+    the thread's name. A subclass says what a round trip is: connect()
+    (False if the server closed first), send_request(rng) (sends one
+    request and returns what receive_answer needs to check its answer),
+    receive_answer(sent) (False if the server closed first), abort() (from
+    the case's thread) and close()."""
+
+    def __init__(self, name: str, index: int, stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self.index = index
+        self.stop = stop
+        self.replies = 0  # complete, verified round trips
+        self.failure: Optional[str] = None
+        self.ended = ""
+
+    def run(self) -> None:
+        try:
+            self.ended = self._round_trips(random.Random(self.index))
+        except CaseFailure as failure:
+            self.failure = str(failure)
+        finally:
+            self.close()
+
+    def _round_trips(self, rng: random.Random) -> str:
+        """Round trips until the case stops them or the server closes;
+        returns how they ended."""
+        if not self.connect():
+            return "closed before the greeting"
+        while not self.stop.is_set():
+            try:
+                sent = self.send_request(rng)
+            except OSError as error:
+                return "sending failed: %s" % (error.strerror or error)
+            if not self.receive_answer(sent):
+                return "closed by the server"
+            self.replies += 1
+        return "stopped by the case"
+
+    def connect(self) -> bool:
+        raise NotImplementedError
+
+    def send_request(self, rng: random.Random) -> Any:
+        raise NotImplementedError
+
+    def receive_answer(self, sent: Any) -> bool:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 def stderr_block(server: MeasuredServer, lines: int = STDERR_LINES_SHOWN) -> str:

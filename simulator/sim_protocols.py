@@ -167,7 +167,34 @@ def encode_packets(bodies: Iterable[bytes]) -> bytes:
     return b"".join(encode_packet(body) for body in bodies)
 
 
-class PacketModel:
+class ClosingModel:
+    """What the models of the protocols whose server closes first (packet,
+    line) share, with the interface of ShiftModel: the bytes of a request
+    not yet complete wait in `pending`, and once `closed` is set (the server
+    closes after sending the replies returned so far) everything fed gets
+    no reply. A subclass's _replies() answers the complete requests at the
+    front of `pending`, removing them."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.closed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.closed:
+            return b""
+        self.pending += chunk
+        return bytes(self._replies())
+
+    def _replies(self) -> bytearray:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """A protocol error: the connection ends, and what was pending with it."""
+        self.closed = True
+        self.pending.clear()
+
+
+class PacketModel(ClosingModel):
     """Incremental model of one packet connection (interface as ShiftModel).
 
     No greeting; every complete packet is echoed unchanged. A header byte of
@@ -179,26 +206,18 @@ class PacketModel:
 
     greeting = b""
 
-    def __init__(self) -> None:
-        self.pending = bytearray()
-        self.closed = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self.closed:
-            return b""
-        self.pending += chunk
+    def _replies(self) -> bytearray:
         reply = bytearray()
         while self.pending:
             length = self.pending[0]
             if length < MIN_PACKET:
-                self.closed = True
-                self.pending.clear()
+                self._close()
                 break
             if len(self.pending) < length:
                 break
             reply += self.pending[:length]
             del self.pending[:length]
-        return bytes(reply)
+        return reply
 
 
 # ---------------------------------------------------------------- line
@@ -237,7 +256,7 @@ def line_reply(line: bytes) -> Tuple[bytes, bool]:
     return REPLY_UNKNOWN, False
 
 
-class LineModel:
+class LineModel(ClosingModel):
     """Incremental model of one line connection (interface as ShiftModel).
 
     The greeting is `+OK ready\\r\\n`; each complete line gets one reply. After
@@ -248,14 +267,10 @@ class LineModel:
     greeting = LINE_GREETING
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+        super().__init__()
         self.max_line = max_line
-        self.pending = bytearray()
-        self.closed = False
 
-    def feed(self, chunk: bytes) -> bytes:
-        if self.closed:
-            return b""
-        self.pending += chunk
+    def _replies(self) -> bytearray:
         reply = bytearray()
         while not self.closed:
             end = self.pending.find(b"\n")
@@ -272,11 +287,10 @@ class LineModel:
                 break
             answer, self.closed = line_reply(line)
             reply += answer
-        return bytes(reply)
+        return reply
 
     def _too_long(self) -> bytes:
-        self.closed = True
-        self.pending.clear()
+        self._close()
         return REPLY_TOO_LONG
 
 

@@ -6,7 +6,8 @@
 # hostile suites, and every chapter's Python tests start their servers with
 # ServerProcess (the tests import it by putting simulator/ on sys.path), so
 # the readiness wait, the bounded stop and the log shown on failure are
-# written once.
+# written once. OneServerPerTest is the same for the fixture of the tests
+# that start a server per test.
 from __future__ import annotations
 
 import os
@@ -19,7 +20,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+import unittest
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 READY_TIMEOUT = 10.0  # seconds to wait for the "listening on" line
 STOP_TIMEOUT = 5.0  # seconds a server gets to exit after SIGTERM
@@ -158,6 +160,16 @@ class ServerProcess:
             raise ServerError("%s: %s%s" % (
                 self.description, error, self.failure_report())) from None
         return self.host, self.port
+
+    def start_in_test(self) -> Tuple[str, int]:
+        """start() for a unittest: a server that does not come up is a
+        failure of the test (AssertionError, saying what the server did),
+        not an error in it, and is closed."""
+        try:
+            return self.start()
+        except ServerError as error:
+            self.close()
+            raise AssertionError(str(error)) from None
 
     def _drain_stdout(self) -> None:
         assert self._process is not None and self._process.stdout is not None
@@ -357,6 +369,30 @@ def sanitizer_report(log: str) -> Optional[str]:
         if SANITIZER_REPORT.search(line):
             return line
     return None
+
+
+class OneServerPerTest(unittest.TestCase):
+    """The base of a chapter's behaviour tests that start a fresh server for
+    every test: setUp() makes self.server = server_class(*server_args) (a
+    ServerProcess that starts itself, with start_in_test), and when the test
+    ends, every client the test put in self.clients is closed, the server
+    is stopped (finish: SIGTERM, then a kill after finish_timeout) and a
+    sanitizer report in its log fails the test."""
+
+    server_class: Callable[..., ServerProcess]
+    server_args: List[str] = []
+    finish_timeout = STOP_TIMEOUT
+
+    def setUp(self) -> None:
+        self.server: Any = self.server_class(*self.server_args)
+        self.clients: List[Any] = []  # anything with a close()
+        self.addCleanup(self._finish_server)
+
+    def _finish_server(self) -> None:
+        for client in self.clients:
+            client.close()
+        _, log = self.server.finish(self.finish_timeout)
+        self.assertIsNone(sanitizer_report(log), "sanitizer report in the server's log:\n" + log)
 
 
 def describe_status(status: int) -> str:

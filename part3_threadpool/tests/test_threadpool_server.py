@@ -21,10 +21,10 @@ import sys
 import time
 import unittest
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "simulator"))
-from sim_server import ServerError, ServerProcess, sanitizer_report  # noqa: E402  (the repository's one launcher)
+from sim_server import OneServerPerTest, ServerProcess  # noqa: E402  (the repository's one launcher)
 
 SERVER = ""  # set from the command line
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
@@ -39,11 +39,7 @@ class Server(ServerProcess):
 
     def __init__(self, *args: str) -> None:
         super().__init__([SERVER, "--port", "0", "--protocol", "shift", *args], TIMEOUT)
-        try:
-            self.start()
-        except ServerError as error:
-            self.close()
-            raise AssertionError(str(error)) from None
+        self.start_in_test()
 
     def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> Optional[int]:
         """Index of the first log line matching `pattern`, waiting for it to
@@ -101,26 +97,17 @@ class Client:
         self.sock.close()
 
 
-class ServerTestCase(unittest.TestCase):
-    """Starts a server per test; checks the log has no sanitizer report."""
+class ServerTestCase(OneServerPerTest):
+    """A server per test (sim_server.OneServerPerTest: at the end, its
+    clients closed, the server stopped, its log free of sanitizer reports)."""
 
-    server_args: List[str] = []
-
-    def setUp(self) -> None:
-        self.server = Server(*self.server_args)
-        self.clients: List[Client] = []
-        self.addCleanup(self._cleanup)
+    server_class = Server
+    finish_timeout = TIMEOUT
 
     def connect(self) -> Client:
         client = self.server.connect()
         self.clients.append(client)
         return client
-
-    def _cleanup(self) -> None:
-        for client in self.clients:
-            client.close()
-        _, log = self.server.finish(TIMEOUT)
-        self.assertIsNone(sanitizer_report(log), "sanitizer report in the server's log:\n" + log)
 
     def assertLineOrder(self, first: str, then: str) -> None:
         # wait_for_line, not index_of: a line the server wrote before an

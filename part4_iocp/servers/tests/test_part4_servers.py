@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "simulator"))
-from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
+from sim_server import ServerProcess  # noqa: E402  (the repository's one launcher)
 
 SERVER = ""  # set from the command line
 TIMEOUT = 10.0  # seconds: the longest any expected event may take
@@ -35,11 +35,7 @@ class Server(ServerProcess):
         under_wine = SERVER.endswith(".exe") and os.name != "nt"
         argv = (["wine"] if under_wine else []) + [SERVER]
         super().__init__([*argv, "--port", "0", "--protocol", protocol, *args], TIMEOUT)
-        try:
-            self.start()
-        except ServerError as error:
-            self.close()
-            raise AssertionError(str(error)) from None
+        self.start_in_test()
 
     def wait_for_text(self, text: str) -> str:
         """The first log line containing `text`, waiting at most TIMEOUT."""
