@@ -11,6 +11,7 @@ Run: test_loadgen.py --loadgen PATH --sequential-server PATH
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -157,6 +158,37 @@ class Chat(unittest.TestCase):
         self.assertEqual(report["errors"], 0, report)
         self.assertEqual(report["clients_dropped"], 0, report)
 
+
+    def test_the_open_loop_counts_a_late_message_from_its_scheduled_time(self):
+        # Coordinated omission: loadgen itself stopped (SIGSTOP) for 0.4 s
+        # inside its 5 s window must, once it runs again, send every
+        # message that fell due meanwhile and count each from when it was
+        # due: none skipped, and the stop shows as latency. A loop that
+        # skipped ahead, or stamped a message when it got to it, would
+        # report fewer messages and no such latency.
+        with Server([PATHS["chat"], "--port", "0", "--quiet"]) as s:
+            run = subprocess.Popen([PATHS["loadgen"], "chat", "--port", str(s.port), "-c", "3",
+                                    "--senders", "1", "--rate", "100", "--seconds", "5",
+                                    "--warmup", "0.1", "--size", "64"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                for line in run.stderr:  # sending begins with this line
+                    if "clients in the room" in line:
+                        break
+                time.sleep(1.0)  # inside the window, which ends 5.1 s after that line
+                run.send_signal(signal.SIGSTOP)
+                time.sleep(0.4)
+                run.send_signal(signal.SIGCONT)
+                out, err = run.communicate(timeout=60)
+            finally:
+                if run.poll() is None:
+                    run.kill()
+                    run.wait()
+        self.assertEqual(run.returncode, 0, err)
+        report = json.loads(out.strip().splitlines()[-1])
+        self.assertGreaterEqual(report["messages_sent"], 495, report)  # 100 a second for 5 s
+        self.assertGreaterEqual(report["max_us"], 350000, report)
+        self.assertEqual(report["lost"], 0, report)
 
     def test_join_timeout_leaves_out_the_clients_never_accepted(self):
         seats = os.path.join(HERE, "few_seats_chat_server.py")
