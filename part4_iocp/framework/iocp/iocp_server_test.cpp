@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../tests/counters_testing.hpp"
 #include "cpf/server.hpp"
 
 namespace {
@@ -253,17 +254,7 @@ TEST(IocpServer, OutputLimitHoldsReadsBackUntilTheClientReads) {
       sent = std::min(total, at + 65536);
     }
   });
-  std::atomic<bool> watching{true};
-  std::size_t most_queued = 0;
-  std::size_t most_buffers = 0;
-  std::thread watcher([&] {
-    while (watching) {
-      const cpf::Counters counters = server.counters();
-      most_queued = std::max(most_queued, counters.bytes_queued);
-      most_buffers = std::max(most_buffers, counters.buffers_in_use);
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-  });
+  part4::testing::PeakCounters peaks(server);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(client_timeout_ms);
   while (!(server.counters().read_pauses >= 1 && sent >= 8 * options.output_limit) && sent < total &&
          std::chrono::steady_clock::now() < give_up) {
@@ -273,11 +264,10 @@ TEST(IocpServer, OutputLimitHoldsReadsBackUntilTheClientReads) {
 
   const std::string echoed = client.receive(total);
   sender.join();
-  watching = false;
-  watcher.join();
+  peaks.stop();
   EXPECT_TRUE(echoed == payload) << "the echo arrived torn or out of order (" << echoed.size() << " bytes)";
-  EXPECT_LE(most_queued, options.output_limit + options.buffer_size);
-  EXPECT_LE(most_buffers, options.output_limit / options.buffer_size + 4);
+  EXPECT_LE(peaks.most_queued(), options.output_limit + options.buffer_size);
+  EXPECT_LE(peaks.most_buffers(), options.output_limit / options.buffer_size + 4);
 }
 
 TEST(IocpServer, APassedDeadlineClosesTheConnection) {

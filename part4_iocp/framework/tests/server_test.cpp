@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "counters_testing.hpp"
 #include "cpf/server.hpp"
 #include "cs/log.hpp"
 
@@ -872,17 +873,7 @@ TEST(FrameworkServer, OutputLimitHoldsReadsBackUntilTheClientReads) {
     }
   });
   // Watches the server's counters for the whole exchange.
-  std::atomic<bool> watching{true};
-  std::size_t most_queued = 0;
-  std::size_t most_buffers = 0;
-  std::thread watcher([&] {
-    while (watching) {
-      const cpf::Counters counters = server.counters();
-      most_queued = std::max(most_queued, counters.bytes_queued);
-      most_buffers = std::max(most_buffers, counters.buffers_in_use);
-      std::this_thread::sleep_for(100us);
-    }
-  });
+  part4::testing::PeakCounters peaks(server);
 
   // Not reading yet: the client gets 8 times the limit out while the
   // server holds its reads back (the kernel's socket buffers take the
@@ -897,13 +888,12 @@ TEST(FrameworkServer, OutputLimitHoldsReadsBackUntilTheClientReads) {
   // Now the client reads: the server resumes whenever its queue drains.
   const std::string echoed = client.receive(total);
   sender.join();
-  watching = false;
-  watcher.join();
+  peaks.stop();
   EXPECT_TRUE(echoed == payload) << "the echo arrived torn or out of order";
 
   // At most the limit plus the reply to one read (one buffer) is queued.
-  EXPECT_LE(most_queued, options.output_limit + options.buffer_size);
-  EXPECT_LE(most_buffers, options.output_limit / options.buffer_size + 4);
+  EXPECT_LE(peaks.most_queued(), options.output_limit + options.buffer_size);
+  EXPECT_LE(peaks.most_buffers(), options.output_limit / options.buffer_size + 4);
 
   client.close();
   server.wait_for_count("closed", 1);
