@@ -29,13 +29,15 @@ def idle_thread_count(pid: int) -> int:
     return thread_count(pid) - 1
 
 
-class ThreadedMaxClientsTest(unittest.TestCase):
-    """--max-clients N: while N clients are served the server does not
-    accept, so the next ones wait in the kernel's backlog (connected, not
-    greeted) and are served, in order, as slots free."""
+class ServerCase:
+    """Mixed into a unittest.TestCase: starts the server whose binary the
+    environment variable SERVER_VARIABLE names, and connects clients; the
+    test's cleanup closes every one of them."""
+
+    SERVER_VARIABLE = ""
 
     def start(self, *args: str) -> Server:
-        server = Server([binary("CS_THREADED_SERVER"), *args])
+        server = Server([binary(self.SERVER_VARIABLE), *args])
         self.addCleanup(server.close)
         return server
 
@@ -43,6 +45,14 @@ class ThreadedMaxClientsTest(unittest.TestCase):
         client = Client(server.port, name)
         self.addCleanup(client.close)
         return client
+
+
+class ThreadedMaxClientsTest(ServerCase, unittest.TestCase):
+    """--max-clients N: while N clients are served the server does not
+    accept, so the next ones wait in the kernel's backlog (connected, not
+    greeted) and are served, in order, as slots free."""
+
+    SERVER_VARIABLE = "CS_THREADED_SERVER"
 
     def test_an_extra_client_is_greeted_only_after_a_slot_frees(self) -> None:
         server = self.start("--max-clients", "2")
@@ -165,23 +175,11 @@ class ThreadedMaxClientsTest(unittest.TestCase):
                          "the request timeout did not close the trickling clients")
 
 
-class ShutdownTests:
+class ShutdownTests(ServerCase):
     """SIGTERM with clients connected: replies already requested are
     delivered, connections are served until they leave or the grace period
     ends, the summary line is printed, the exit status is 0; and the server
     has one thread per client, no more, and none once they are gone."""
-
-    SERVER_VARIABLE = ""
-
-    def start(self, *args: str) -> Server:
-        server = Server([binary(self.SERVER_VARIABLE), *args])
-        self.addCleanup(server.close)
-        return server
-
-    def connect(self, server: Server, name: str) -> Client:
-        client = Client(server.port, name)
-        self.addCleanup(client.close)
-        return client
 
     def test_replies_in_flight_are_delivered_after_sigterm(self) -> None:
         grace_seconds = 8.0

@@ -19,7 +19,7 @@ import sys
 import time
 import unittest
 from pathlib import Path
-from typing import List
+from typing import Iterable, List, Optional
 
 from qt_testing import (ABSENCE_WINDOW, TIMEOUT, Client, Server, connect_at_once,
                         first_byte_of_each)
@@ -32,6 +32,33 @@ def exchange(client: Client) -> None:
     client.send(b"^abc$")
     reply = client.read(3)
     assert reply == b"bcd", "expected b'bcd', got %r" % reply
+
+
+def assert_stops_cleanly(test: unittest.TestCase, server: Server,
+                         stopped: Optional[str] = None) -> None:
+    """SIGTERM: the server exits with status 0, its summary line matches
+    `stopped` (when given), and its log holds no Qt thread warning."""
+    test.assertEqual(server.stop(), 0, server.log())
+    if stopped is not None:
+        test.assertRegex(server.log(), stopped)
+    test.assertEqual(server.thread_warnings(), [], server.log())
+
+
+def assert_a_latecomer_is_served(test: unittest.TestCase, server: Server) -> None:
+    """Once a crowd has left, a new client is greeted and served."""
+    latecomer = Client(server.host, server.port)
+    test.assertEqual(latecomer.read(1), b"*",
+                     "a client after the crowd left was not greeted:\n" + server.log())
+    exchange(latecomer)
+    latecomer.close()
+
+
+def close_all(clients: Iterable[Client], server: Server) -> None:
+    """A test's cleanup, whatever it failed on: its clients closed (again,
+    harmlessly, for those it closed itself) and its server killed."""
+    for client in clients:
+        client.close()
+    server.kill()
 
 
 def server_argv(*options: str) -> List[str]:
@@ -105,13 +132,9 @@ class DescriptorLimit(unittest.TestCase):
                 exchange(client)  # the others never noticed
             for client in clients:
                 client.close()
-            self.assertEqual(server.stop(), 0, server.log())
-            self.assertRegex(server.log(), r"stopped: connections=8 requests=8")
-            self.assertEqual(server.thread_warnings(), [], server.log())
+            assert_stops_cleanly(self, server, r"stopped: connections=8 requests=8")
         finally:
-            for client in clients:
-                client.close()
-            server.kill()
+            close_all(clients, server)
 
 
 class DescriptorExhaustion(unittest.TestCase):
@@ -143,17 +166,10 @@ class DescriptorExhaustion(unittest.TestCase):
                 exchange(client)  # the clients it kept are served on
             for client in crowd:
                 client.close()
-            latecomer = Client(server.host, server.port)
-            self.assertEqual(latecomer.read(1), b"*",
-                             "a client after the crowd left was not greeted:\n" + server.log())
-            exchange(latecomer)
-            latecomer.close()
-            self.assertEqual(server.stop(), 0, server.log())
-            self.assertEqual(server.thread_warnings(), [], server.log())
+            assert_a_latecomer_is_served(self, server)
+            assert_stops_cleanly(self, server)
         finally:
-            for client in crowd:
-                client.close()
-            server.kill()
+            close_all(crowd, server)
 
 
 class PoolWithinTheLimit(unittest.TestCase):
@@ -178,12 +194,9 @@ class PoolWithinTheLimit(unittest.TestCase):
             ninth.close()
             for client in clients:
                 exchange(client)
-            self.assertEqual(server.stop(), 0, server.log())
-            self.assertEqual(server.thread_warnings(), [], server.log())
+            assert_stops_cleanly(self, server)
         finally:
-            for client in clients:
-                client.close()
-            server.kill()
+            close_all(clients, server)
 
 
 class AcceptBackoff(unittest.TestCase):
@@ -236,16 +249,10 @@ class AcceptBackoff(unittest.TestCase):
             exchange(greeted)  # served while others wait
             for client in crowd:
                 client.close()
-            latecomer = Client(server.host, server.port)
-            self.assertEqual(latecomer.read(1), b"*",
-                             "a client after the crowd left was not greeted:\n" + server.log())
-            exchange(latecomer)
-            latecomer.close()
+            assert_a_latecomer_is_served(self, server)
             self.assertEqual(server.stop(), 0, server.log())
         finally:
-            for client in crowd:
-                client.close()
-            server.kill()
+            close_all(crowd, server)
 
 
 class RequestTimeout(unittest.TestCase):
@@ -294,8 +301,7 @@ class RequestTimeout(unittest.TestCase):
         exchange(patient)
         patient.close()
         trickler.close()
-        self.assertEqual(self.server.stop(), 0, self.server.log())
-        self.assertEqual(self.server.thread_warnings(), [], self.server.log())
+        assert_stops_cleanly(self, self.server)
 
 
 class IdleTimeout(unittest.TestCase):
@@ -407,9 +413,7 @@ class ThreadAffinity(unittest.TestCase):
                 for client in clients[:4]:
                     client.close()
             server.wait_for_line(r"closing .*client closed", timeout=5)
-            self.assertEqual(server.stop(), 0, server.log())
-            self.assertRegex(server.log(), r"stopped: connections=18 requests=18")
-            self.assertEqual(server.thread_warnings(), [], server.log())
+            assert_stops_cleanly(self, server, r"stopped: connections=18 requests=18")
         finally:
             server.kill()
 

@@ -140,14 +140,15 @@ class ShiftSession:
         return bytes(reply), False
 
 
-class FramedSession:
-    """framed: 4-byte big-endian length, payload; reply frame of +1 bytes;
-    a length over max_frame closes the connection."""
+class BufferedSession:
+    """What the sessions that keep an unfinished request share: the bytes
+    received and not yet a complete request (`pending`: a request is under
+    way while it holds any), whether the connection was closed for a
+    protocol error, and how many requests are complete so far."""
 
     greeting = b""
 
-    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
-        self.max_frame = None if flavour == "no-frame-limit" else args.max_frame
+    def __init__(self) -> None:
         self.pending = bytearray()
         self.protocol_error = False
         self.requests = 0
@@ -155,39 +156,53 @@ class FramedSession:
     def request_pending(self) -> bool:
         return bool(self.pending)
 
-    def feed(self, data: bytes):
-        """Returns (reply bytes, whether to close the connection)."""
-        self.pending += data
-        reply = bytearray()
+
+class FrameSession(BufferedSession):
+    """Frames of a 4-byte big-endian length and a payload (framed, chat); a
+    length over max_frame closes the connection."""
+
+    def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.max_frame = None if flavour == "no-frame-limit" else args.max_frame
+
+    def complete_frames(self):
+        """Takes each complete frame out of `pending` and yields it (header
+        included), counting it; at a length over max_frame it stops, with
+        protocol_error set."""
         while len(self.pending) >= 4:
             (length,) = struct.unpack_from(">I", self.pending)
             if self.max_frame is not None and length > self.max_frame:
                 log("frame of %d bytes over the limit of %d: closing" % (length, self.max_frame))
                 self.protocol_error = True
-                return bytes(reply), True
+                return
             if len(self.pending) < 4 + length:
-                break
-            payload = self.pending[4:4 + length]
-            reply += struct.pack(">I", length) + bytes(payload).translate(PLUS_ONE)
+                return
+            frame = bytes(self.pending[:4 + length])
             del self.pending[:4 + length]
             self.requests += 1
-        return bytes(reply), False
+            yield frame
 
 
-class PacketSession:
+class FramedSession(FrameSession):
+    """framed: 4-byte big-endian length, payload; reply frame of +1 bytes;
+    a length over max_frame closes the connection."""
+
+    def feed(self, data: bytes):
+        """Returns (reply bytes, whether to close the connection)."""
+        self.pending += data
+        reply = bytearray()
+        for frame in self.complete_frames():
+            reply += frame[:4] + frame[4:].translate(PLUS_ONE)
+        return bytes(reply), self.protocol_error
+
+
+class PacketSession(BufferedSession):
     """packet: byte 0 is the whole packet's length n, 2 <= n <= 255; every
     packet is echoed; a header byte of 0 or 1 closes the connection."""
 
-    greeting = b""
-
     def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        super().__init__()  # requests: packets complete so far
         self.flavour = flavour
-        self.pending = bytearray()
-        self.protocol_error = False
-        self.requests = 0  # packets complete so far
-
-    def request_pending(self) -> bool:
-        return bool(self.pending)
 
     def feed(self, data: bytes):
         """Returns (reply bytes, whether to close the connection)."""
@@ -217,21 +232,16 @@ class PacketSession:
         return bytes(reply), False
 
 
-class LineSession:
+class LineSession(BufferedSession):
     """line: '+OK ready' on accept; LF (after an optional CR) ends a line;
     ECHO, NOOP, QUIT in any case; a line over max_line closes."""
 
     def __init__(self, flavour: str, args: argparse.Namespace) -> None:
+        super().__init__()  # requests: lines complete so far
         self.flavour = flavour
         self.greeting = b"" if flavour == "no-greeting" else b"+OK ready\r\n"
         self.limit = args.max_line - (1 if flavour == "max-line-off-by-one" else 0)
         self.ending = b"\r\n" if flavour == "crlf-only" else b"\n"
-        self.pending = bytearray()
-        self.protocol_error = False
-        self.requests = 0  # lines complete so far
-
-    def request_pending(self) -> bool:
-        return bool(self.pending)
 
     def feed(self, data: bytes):
         """Returns (reply bytes, whether to close the connection)."""
@@ -287,38 +297,20 @@ class LineSession:
         return b"-ERR line too long\r\n"
 
 
-class ChatSession:
+class ChatSession(FrameSession):
     """chat: frames as in framed, but each complete frame goes unchanged to
     every other member of the room (Server.room), never back; the sender
     gets no reply. A length over max_frame closes the connection."""
 
-    greeting = b""
-
     def __init__(self, flavour: str, args: argparse.Namespace) -> None:
-        self.max_frame = None if flavour == "no-frame-limit" else args.max_frame
-        self.pending = bytearray()
-        self.protocol_error = False
-        self.requests = 0
+        super().__init__(flavour, args)
         self.frames = []  # complete frames, header included, for the room to deliver
-
-    def request_pending(self) -> bool:
-        return bool(self.pending)
 
     def feed(self, data: bytes):
         """Returns (no reply, whether to close the connection)."""
         self.pending += data
-        while len(self.pending) >= 4:
-            (length,) = struct.unpack_from(">I", self.pending)
-            if self.max_frame is not None and length > self.max_frame:
-                log("frame of %d bytes over the limit of %d: closing" % (length, self.max_frame))
-                self.protocol_error = True
-                return b"", True
-            if len(self.pending) < 4 + length:
-                break
-            self.frames.append(bytes(self.pending[:4 + length]))
-            del self.pending[:4 + length]
-            self.requests += 1
-        return b"", False
+        self.frames.extend(self.complete_frames())
+        return b"", self.protocol_error
 
     def take_frames(self):
         frames, self.frames = self.frames, []
