@@ -125,6 +125,26 @@ def median_round_and_cpu(results):
     return chosen
 
 
+def paired_ratios(results, base_results):
+    """A configuration's rounds against the baseline's rounds of the same
+    shape, paired by round number (the two ran back to back): the median of
+    the rounds' rate ratios with its lowest and highest, and the median of
+    their CPU-per-request ratios. On a machine whose speed drifts between
+    rounds, a round's ratio compares two runs taken seconds apart, which the
+    ratio of two medians (possibly from different rounds) does not; the
+    goals of experiments 6 and 7 are judged on these. Empty when no round
+    has both sides."""
+    base_by_round = {r["round"]: r for r in base_results}
+    pairs = [(r, base_by_round[r["round"]]) for r in results if r["round"] in base_by_round]
+    rates = [r["rps"] / b["rps"] for r, b in pairs if b["rps"]]
+    cpus = [r["server_cpu_per_10k_s"] / b["server_cpu_per_10k_s"] for r, b in pairs
+            if r.get("server_cpu_per_10k_s") is not None and b.get("server_cpu_per_10k_s")]
+    if not rates:
+        return {}
+    return {"rps_ratio_paired": median_value(rates), "rps_ratio_paired_min": min(rates),
+            "rps_ratio_paired_max": max(rates), "cpu_ratio_paired": median_value(cpus)}
+
+
 def pin_prefixes(allowed_cpus, taskset):
     """How experiments 6 and 7 start a server and loadgen: (server prefix,
     loadgen prefix, None) with `taskset -c SERVER_CPU` and `taskset -c
@@ -706,9 +726,15 @@ class Bench:
                          "connections": connections, **r}
                     self.record(f"{experiment}_rounds", r)
                     measured[(server.name, tuple(extra), protocol, connections)].append(r)
-        for results in measured.values():
-            if results:
-                self.record(experiment, median_round_and_cpu(results))
+        base_server, base_extra = configs[0]
+        for (name, extra, protocol, connections), results in measured.items():
+            if not results:
+                continue
+            row = median_round_and_cpu(results)
+            if (name, extra) != (base_server.name, tuple(base_extra)):
+                row.update(paired_ratios(
+                    results, measured[(base_server.name, tuple(base_extra), protocol, connections)]))
+            self.record(experiment, row)
 
     # --- experiment 6 ---------------------------------------------------------
 

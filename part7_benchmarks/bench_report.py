@@ -11,7 +11,7 @@ import csv
 import os
 
 from bench_format import find, format_number, format_ratio, markdown_table
-from bench_goals import (GOAL_PUBLISHED, burst_counted, completion_idle, completion_pairs,
+from bench_goals import (GOAL_PUBLISHED, burst_counted, completion_idle, completion_pairs, format_paired,
                          evaluate_goals, percore_shapes, percore_subject, published_figure, served_all)
 from bench_experiments import (CHAT_COLLAPSE_SHARE, CHAT_FLAT_SHARE, CHAT_GENERATOR_BUSY, chat_peak,
                                fewest_served, generator_busy, work_ceiling)
@@ -163,17 +163,20 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
         points = [{"protocol": protocol, "connections": connections,
                    "base_rps": (base or {}).get("rps"), "rps": (mine or {}).get("rps"),
                    "base_cpu": (base or {}).get("server_cpu_per_10k_median_s"),
-                   "cpu": (mine or {}).get("server_cpu_per_10k_median_s")}
+                   "cpu": (mine or {}).get("server_cpu_per_10k_median_s"), "paired": mine or {}}
                   for protocol, connections, base, mine in completion_pairs(rows)]
         text = [f"requests/s: the round with the median rate; CPU: server CPU seconds (user + sys) per "
                 f"10,000 requests, the median over the rounds; each ratio is {name} over {base_name} "
-                "at the same point, from the same rounds.\n",
+                "at the same point; rounds' ratios: each round's over the same round's, the median and "
+                "the range (the goals are judged on these medians).\n",
                 markdown_table(points, [
                     ("protocol", "protocol"), ("connections", "connections"),
                     ("epoll req/s", "base_rps"), ("completion req/s", "rps"),
                     ("ratio completion/epoll", lambda p: format_ratio(p["rps"], p["base_rps"])),
+                    ("rounds' ratios: median (range)", lambda p: paired_cell(p["paired"])),
                     ("epoll CPU s/10k", "base_cpu"), ("completion CPU s/10k", "cpu"),
-                    ("CPU ratio", lambda p: format_ratio(p["cpu"], p["base_cpu"]))]),
+                    ("CPU ratio", lambda p: format_ratio(p["cpu"], p["base_cpu"])),
+                    ("rounds' CPU ratios: median", lambda p: format_paired(p["paired"].get("cpu_ratio_paired")))]),
                 ""]
         idle = completion_idle(bench_results.get("completion_idle", []))
         if not idle:
@@ -284,6 +287,15 @@ def chat_text(rows):
     return text
 
 
+def paired_cell(row):
+    """A row's rounds' ratios against its baseline (paired_ratios in
+    bench_experiments): 'x0.93 (x0.85 to x1.02)', or '' for the baseline."""
+    if row.get("rps_ratio_paired") is None:
+        return ""
+    return (f"{format_paired(row['rps_ratio_paired'])} ({format_paired(row['rps_ratio_paired_min'])} "
+            f"to {format_paired(row['rps_ratio_paired_max'])})")
+
+
 def percore_text(rows):
     """Experiment 7's tables, one per shape (the lines of the report's
     section): each server's median rate, its share of PERCORE_BASELINE's
@@ -298,7 +310,9 @@ def percore_text(rows):
         return f"{count} of {r['connections']}" + (": its design's limit" if r["kind"] in LIMITED_KINDS else "")
 
     text = [f"requests/s: the round with the median rate; vs {PERCORE_BASELINE}: that rate over "
-            f"{PERCORE_BASELINE}'s at the same shape, in the same rounds; CPU: server CPU seconds (user + "
+            f"{PERCORE_BASELINE}'s at the same shape; rounds' ratios: each round's rate over "
+            f"{PERCORE_BASELINE}'s in the same round, the median and the range (the goals are judged on "
+            "that median); CPU: server CPU seconds (user + "
             "sys) per 10,000 requests, the median over the rounds. A server that did not serve every "
             "connection has its ratio in parentheses: it is not counted as meeting anything (the "
             "sequential server serves one client at a time, a pool as many as it has threads: its "
@@ -314,6 +328,7 @@ def percore_text(rows):
              f"{format_number(r['rps_min'])}, {format_number(r['rps_max'])}"),
             (f"vs {PERCORE_BASELINE}", lambda r, b=base_rps: format_ratio(r["rps"], b) if served_all(r)
              else f"({format_ratio(r['rps'], b)}) not counted"),
+            ("rounds' ratios: median (range)", paired_cell),
             ("server CPU s/10k", "server_cpu_per_10k_median_s"),
             ("CPU vs " + PERCORE_BASELINE, lambda r, b=base_cpu: format_ratio(
                 r.get("server_cpu_per_10k_median_s"), b)),

@@ -64,6 +64,26 @@ def percore_row(server, protocol, connections, rps, cpu_median=0.1, settings="de
                 settings=settings, connections_served=connections if served is None else served)
 
 
+def paired(rows, baseline="epoll-server"):
+    """Experiment 6 or 7 rows with what pinned_rounds adds to each row that
+    is not the baseline of its shape: its rounds' ratios against the
+    baseline's (bench_experiments.paired_ratios), here from one round each,
+    with the median-round rate and the median CPU as that round's."""
+    from bench_experiments import paired_ratios
+
+    def one_round(row):
+        return dict(row, round=1, server_cpu_per_10k_s=row["server_cpu_per_10k_median_s"])
+
+    result = []
+    for row in rows:
+        base = next((r for r in rows if r["server"] == baseline and r.get("settings", "default") == "default"
+                     and (r["protocol"], r["connections"]) == (row["protocol"], row["connections"])), None)
+        if base is not None and base is not row:
+            row = dict(row, **paired_ratios([one_round(row)], [one_round(base)]))
+        result.append(row)
+    return result
+
+
 def published_row(server, client, connections, requests, errors=0):
     """A median row of experiment 7's comparison with the published
     benchmark: a count of requests in 10 s."""
@@ -158,13 +178,13 @@ def fixed_results():
                                   ("queue", ((50, 200000.0), (200, 210000.0), (400, 190000.0))))
                  for b in (10, 128) for n, rps in shape],
         "idle": idle, "scaling": scaling, "goals": goals,
-        "completion": [completion_row(server, protocol, c, rps * c, 0.1)
-                       for protocol in ("shift", "framed") for c in (1, 10)
-                       for server, rps in (("epoll-server", 3000.0), ("completion-server", 2900.0))],
+        "completion": paired([completion_row(server, protocol, c, rps * c, 0.1)
+                              for protocol in ("shift", "framed") for c in (1, 10)
+                              for server, rps in (("epoll-server", 3000.0), ("completion-server", 2900.0))]),
         "completion_idle": [idle_row("epoll-server", 0.3), idle_row("completion-server", 5.9)],
-        "percore": [percore_row(server, protocol, 10, rps)
-                    for protocol in ("shift", "framed")
-                    for server, rps in (("epoll-server", 60000.0), ("asio-server", 57000.0))],
+        "percore": paired([percore_row(server, protocol, 10, rps)
+                           for protocol in ("shift", "framed")
+                           for server, rps in (("epoll-server", 60000.0), ("asio-server", 57000.0))]),
         "percore_published": [published_row("asio-server", "asio-client", c, 100000 * c) for c in (1, 10)],
         "work": [work_row(server, c, w, rps / max(w, 1), 100.0 * max(w, 1), served)
                  for c in (10, 100) for w in (0, 10, 100, 1000)

@@ -109,6 +109,26 @@ class Arithmetic(unittest.TestCase):
         self.assertEqual(chosen["server_cpu_per_10k_median_s"], 0.5)
         self.assertIsNone(experiments.median_round_and_cpu(rows[3:])["server_cpu_per_10k_median_s"])
 
+    def test_paired_ratios_pair_rounds_by_number(self):
+        # The VM halves its speed in round 2 and doubles it in round 3, for
+        # both servers: each round's ratio is still 0.9.
+        base = [{"rps": 100.0, "round": 1, "server_cpu_per_10k_s": 0.1},
+                {"rps": 50.0, "round": 2, "server_cpu_per_10k_s": 0.2},
+                {"rps": 200.0, "round": 3, "server_cpu_per_10k_s": 0.05}]
+        mine = [{"rps": 90.0, "round": 1, "server_cpu_per_10k_s": 0.12},
+                {"rps": 45.0, "round": 2, "server_cpu_per_10k_s": None},
+                {"rps": 180.0, "round": 3, "server_cpu_per_10k_s": 0.06},
+                {"rps": 999.0, "round": 4, "server_cpu_per_10k_s": 0.01}]  # no baseline round: not paired
+        paired = experiments.paired_ratios(mine, base)
+        self.assertAlmostEqual(paired["rps_ratio_paired"], 0.9)
+        self.assertAlmostEqual(paired["rps_ratio_paired_min"], 0.9)
+        self.assertAlmostEqual(paired["rps_ratio_paired_max"], 0.9)
+        # CPU: rounds 1 and 3 (1.2 each); round 2 has no reading.
+        self.assertAlmostEqual(paired["cpu_ratio_paired"], 1.2)
+        # A baseline that served nothing, or no common round: nothing to pair.
+        self.assertEqual(experiments.paired_ratios(mine, [dict(base[0], rps=0.0)]), {})
+        self.assertEqual(experiments.paired_ratios(mine[3:], base), {})
+
     def test_pin_prefixes(self):
         self.assertEqual(experiments.pin_prefixes({0, 1, 2, 3}, "/usr/bin/taskset"),
                          (("/usr/bin/taskset", "-c", "0"), ("/usr/bin/taskset", "-c", "1"), None))
@@ -306,6 +326,16 @@ class BenchTest(unittest.TestCase):
             self.assertEqual(row["rounds"], 1)
             self.assertNotIn("round", row)
             self.assertEqual(row["server_cpu_per_10k_median_s"], row["server_cpu_per_10k_s"])
+            # completion-server's rows carry their rounds' ratios against
+            # epoll-server's same rounds; epoll-server's own rows none.
+            base = next(r for r in rounds if r["server"] == "epoll-server"
+                        and (r["protocol"], r["connections"]) == (row["protocol"], row["connections"]))
+            if row["server"] == "epoll-server":
+                self.assertNotIn("rps_ratio_paired", row)
+            else:
+                self.assertEqual(row["rps_ratio_paired"], row["rps"] / base["rps"])
+                self.assertEqual((row["rps_ratio_paired_min"], row["rps_ratio_paired_max"]),
+                                 (row["rps_ratio_paired"], row["rps_ratio_paired"]))
         self.assertEqual(self.loadgen_args()[:len(rounds)], [
             f"pinned pingpong --port 4242 --protocol {protocol} --seconds 1.0 --warmup 0.3 "
             f"-c {c} --size 16 --threads 1 --quiet"

@@ -9,7 +9,7 @@ Run: python3 -m unittest discover -s part7_benchmarks/tests -p test_bench_goals.
 
 import unittest
 
-from bench_testing import (chat_row, completion_row, fixed_results, idle_row, percore_row, pingpong_row,
+from bench_testing import (chat_row, completion_row, fixed_results, idle_row, paired, percore_row, pingpong_row,
                            published_row)
 
 import bench_goals as goals  # found through the path bench_testing set
@@ -149,15 +149,15 @@ class Goals(unittest.TestCase):
                 # Faster than epoll-server at another point must not count here.
                 completion_row("epoll-server", "framed", 10, 1.0, 0.5),
                 completion_row("completion-server", "framed", 10, 1.0, 0.5)]
-        verdicts = self.verdicts({"completion": rows})
+        verdicts = self.verdicts({"completion": paired(rows)})
         shift1 = verdicts[(self.RATE, "completion-server shift, 1 conn.")]
         self.assertTrue(shift1["met"])
-        self.assertEqual(shift1["measured"], "9000/s = x0.90 of 10000/s")
+        self.assertEqual(shift1["measured"], "median of the rounds' ratios x0.90 (x0.90 to x0.90); median rounds 9000/s against 10000/s")
         self.assertFalse(verdicts[(self.RATE, "completion-server shift, 10 conn.")]["met"])
         # Twice as fast, but it starved half its connections: not met.
         framed100 = verdicts[(self.RATE, "completion-server framed, 100 conn.")]
         self.assertFalse(framed100["met"])
-        self.assertEqual(framed100["measured"], "20000/s = x2.00 of 10000/s (served 50 of 100)")
+        self.assertEqual(framed100["measured"], "median of the rounds' ratios x2.00 (x2.00 to x2.00); median rounds 20000/s against 10000/s (served 50 of 100)")
         self.assertTrue(verdicts[(self.RATE, "completion-server framed, 10 conn.")]["met"])
         # One rate and one CPU verdict per point, none for epoll-server itself.
         self.assertEqual(sum(1 for goal, _ in verdicts if goal == self.RATE), 4)
@@ -170,10 +170,10 @@ class Goals(unittest.TestCase):
                 completion_row("completion-server", "shift", 1, 10000.0, 0.6, cpu_own=0.1),
                 completion_row("epoll-server", "shift", 10, 10000.0, 0.5),
                 completion_row("completion-server", "shift", 10, 10000.0, 0.61)]
-        verdicts = self.verdicts({"completion": rows})
+        verdicts = self.verdicts({"completion": paired(rows)})
         shift1 = verdicts[(self.CPU, "completion-server shift, 1 conn.")]
         self.assertTrue(shift1["met"])
-        self.assertEqual(shift1["measured"], "0.6 s against 0.5 s per 10k requests = x1.20")
+        self.assertEqual(shift1["measured"], "median of the rounds' CPU ratios x1.20; median CPU 0.6 s against 0.5 s per 10k requests")
         self.assertFalse(verdicts[(self.CPU, "completion-server shift, 10 conn.")]["met"])
 
     def test_completion_without_both_sides_of_a_point_has_no_verdict_to_give(self):
@@ -183,7 +183,7 @@ class Goals(unittest.TestCase):
                 completion_row("completion-server", "shift", 100, 9500.0, 0.5),
                 completion_row("epoll-server", "framed", 100, 0.0, 0.5),
                 completion_row("completion-server", "framed", 100, 10.0, 0.5)]
-        verdicts = self.verdicts({"completion": rows})
+        verdicts = self.verdicts({"completion": paired(rows)})
         for goal in (self.RATE, self.CPU):
             missing = verdicts[(goal, "completion-server shift, 10 conn.")]
             self.assertEqual((missing["measured"], missing["met"]), ("no completion-server result", None))
@@ -262,16 +262,16 @@ class PerCoreGoals(unittest.TestCase):
                 # Slower than 60% of shift's epoll-server, but framed has its own baseline.
                 percore_row("epoll-server", "framed", 100, 5000.0),
                 percore_row("qt-server", "framed", 100, 2999.0)]
-        verdicts = self.verdicts({"percore": rows})
+        verdicts = self.verdicts({"percore": paired(rows)})
         met = verdicts[(self.ASIO, "asio-server shift, 10 conn.")]
         self.assertTrue(met["met"])
-        self.assertEqual(met["measured"], "9000/s = x0.90 of 10000/s")
+        self.assertEqual(met["measured"], "median of the rounds' ratios x0.90 (x0.90 to x0.90); median rounds 9000/s against 10000/s")
         self.assertFalse(verdicts[(self.ASIO, "asio-server --threads 1 shift, 10 conn.")]["met"])
         self.assertTrue(verdicts[(self.ASIO, "asio-server-coro shift, 10 conn.")]["met"])
         self.assertTrue(verdicts[(self.ASIO, "asio-server-coro --threads 1 shift, 10 conn.")]["met"])
         self.assertTrue(verdicts[(self.QT, "qt-server shift, 10 conn.")]["met"])
         framed = verdicts[(self.QT, "qt-server framed, 100 conn.")]
-        self.assertEqual((framed["measured"], framed["met"]), ("2999/s = x0.60 of 5000/s", False))
+        self.assertEqual((framed["measured"], framed["met"]), ("median of the rounds' ratios x0.60 (x0.60 to x0.60); median rounds 2999/s against 5000/s", False))
         # No goal for epoll-server itself or the servers the goals do not name.
         subjects = " ".join(subject for _, subject in verdicts)
         self.assertNotIn("epoll-server", subjects)
@@ -282,9 +282,9 @@ class PerCoreGoals(unittest.TestCase):
     def test_a_server_that_did_not_serve_every_connection_does_not_meet_it(self):
         rows = [percore_row("epoll-server", "shift", 100, 10000.0),
                 percore_row("asio-server", "shift", 100, 20000.0, served=50)]
-        verdict = self.verdicts({"percore": rows})[(self.ASIO, "asio-server shift, 100 conn.")]
+        verdict = self.verdicts({"percore": paired(rows)})[(self.ASIO, "asio-server shift, 100 conn.")]
         self.assertEqual((verdict["measured"], verdict["met"]),
-                         ("20000/s = x2.00 of 10000/s (served 50 of 100)", False))
+                         ("median of the rounds' ratios x2.00 (x2.00 to x2.00); median rounds 20000/s against 10000/s (served 50 of 100)", False))
 
     def test_without_a_fair_baseline_or_a_result_nothing_is_judged(self):
         rows = [percore_row("epoll-server", "shift", 10, 10000.0),
@@ -293,7 +293,7 @@ class PerCoreGoals(unittest.TestCase):
                 percore_row("qt-server", "shift", 100, 9000.0),
                 percore_row("epoll-server", "framed", 100, 0.0, served=0),
                 percore_row("qt-server", "framed", 100, 9000.0)]
-        verdicts = self.verdicts({"percore": rows})
+        verdicts = self.verdicts({"percore": paired(rows)})
         self.assertEqual([verdicts[(self.QT, f"qt-server {shape} conn.")]["met"]
                           for shape in ("shift, 10", "framed, 10", "shift, 100", "framed, 100")],
                          [None] * 4)

@@ -15,12 +15,12 @@ import tempfile
 import types
 import unittest
 
-from bench_testing import (chat_row, completion_row, fixed_results, idle_latency_row, idle_row, percore_row,
+from bench_testing import (chat_row, completion_row, fixed_results, idle_latency_row, idle_row, paired, percore_row,
                            pingpong_row, published_row, work_row)
 
 import bench_report as report  # found through the path bench_testing set
 from bench_testing import burst_row
-from bench_experiments import median_round, median_round_and_cpu
+from bench_experiments import median_round, median_round_and_cpu, paired_ratios
 from bench_registry import REGISTRY
 
 
@@ -105,7 +105,8 @@ class Report(unittest.TestCase):
         self.assertIn("No results.", section)
 
     COMPLETION_HEADER = ("| protocol | connections | epoll req/s | completion req/s | "
-                         "ratio completion/epoll | epoll CPU s/10k | completion CPU s/10k | CPU ratio |")
+                         "ratio completion/epoll | rounds' ratios: median (range) | epoll CPU s/10k | "
+                         "completion CPU s/10k | CPU ratio | rounds' CPU ratios: median |")
 
     def completion_section(self, text):
         # Up to the next section's title, or the end of the report.
@@ -118,7 +119,7 @@ class Report(unittest.TestCase):
                 completion_row("epoll-server", "framed", 100, 38000.0, 0.1)]
         idle = [idle_row("epoll-server", 0.3), idle_row("completion-server", 5.9)]
         notes = {"completion": ["pinned with taskset: the server to CPU 0", "5 round(s)"]}
-        section = self.completion_section(self.render({"completion": rows, "completion_idle": idle},
+        section = self.completion_section(self.render({"completion": paired(rows), "completion_idle": idle},
                                                       notes=notes))
         self.assertEqual(section, "\n".join([
             "- pinned with taskset: the server to CPU 0",
@@ -126,13 +127,14 @@ class Report(unittest.TestCase):
             "",
             "requests/s: the round with the median rate; CPU: server CPU seconds (user + sys) per 10,000 "
             "requests, the median over the rounds; each ratio is completion-server over epoll-server at "
-            "the same point, from the same rounds.",
+            "the same point; rounds' ratios: each round's over the same round's, the median and the range "
+            "(the goals are judged on these medians).",
             "",
             self.COMPLETION_HEADER,
-            "|---|---|---|---|---|---|---|---|",
-            "| shift | 10 | 40000 | 30000 | x0.75 | 0.1 | 0.15 | x1.50 |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            "| shift | 10 | 40000 | 30000 | x0.75 | x0.75 (x0.75 to x0.75) | 0.1 | 0.15 | x1.50 | x1.50 |",
             # completion-server has no result at this point: the row says so.
-            "| framed | 100 | 38000 | n/a | n/a | 0.1 | n/a | n/a |",
+            "| framed | 100 | 38000 | n/a | n/a |  | 0.1 | n/a | n/a | n/a |",
             "",
             "Idle memory, 10000 idle connections: epoll-server 0.3 KiB per connection, completion-server "
             "5.9 KiB per connection, difference +5.6 KiB (completion-server minus epoll-server).",
@@ -151,8 +153,14 @@ class Report(unittest.TestCase):
                          (2000.0, 0.9, 0.3))
         self.assertEqual((completion["rps"], completion["server_cpu_per_10k_s"],
                           completion["server_cpu_per_10k_median_s"]), (1500.0, 0.8, 0.4))
+        # Paired by round, the ratios are 1.5, 0.25 and 0.83 (median 0.83,
+        # not the 0.75 of the two medians), the CPU ratios 4.0 and 1.33 (the
+        # round without a reading is left out; the lower middle of two).
+        completion.update(paired_ratios(rounds("completion-server", [(1500.0, 0.8), (500.0, None), (2500.0, 0.4)]),
+                                        rounds("epoll-server", [(1000.0, 0.2), (2000.0, 0.9), (3000.0, 0.3)])))
         section = self.completion_section(self.render({"completion": [epoll, completion]}))
-        self.assertIn("| shift | 1 | 2000 | 1500 | x0.75 | 0.3 | 0.4 | x1.33 |", section)
+        self.assertIn("| shift | 1 | 2000 | 1500 | x0.75 | x0.83 (x0.25 to x1.50) | 0.3 | 0.4 | x1.33 | x1.33 |",
+                      section)
         self.assertIn("Idle memory: no results.", section)
 
     def test_the_completion_idle_line_with_one_reading_missing(self):
@@ -193,7 +201,8 @@ class Report(unittest.TestCase):
         self.assertIn("| epoll-server | event | 3000 | 0.1 | 0.2 |", text)
         self.assertIn("| threaded-server | threads | 1000 | 1000 | 1000 | 4000 | 14000 | 10 | 1 | 1001 | 1 |", text)
         self.assertIn("![6. Completion against readiness (pinned)](completion.png)", text)
-        self.assertIn("| framed | 10 | 30000 | 29000 | x0.97 | 0.1 | 0.1 | x1.00 |", text)
+        self.assertIn("| framed | 10 | 30000 | 29000 | x0.97 | x0.97 (x0.97 to x0.97) | 0.1 | 0.1 | x1.00 | x1.00 |",
+                      text)
         self.assertIn("difference +5.6 KiB", text)
         self.assertIn("![8. CPU-heavy requests (--work-us)](work.png)", text)
         self.assertIn("| threadpool-server | k | 80000 [4/10] | 8000 [4/10] | 800 [4/10] | 80 [4/10] | "
@@ -205,8 +214,8 @@ class Report(unittest.TestCase):
 
 class PerCoreReport(unittest.TestCase):
     render = Report.render
-    HEADER = ("| server | kind | requests/s | lowest, highest | vs epoll-server | server CPU s/10k | "
-              "CPU vs epoll-server | served conns |\n|---|---|---|---|---|---|---|---|")
+    HEADER = ("| server | kind | requests/s | lowest, highest | vs epoll-server | rounds' ratios: median (range) | "
+              "server CPU s/10k | CPU vs epoll-server | served conns |\n|---|---|---|---|---|---|---|---|---|")
 
     def section(self, text, title):
         # Up to the next section's title, or the end of the report.
@@ -222,13 +231,14 @@ class PerCoreReport(unittest.TestCase):
                 percore_row("qt-server", "shift", 10, 7000.0, None, served=7),
                 # A shape without epoll-server has nothing to be a share of.
                 percore_row("asio-server", "framed", 100, 5000.0, 0.1)]
-        section = self.section(self.render({"percore": rows}, notes={"percore": ["pinned with taskset"]}),
+        section = self.section(self.render({"percore": paired(rows)}, notes={"percore": ["pinned with taskset"]}),
                                "7a. Per-core efficiency (pinned)")
         self.assertEqual(section, "\n".join([
             "- pinned with taskset",
             "",
             "requests/s: the round with the median rate; vs epoll-server: that rate over epoll-server's "
-            "at the same shape, in the same rounds; CPU: server CPU seconds (user + sys) per 10,000 "
+            "at the same shape; rounds' ratios: each round's rate over epoll-server's in the same round, "
+            "the median and the range (the goals are judged on that median); CPU: server CPU seconds (user + sys) per 10,000 "
             "requests, the median over the rounds. A server that did not serve every connection has its "
             "ratio in parentheses: it is not counted as meeting anything (the sequential server serves "
             "one client at a time, a pool as many as it has threads: its design's limit).",
@@ -236,17 +246,19 @@ class PerCoreReport(unittest.TestCase):
             "shift, 10 connections: epoll-server 10000 requests/s.",
             "",
             self.HEADER,
-            "| epoll-server | event | 10000 | 10000, 10000 | x1.00 | 0.1 | x1.00 | 10 |",
-            "| asio-server | event | 9500 | 9500, 9500 | x0.95 | 0.12 | x1.20 | 10 |",
-            "| asio-server --threads 1 | event | 9000 | 9000, 9000 | x0.90 | 0.15 | x1.50 | 10 |",
-            "| threadpool-server | pool | 8000 | 8000, 8000 | (x0.80) not counted | 0.2 | x2.00 | "
-            "4 of 10: its design's limit |",
-            "| qt-server | event | 7000 | 7000, 7000 | (x0.70) not counted | n/a | n/a | 7 of 10 |",
+            "| epoll-server | event | 10000 | 10000, 10000 | x1.00 |  | 0.1 | x1.00 | 10 |",
+            "| asio-server | event | 9500 | 9500, 9500 | x0.95 | x0.95 (x0.95 to x0.95) | 0.12 | x1.20 | 10 |",
+            "| asio-server --threads 1 | event | 9000 | 9000, 9000 | x0.90 | x0.90 (x0.90 to x0.90) | 0.15 | x1.50 "
+            "| 10 |",
+            "| threadpool-server | pool | 8000 | 8000, 8000 | (x0.80) not counted | x0.80 (x0.80 to x0.80) | 0.2 "
+            "| x2.00 | 4 of 10: its design's limit |",
+            "| qt-server | event | 7000 | 7000, 7000 | (x0.70) not counted | x0.70 (x0.70 to x0.70) | n/a | n/a "
+            "| 7 of 10 |",
             "",
             "framed, 100 connections: epoll-server n/a requests/s.",
             "",
             self.HEADER,
-            "| asio-server | event | 5000 | 5000, 5000 | n/a | 0.1 | n/a | 100 |",
+            "| asio-server | event | 5000 | 5000, 5000 | n/a |  | 0.1 | n/a | 100 |",
             "", "", ""]))
 
     def test_the_published_comparison_says_where_each_figure_was_measured(self):
