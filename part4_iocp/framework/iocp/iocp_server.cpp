@@ -464,8 +464,8 @@ void IocpEngine::worker_loop() {
                     text_of(static_cast<int>(::GetLastError())));
       std::abort();
     }
-    // Only a batch of more than one packet can keep a packet waiting.
-    const auto batch_start = count > 1 ? Clock::now() : Clock::time_point{};
+    const auto batch_start = Clock::now();
+    detail::LoopClock::set(batch_start);  // the completions' time stamp
     bool quit = false;
     for (ULONG i = 0; i < count; ++i) {
       const OVERLAPPED_ENTRY& entry = entries[i];
@@ -478,7 +478,10 @@ void IocpEngine::worker_loop() {
       // A completion must not wait behind a handler that computes while
       // another thread could take it: after 100 us, the rest of the batch
       // goes back to the port, where any free thread dequeues it.
-      if (i + 1 < count && Clock::now() - batch_start > batch_budget) {
+      if (i + 1 >= count) continue;
+      const auto now = Clock::now();
+      detail::LoopClock::set(now);
+      if (now - batch_start > batch_budget) {
         for (ULONG j = i + 1; j < count; ++j) {
           post_packet(entries[j].lpCompletionKey, entries[j].dwNumberOfBytesTransferred,
                       entries[j].lpOverlapped);

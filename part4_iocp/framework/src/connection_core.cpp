@@ -258,7 +258,7 @@ void ConnectionCore::recv_finished(BufferPtr buffer, Outcome outcome) {
       // Closing: whatever this read got is not delivered (see close()).
     } else if (outcome.kind == Outcome::Kind::done && outcome.bytes > 0) {
       engine_.bytes_received_.fetch_add(outcome.bytes, std::memory_order_relaxed);
-      timers_.touch(Clock::now());
+      timers_.touch(LoopClock::now());
       record_locked(out, Event::Kind::read, std::move(buffer));
       pump_reads_locked();
     } else if (outcome.kind == Outcome::Kind::done) {
@@ -288,7 +288,7 @@ void ConnectionCore::send_finished(Outcome outcome) {
       // Aborting: the queue was dropped and nothing more is reported.
     } else if (outcome.kind == Outcome::Kind::done && outcome.bytes > 0) {
       engine_.bytes_sent_.fetch_add(outcome.bytes, std::memory_order_relaxed);
-      timers_.touch(Clock::now());
+      timers_.touch(LoopClock::now());
       if (BufferPtr done = output_.sent(outcome.bytes)) {
         record_locked(out, Event::Kind::write, std::move(done));
       }

@@ -26,11 +26,10 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace cpf::detail {
 
@@ -47,8 +46,11 @@ class Sequencer {
   // deliver: call next() until it returns nullopt.
   bool offer(std::uint64_t ticket, Event event) {
     std::lock_guard lock(mutex_);
-    waiting_.emplace(ticket, std::move(event));
-    if (delivering_ || waiting_.begin()->first != next_to_deliver_) return false;
+    const auto slot = static_cast<std::size_t>(ticket - next_to_deliver_);
+    if (slot >= waiting_.size()) waiting_.resize(slot + 1);
+    waiting_[slot] = std::move(event);
+    ++offered_;
+    if (delivering_ || !waiting_.front()) return false;
     delivering_ = true;
     return true;
   }
@@ -58,19 +60,21 @@ class Sequencer {
   // whoever offers it takes over).
   std::optional<Event> next() {
     std::lock_guard lock(mutex_);
-    if (waiting_.empty() || waiting_.begin()->first != next_to_deliver_) {
+    if (waiting_.empty() || !waiting_.front()) {
       delivering_ = false;
       return std::nullopt;
     }
-    auto node = waiting_.extract(waiting_.begin());
+    std::optional<Event> event = std::move(waiting_.front());
+    waiting_.erase(waiting_.begin());
     ++next_to_deliver_;
-    return std::move(node.mapped());
+    --offered_;
+    return event;
   }
 
   // Events offered but not yet delivered (for tests and assertions).
   std::size_t pending() const {
     std::lock_guard lock(mutex_);
-    return waiting_.size();
+    return offered_;
   }
 
  private:
@@ -78,7 +82,12 @@ class Sequencer {
   std::uint64_t issued_ = 0;           // guarded by mutex_
   std::uint64_t next_to_deliver_ = 0;  // guarded by mutex_
   bool delivering_ = false;            // guarded by mutex_
-  std::map<std::uint64_t, Event> waiting_;  // guarded by mutex_
+  // The events of tickets next_to_deliver_, next_to_deliver_ + 1, ...; an
+  // empty slot is a ticket taken but not yet offered. Rarely more than two
+  // long, so a vector whose front is erased: after the first few events it
+  // allocates nothing, where a map allocated a node per event.
+  std::vector<std::optional<Event>> waiting_;  // guarded by mutex_
+  std::size_t offered_ = 0;                    // filled slots; guarded by mutex_
 };
 
 }  // namespace cpf::detail

@@ -26,6 +26,27 @@ namespace cpf::detail {
 
 using Clock = std::chrono::steady_clock;
 
+// The time an I/O thread's loop last read the clock. A loop reads it when
+// its wait returns and again between the completions of a batch (where it
+// reads it anyway, for the rule that submits early in a long batch), and
+// every read or write completed in between is stamped with that reading,
+// as epoll-server stamps the events of one epoll_wait: the idle clock
+// counts in milliseconds and needs no clock read per operation. A stamp is
+// late by at most the handler that ran before it. Off an I/O thread, or
+// before its loop's first reading, now() reads the clock.
+class LoopClock {
+ public:
+  static Clock::time_point now() { return valid_ ? reading_ : Clock::now(); }
+  static void set(Clock::time_point reading) {
+    reading_ = reading;
+    valid_ = true;
+  }
+
+ private:
+  static inline thread_local Clock::time_point reading_{};
+  static inline thread_local bool valid_ = false;
+};
+
 // How often the sweep runs: a quarter of the shorter of the idle timeout
 // and the shortest deadline the server announced, kept between 5 ms and
 // 1 s. Without either it still runs once a second, so a deadline set

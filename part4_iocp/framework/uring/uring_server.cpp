@@ -615,8 +615,8 @@ void UringEngine::worker_loop(Ring& ring, std::promise<void>& opened) {
     io_uring_cq_advance(&ring.uring, count);
 
     bool quit = false;
-    // A batch of one (the common case under light load) never looks at it.
-    auto submitted_at = count > 1 ? Clock::now() : Clock::time_point{};
+    auto submitted_at = Clock::now();
+    detail::LoopClock::set(submitted_at);  // the completions' time stamp
     for (unsigned i = 0; i < count; ++i) {
       // A reply prepared early in the batch waits for the io_uring_enter at
       // its end. Handlers are usually a few microseconds, but one that
@@ -624,6 +624,7 @@ void UringEngine::worker_loop(Ring& ring, std::promise<void>& opened) {
       // is prepared goes to the kernel once the batch has run for a while.
       if (i > 0 && io_uring_sq_ready(&ring.uring) > 0) {
         const auto now = Clock::now();
+        detail::LoopClock::set(now);
         if (now - submitted_at >= prompt_submit) {
           io_uring_submit(&ring.uring);
           submitted_at = now;
