@@ -332,8 +332,7 @@ void ConnectionCore::record_locked(Recorded& out, Event::Kind kind, BufferPtr bu
 
 void ConnectionCore::deliver(Recorded& events) {
   bool deliverer = false;
-  for (auto& [ticket, event] : events) deliverer |= sequencer_.offer(ticket, std::move(event));
-  events.clear();
+  events.drain([&](std::uint64_t ticket, Event&& event) { deliverer |= sequencer_.offer(ticket, std::move(event)); });
   if (!deliverer) return;
   if (on_io_thread()) {
     drain();

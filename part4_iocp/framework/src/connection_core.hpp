@@ -274,7 +274,7 @@ class ConnectionCore : public Connection {
   mutable std::mutex mutex_;  // guards everything below, and the port's own fields
 
  private:
-  using Recorded = std::vector<std::pair<std::uint64_t, Event>>;
+  using Recorded = RecordedEvents;
 
   void record_locked(Recorded& out, Event::Kind kind, BufferPtr buffer = {}, std::error_code error = {});
   void deliver(Recorded& events);

@@ -96,7 +96,8 @@ constexpr std::uint64_t ignored_completion = 1;
 constexpr std::uint64_t quit_completion = 2;
 constexpr std::uint64_t wake_completion = 3;  // requests from other threads are waiting
 
-// Fills one submission queue entry.
+// Fills one submission queue entry: a request another thread queued for a
+// ring (UringEngine::marshal).
 using Prepare = std::function<void(io_uring_sqe*)>;
 
 // One I/O thread's ring. Everything but the marshalled requests is touched
@@ -204,21 +205,49 @@ class UringEngine : public detail::EngineCore {
   std::string address() const override { return address_; }
 
   // Submits `op` (owned by the ring until its completion is handled) on
-  // `ring`. Thread-safe. `prepare` fills the SQE.
-  void submit(Ring& ring, Operation* op, Prepare prepare);
+  // `ring`. Thread-safe. `prepare(io_uring_sqe*)` fills the SQE.
+  template <typename Fill>
+  void submit(Ring& ring, Operation* op, Fill&& prepare) {
+    operation_issued();
+    op->published.store(true, std::memory_order_release);
+    submit_entry(ring, reinterpret_cast<std::uint64_t>(op), std::forward<Fill>(prepare));
+  }
   // Submits an operation whose completion is ignored (cancels).
-  void submit_ignored(Ring& ring, Prepare prepare);
+  template <typename Fill>
+  void submit_ignored(Ring& ring, Fill&& prepare) {
+    submit_entry(ring, ignored_completion, std::forward<Fill>(prepare));
+  }
   // The ring the next connection belongs to (round-robin).
   Ring& next_ring() { return *rings_[next_ring_.fetch_add(1, std::memory_order_relaxed) % rings_.size()]; }
   void run_on_ring(Ring& ring, std::function<void()> task);
 
 
  private:
-  void submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare);
+  // On the ring's own thread a request only fills an SQE, at once: the
+  // thread's loop hands everything it prepared to the kernel in one
+  // io_uring_enter before it waits, and the closure is neither stored nor
+  // allocated. Any other thread queues the request (marshal()) and wakes
+  // the ring's thread; requests queued earlier go into the ring before this
+  // thread's own, so the kernel sees every request in the order it was made.
+  template <typename Fill>
+  void submit_entry(Ring& ring, std::uint64_t user_data, Fill&& prepare) {
+    if (current_ring == &ring) {
+      if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
+      put(ring, user_data, prepare);
+      return;
+    }
+    marshal(ring, user_data, Prepare(std::forward<Fill>(prepare)));
+  }
+  static void marshal(Ring& ring, std::uint64_t user_data, Prepare prepare);
   static io_uring_sqe* next_sqe(Ring& ring);  // the ring's own thread only
   static void flush_marshalled(Ring& ring);   // the ring's own thread only
   // Fills the next SQE of `ring`; the ring's own thread only.
-  static void put(Ring& ring, std::uint64_t user_data, const Prepare& prepare);
+  template <typename Fill>
+  static void put(Ring& ring, std::uint64_t user_data, Fill&& prepare) {
+    io_uring_sqe* sqe = next_sqe(ring);
+    prepare(sqe);
+    io_uring_sqe_set_data64(sqe, user_data);
+  }
   static void arm_wake(Ring& ring);  // the ring's own thread only
   void open_ring(Ring& ring, std::promise<void>& opened);
   void worker_loop(Ring& ring, std::promise<void>& opened);
@@ -408,33 +437,7 @@ void UringEngine::flush_marshalled(Ring& ring) {
   for (auto& [user_data, prepare] : requests) put(ring, user_data, prepare);
 }
 
-void UringEngine::put(Ring& ring, std::uint64_t user_data, const Prepare& prepare) {
-  io_uring_sqe* sqe = next_sqe(ring);
-  prepare(sqe);
-  io_uring_sqe_set_data64(sqe, user_data);
-}
-
-void UringEngine::submit(Ring& ring, Operation* op, Prepare prepare) {
-  operation_issued();
-  op->published.store(true, std::memory_order_release);
-  submit_entry(ring, reinterpret_cast<std::uint64_t>(op), std::move(prepare));
-}
-
-void UringEngine::submit_ignored(Ring& ring, Prepare prepare) {
-  submit_entry(ring, ignored_completion, std::move(prepare));
-}
-
-// On the ring's own thread a request only fills an SQE: the thread's loop
-// hands everything it prepared to the kernel in one io_uring_enter before
-// it waits. Any other thread queues the request and wakes the ring's
-// thread; requests queued earlier go into the ring before this thread's
-// own, so the kernel sees every request in the order it was made.
-void UringEngine::submit_entry(Ring& ring, std::uint64_t user_data, Prepare prepare) {
-  if (current_ring == &ring) {
-    if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
-    put(ring, user_data, prepare);
-    return;
-  }
+void UringEngine::marshal(Ring& ring, std::uint64_t user_data, Prepare prepare) {
   bool wake = false;
   {
     std::lock_guard lock(ring.marshal_mutex);
