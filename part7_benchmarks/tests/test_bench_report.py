@@ -98,6 +98,17 @@ class Report(unittest.TestCase):
         self.assertIn("1 of 2 checks met.", text)
         self.assertIn("| epoll-server shift 16 B | p50 43900 us | **no** |", text)
 
+    def test_a_run_of_some_experiments_checks_the_goals_of_those_it_ran(self):
+        rows = [completion_row("epoll-server", "shift", 10, 40000.0, 0.1),
+                completion_row("completion-server", "shift", 10, 30000.0, 0.15)]
+        text = self.render({"completion": paired(rows)})
+        goals_section = text.split("## Performance goals\n\n")[1].split("## ")[0]
+        self.assertIn("0 of 2 checks met.", goals_section)
+        self.assertIn("| completion-server shift, 10 conn. | median of the rounds' ratios x0.75", goals_section)
+        self.assertIn("The first goal's round trips were not measured in this run (experiment goals).",
+                      goals_section)
+        self.assertNotIn("No results.", goals_section)
+
     def test_an_experiment_without_results_says_so_and_keeps_its_notes(self):
         text = self.render({}, notes={"nagle": ["the two-host variant was not run"]})
         section = text.split("## 2.")[1].split("## 3a.")[0]
