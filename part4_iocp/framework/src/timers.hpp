@@ -32,8 +32,10 @@ using Clock = std::chrono::steady_clock;
 // every read or write completed in between is stamped with that reading,
 // as epoll-server stamps the events of one epoll_wait: the idle clock
 // counts in milliseconds and needs no clock read per operation. A stamp is
-// late by at most the handler that ran before it. Off an I/O thread, or
-// before its loop's first reading, now() reads the clock.
+// late by the handlers that ran since the last reading (the io_uring loop
+// reads again only while replies wait to be submitted), microseconds as a
+// rule. Off an I/O thread, or before its loop's first reading, now() reads
+// the clock.
 class LoopClock {
  public:
   static Clock::time_point now() { return valid_ ? reading_ : Clock::now(); }
