@@ -35,7 +35,9 @@ struct Event {
 // Sequencer ticket, to be delivered once the lock is released. Rarely more
 // than two (a read; a reset and the close), so the first few are kept in
 // the object itself and only a longer run (a server that queued many empty
-// writes) reaches the heap: a std::vector allocated for every completion.
+// writes) reaches the heap, where a std::vector would allocate at every
+// completion. Every ticket taken must be offered: a ticket never offered
+// would hold back every later event of its connection.
 class RecordedEvents {
  public:
   void emplace_back(std::uint64_t ticket, Event event) {
@@ -54,7 +56,6 @@ class RecordedEvents {
     for (std::size_t i = 0; i < size_; ++i) {
       auto& [ticket, event] = i < inline_.size() ? inline_[i] : overflow_[i - inline_.size()];
       take(ticket, std::move(event));
-      event = Event{};  // a buffer it held goes back now, not when the slot is reused
     }
     overflow_.clear();
     size_ = 0;

@@ -25,6 +25,8 @@
 // held while the caller's notification runs).
 #pragma once
 
+#include <cassert>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -42,15 +44,17 @@ class Sequencer {
     return issued_++;
   }
 
-  // Hands in the event for `ticket`. Returns true if the caller must now
-  // deliver: call next() until it returns nullopt.
+  // Hands in the event for `ticket`, a ticket of take_ticket() offered
+  // once. Returns true if the caller must now deliver: call next() until it
+  // returns nullopt.
   bool offer(std::uint64_t ticket, Event event) {
     std::lock_guard lock(mutex_);
-    const auto slot = static_cast<std::size_t>(ticket - next_to_deliver_);
+    assert(ticket >= next_to_deliver_ && ticket < issued_);
+    const std::size_t slot = head_ + static_cast<std::size_t>(ticket - next_to_deliver_);
     if (slot >= waiting_.size()) waiting_.resize(slot + 1);
     waiting_[slot] = std::move(event);
     ++offered_;
-    if (delivering_ || !waiting_.front()) return false;
+    if (delivering_ || !waiting_[head_]) return false;
     delivering_ = true;
     return true;
   }
@@ -60,14 +64,29 @@ class Sequencer {
   // whoever offers it takes over).
   std::optional<Event> next() {
     std::lock_guard lock(mutex_);
-    if (waiting_.empty() || !waiting_.front()) {
+    if (head_ == waiting_.size() || !waiting_[head_]) {
       delivering_ = false;
       return std::nullopt;
     }
-    std::optional<Event> event = std::move(waiting_.front());
-    waiting_.erase(waiting_.begin());
+    std::optional<Event> event = std::move(waiting_[head_]);
+    ++head_;
     ++next_to_deliver_;
     --offered_;
+    if (head_ == waiting_.size()) {
+      // Drained: start again at the front. A burst (a server that queued
+      // thousands of empty writes) does not leave its memory behind.
+      if (waiting_.capacity() > kept_capacity) {
+        std::vector<std::optional<Event>>().swap(waiting_);
+      } else {
+        waiting_.clear();
+      }
+      head_ = 0;
+    } else if (head_ >= kept_capacity && head_ * 2 >= waiting_.size()) {
+      // Never drained (each notification records the next event): drop
+      // the delivered half, so the vector stays as long as what waits.
+      waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
     return event;
   }
 
@@ -82,11 +101,14 @@ class Sequencer {
   std::uint64_t issued_ = 0;           // guarded by mutex_
   std::uint64_t next_to_deliver_ = 0;  // guarded by mutex_
   bool delivering_ = false;            // guarded by mutex_
-  // The events of tickets next_to_deliver_, next_to_deliver_ + 1, ...; an
-  // empty slot is a ticket taken but not yet offered. Rarely more than two
-  // long, so a vector whose front is erased: after the first few events it
-  // allocates nothing, where a map allocated a node per event.
+  // From head_ on, the events of tickets next_to_deliver_,
+  // next_to_deliver_ + 1, ...; an empty slot is a ticket taken but not yet
+  // offered. Rarely more than two long, so a vector that starts again at
+  // its front whenever it drains: after the first few events it allocates
+  // nothing, where a map allocated a node per event.
+  static constexpr std::size_t kept_capacity = 16;
   std::vector<std::optional<Event>> waiting_;  // guarded by mutex_
+  std::size_t head_ = 0;                       // guarded by mutex_
   std::size_t offered_ = 0;                    // filled slots; guarded by mutex_
 };
 

@@ -27,26 +27,25 @@ namespace cpf::detail {
 using Clock = std::chrono::steady_clock;
 
 // The time an I/O thread's loop last read the clock. A loop reads it when
-// its wait returns and again between the completions of a batch (where it
-// reads it anyway, for the rule that submits early in a long batch), and
+// its wait returns and again between the completions of a batch (io_uring:
+// while any submission is prepared, where its rule of submitting early in
+// a long batch reads it anyway; IOCP: after each completion, where its
+// rule of handing the rest of a long batch back to the port does), and
 // every read or write completed in between is stamped with that reading,
 // as epoll-server stamps the events of one epoll_wait: the idle clock
 // counts in milliseconds and needs no clock read per operation. A stamp is
-// late by the handlers that ran since the last reading (the io_uring loop
-// reads again only while replies wait to be submitted), microseconds as a
-// rule. Off an I/O thread, or before its loop's first reading, now() reads
-// the clock.
+// late by the handlers that ran since the last reading, microseconds as a
+// rule; a handler that computes for as long as the idle timeout can make a
+// timeout come early. Off an I/O thread, or before its loop's first
+// reading, now() reads the clock.
 class LoopClock {
  public:
-  static Clock::time_point now() { return valid_ ? reading_ : Clock::now(); }
-  static void set(Clock::time_point reading) {
-    reading_ = reading;
-    valid_ = true;
-  }
+  static Clock::time_point now() { return reading_ != unset ? reading_ : Clock::now(); }
+  static void set(Clock::time_point reading) { reading_ = reading; }
 
  private:
-  static inline thread_local Clock::time_point reading_{};
-  static inline thread_local bool valid_ = false;
+  static constexpr Clock::time_point unset = Clock::time_point::min();
+  static inline thread_local Clock::time_point reading_ = unset;
 };
 
 // How often the sweep runs: a quarter of the shorter of the idle timeout
@@ -69,7 +68,10 @@ class ConnectionTimers {
 
   // A read or write completed at `now`: the idle clock starts again.
   void touch(Clock::time_point now) {
-    last_activity_ = now;
+    // Completions of one connection may be stamped by different I/O
+    // threads (IOCP), whose readings can be microseconds apart: the clock
+    // never goes back.
+    last_activity_ = std::max(last_activity_, now);
     idle_reported_ = false;
   }
 

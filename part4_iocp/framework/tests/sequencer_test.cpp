@@ -42,6 +42,31 @@ TEST(Sequencer, AnOfferDuringADeliveryIsQueuedForTheDeliverer) {
   EXPECT_TRUE(sequencer.offer(sequencer.take_ticket(), 2));
 }
 
+TEST(Sequencer, ADelivererThatNeverCatchesUpStillDeliversInOrder) {
+  // Each "notification" records the next event before the last one is
+  // delivered, so one always waits: the queue never drains, and its
+  // delivered front is dropped as it goes.
+  cpf::detail::Sequencer<int> sequencer;
+  ASSERT_TRUE(sequencer.offer(sequencer.take_ticket(), 0));
+  std::vector<int> delivered;
+  for (int i = 1; i <= 1000; ++i) {
+    EXPECT_FALSE(sequencer.offer(sequencer.take_ticket(), i));
+    auto event = sequencer.next();
+    ASSERT_TRUE(event);
+    delivered.push_back(*event);
+    EXPECT_EQ(sequencer.pending(), 1u);
+  }
+  auto last = sequencer.next();
+  ASSERT_TRUE(last);
+  delivered.push_back(*last);
+  EXPECT_FALSE(sequencer.next());
+  std::vector<int> expected(1001);
+  for (int i = 0; i <= 1000; ++i) expected[i] = i;
+  EXPECT_EQ(delivered, expected);
+  // Drained: the next offer starts a delivery again.
+  EXPECT_TRUE(sequencer.offer(sequencer.take_ticket(), 1001));
+}
+
 TEST(Sequencer, ManyThreadsDeliverEveryEventOnceInOrderWithoutOverlap) {
   cpf::detail::Sequencer<int> sequencer;
   std::mutex ticket_lock;  // plays the connection's lock: tickets follow event order

@@ -208,9 +208,19 @@ class UringEngine : public detail::EngineCore {
   // `ring`. Thread-safe. `prepare(io_uring_sqe*)` fills the SQE.
   template <typename Fill>
   void submit(Ring& ring, Operation* op, Fill&& prepare) {
+    const auto user_data = reinterpret_cast<std::uint64_t>(op);
+    if (current_ring == &ring) {
+      operation_issued();
+      op->published.store(true, std::memory_order_release);
+      submit_entry(ring, user_data, prepare);
+      return;
+    }
+    // Type-erased (which may allocate, and throw) before the operation
+    // counts as in flight: stop() waits for every operation counted.
+    Prepare queued(std::forward<Fill>(prepare));
     operation_issued();
     op->published.store(true, std::memory_order_release);
-    submit_entry(ring, reinterpret_cast<std::uint64_t>(op), std::forward<Fill>(prepare));
+    submit_entry(ring, user_data, std::move(queued));
   }
   // Submits an operation whose completion is ignored (cancels).
   template <typename Fill>
