@@ -25,6 +25,7 @@
 // held while the caller's notification runs).
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -53,7 +54,6 @@ class Sequencer {
     const std::size_t slot = head_ + static_cast<std::size_t>(ticket - next_to_deliver_);
     if (slot >= waiting_.size()) waiting_.resize(slot + 1);
     waiting_[slot] = std::move(event);
-    ++offered_;
     if (delivering_ || !waiting_[head_]) return false;
     delivering_ = true;
     return true;
@@ -71,7 +71,6 @@ class Sequencer {
     std::optional<Event> event = std::move(waiting_[head_]);
     ++head_;
     ++next_to_deliver_;
-    --offered_;
     if (head_ == waiting_.size()) {
       // Drained: start again at the front. A burst (a server that queued
       // thousands of empty writes) does not leave its memory behind.
@@ -93,7 +92,8 @@ class Sequencer {
   // Events offered but not yet delivered (for tests and assertions).
   std::size_t pending() const {
     std::lock_guard lock(mutex_);
-    return offered_;
+    return static_cast<std::size_t>(std::count_if(waiting_.begin() + static_cast<std::ptrdiff_t>(head_),
+                                                  waiting_.end(), [](const auto& slot) { return slot.has_value(); }));
   }
 
  private:
@@ -109,7 +109,6 @@ class Sequencer {
   static constexpr std::size_t kept_capacity = 16;
   std::vector<std::optional<Event>> waiting_;  // guarded by mutex_
   std::size_t head_ = 0;                       // guarded by mutex_
-  std::size_t offered_ = 0;                    // filled slots; guarded by mutex_
 };
 
 }  // namespace cpf::detail

@@ -212,7 +212,7 @@ class UringEngine : public detail::EngineCore {
     if (current_ring == &ring) {
       operation_issued();
       op->published.store(true, std::memory_order_release);
-      submit_entry(ring, user_data, prepare);
+      put_here(ring, user_data, prepare);
       return;
     }
     // Type-erased (which may allocate, and throw) before the operation
@@ -220,7 +220,7 @@ class UringEngine : public detail::EngineCore {
     Prepare queued(std::forward<Fill>(prepare));
     operation_issued();
     op->published.store(true, std::memory_order_release);
-    submit_entry(ring, user_data, std::move(queued));
+    marshal(ring, user_data, std::move(queued));
   }
   // Submits an operation whose completion is ignored (cancels).
   template <typename Fill>
@@ -242,11 +242,16 @@ class UringEngine : public detail::EngineCore {
   template <typename Fill>
   void submit_entry(Ring& ring, std::uint64_t user_data, Fill&& prepare) {
     if (current_ring == &ring) {
-      if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
-      put(ring, user_data, prepare);
-      return;
+      put_here(ring, user_data, prepare);
+    } else {
+      marshal(ring, user_data, Prepare(std::forward<Fill>(prepare)));
     }
-    marshal(ring, user_data, Prepare(std::forward<Fill>(prepare)));
+  }
+  // The ring's own thread: requests other threads queued first, then this one.
+  template <typename Fill>
+  static void put_here(Ring& ring, std::uint64_t user_data, Fill&& prepare) {
+    if (ring.has_marshalled.load(std::memory_order_acquire)) flush_marshalled(ring);
+    put(ring, user_data, prepare);
   }
   static void marshal(Ring& ring, std::uint64_t user_data, Prepare prepare);
   static io_uring_sqe* next_sqe(Ring& ring);  // the ring's own thread only
