@@ -727,13 +727,13 @@ class Bench:
                     self.record(f"{experiment}_rounds", r)
                     measured[(server.name, tuple(extra), protocol, connections)].append(r)
         base_server, base_extra = configs[0]
+        base = (base_server.name, tuple(base_extra))
         for (name, extra, protocol, connections), results in measured.items():
             if not results:
                 continue
             row = median_round_and_cpu(results)
-            if (name, extra) != (base_server.name, tuple(base_extra)):
-                row.update(paired_ratios(
-                    results, measured[(base_server.name, tuple(base_extra), protocol, connections)]))
+            if (name, extra) != base:
+                row.update(paired_ratios(results, measured[(*base, protocol, connections)]))
             self.record(experiment, row)
 
     # --- experiment 6 ---------------------------------------------------------

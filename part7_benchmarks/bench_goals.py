@@ -158,20 +158,22 @@ def chat_verdicts(results, verdict):
                     and at_top["rps"] >= GOAL_CHAT_HOLD * low["rps"])
 
 
-def format_paired(ratio):
-    """A ratio of paired_ratios (bench_experiments) as the report prints it:
-    'x0.93', or 'n/a'."""
-    return "n/a" if ratio is None else format_ratio(ratio, 1.0)
+def paired_range(row):
+    """A row's rounds' rate ratios against its baseline (paired_ratios in
+    bench_experiments) as the goals and the report print them: 'x0.93 (x0.85
+    to x1.02)', the median then the lowest and highest round; None without
+    them (the baseline's own row, or no round with both sides)."""
+    if row.get("rps_ratio_paired") is None:
+        return None
+    return (f"{format_ratio(row['rps_ratio_paired'], 1.0)} ({format_ratio(row['rps_ratio_paired_min'], 1.0)} "
+            f"to {format_ratio(row['rps_ratio_paired_max'], 1.0)})")
 
 
 def paired_text(row):
     """How the goals of experiments 6 and 7 state a row's rate against the
-    baseline: the median of the rounds' ratios, with the lowest and the
-    highest round."""
-    if row.get("rps_ratio_paired") is None:
-        return "no round with both sides"
-    return (f"median of the rounds' ratios {format_paired(row['rps_ratio_paired'])} "
-            f"({format_paired(row['rps_ratio_paired_min'])} to {format_paired(row['rps_ratio_paired_max'])})")
+    baseline."""
+    ratios = paired_range(row)
+    return "no round with both sides" if ratios is None else f"median of the rounds' ratios {ratios}"
 
 
 def completion_pairs(rows):
@@ -232,7 +234,7 @@ def completion_verdicts(results, verdict):
         base_cpu = base.get("server_cpu_per_10k_median_s")
         cpu = mine.get("cpu_ratio_paired")
         verdict(cpu_goal, subject,
-                f"median of the rounds' CPU ratios {format_paired(cpu)}; median CPU "
+                f"median of the rounds' CPU ratios {format_ratio(cpu, 1.0)}; median CPU "
                 f"{format_number(mine_cpu)} s against {format_number(base_cpu)} s per 10k requests",
                 None if cpu is None else cpu <= GOAL_COMPLETION_CPU)
 

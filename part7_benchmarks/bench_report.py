@@ -11,7 +11,7 @@ import csv
 import os
 
 from bench_format import find, format_number, format_ratio, markdown_table
-from bench_goals import (GOAL_PUBLISHED, burst_counted, completion_idle, completion_pairs, format_paired,
+from bench_goals import (GOAL_PUBLISHED, burst_counted, completion_idle, completion_pairs, paired_range,
                          evaluate_goals, percore_shapes, percore_subject, published_figure, served_all)
 from bench_experiments import (CHAT_COLLAPSE_SHARE, CHAT_FLAT_SHARE, CHAT_GENERATOR_BUSY, chat_peak,
                                fewest_served, generator_busy, work_ceiling)
@@ -112,8 +112,9 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
                     ("vs baseline", lambda r, b=base_n: format_ratio(r["requests"], b)),
                     ("errors", "errors"), ("server CPU s", "server_cpu_s")]))
 
+    verdicts = evaluate_goals(bench_results)
+
     def goals_body(rows):
-        verdicts = evaluate_goals(bench_results)
         met = sum(1 for v in verdicts if v["met"])
         text = [f"{met} of {len(verdicts)} checks met.\n",
                 markdown_table(verdicts, [
@@ -179,10 +180,10 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
                     ("protocol", "protocol"), ("connections", "connections"),
                     ("epoll req/s", "base_rps"), ("completion req/s", "rps"),
                     ("ratio completion/epoll", lambda p: format_ratio(p["rps"], p["base_rps"])),
-                    ("rounds' ratios: median (range)", lambda p: paired_cell(p["paired"])),
+                    ("rounds' ratios: median (range)", lambda p: paired_range(p["paired"]) or ""),
                     ("epoll CPU s/10k", "base_cpu"), ("completion CPU s/10k", "cpu"),
                     ("CPU ratio", lambda p: format_ratio(p["cpu"], p["base_cpu"])),
-                    ("rounds' CPU ratios: median", lambda p: format_paired(p["paired"].get("cpu_ratio_paired")))]),
+                    ("rounds' CPU ratios: median", lambda p: format_ratio(p["paired"].get("cpu_ratio_paired"), 1.0))]),
                 ""]
         idle = completion_idle(bench_results.get("completion_idle", []))
         if not idle:
@@ -203,7 +204,7 @@ def report_text(facts, bench_results, notes, skipped, charts, started, elapsed, 
     def published_body(rows):
         return "\n".join(published_text(rows))
 
-    section("Performance goals", "goals", goals_body, has_results=bool(evaluate_goals(bench_results)))
+    section("Performance goals", "goals", goals_body, has_results=bool(verdicts))
     section("1a. Throughput per design", "throughput", throughput_body)
     section("1b. Client x server: requests per run", "clients", clients_body)
     section("2. Nagle's algorithm and delayed ACKs", "nagle", nagle_body)
@@ -293,15 +294,6 @@ def chat_text(rows):
     return text
 
 
-def paired_cell(row):
-    """A row's rounds' ratios against its baseline (paired_ratios in
-    bench_experiments): 'x0.93 (x0.85 to x1.02)', or '' for the baseline."""
-    if row.get("rps_ratio_paired") is None:
-        return ""
-    return (f"{format_paired(row['rps_ratio_paired'])} ({format_paired(row['rps_ratio_paired_min'])} "
-            f"to {format_paired(row['rps_ratio_paired_max'])})")
-
-
 def percore_text(rows):
     """Experiment 7's tables, one per shape (the lines of the report's
     section): each server's median rate, its share of PERCORE_BASELINE's
@@ -334,7 +326,7 @@ def percore_text(rows):
              f"{format_number(r['rps_min'])}, {format_number(r['rps_max'])}"),
             (f"vs {PERCORE_BASELINE}", lambda r, b=base_rps: format_ratio(r["rps"], b) if served_all(r)
              else f"({format_ratio(r['rps'], b)}) not counted"),
-            ("rounds' ratios: median (range)", paired_cell),
+            ("rounds' ratios: median (range)", lambda r: paired_range(r) or ""),
             ("server CPU s/10k", "server_cpu_per_10k_median_s"),
             ("CPU vs " + PERCORE_BASELINE, lambda r, b=base_cpu: format_ratio(
                 r.get("server_cpu_per_10k_median_s"), b)),
