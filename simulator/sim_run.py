@@ -204,6 +204,7 @@ class ScriptedClient:
         self.steps = scenario.steps
         self.stop_marker = scenario.stop_marker
         self.start_line = start_line  # passed by every client before sending, if given
+        self.passed_start_line = False
         self.nagle = nagle  # leave Nagle's algorithm on (no TCP_NODELAY)
         self.log = log
         self.timeout = timeout
@@ -230,8 +231,12 @@ class ScriptedClient:
             self.record.error = ("another client could not connect, or not within %.1f s"
                                  % self.timeout)
         finally:
-            if self.start_line is not None:
-                self.start_line.abort()  # no-op once passed; else frees the others waiting
+            if self.start_line is not None and not self.passed_start_line:
+                # Frees the others waiting at the start line. Not once it is
+                # passed: a client that finished early would break the
+                # barrier under one not yet woken from its wait, which then
+                # reports a failure of its own.
+                self.start_line.abort()
             self._close()
         if self.record.error:
             self.log.say(self.record.name, "FAILED: " + self.record.error)
@@ -251,6 +256,7 @@ class ScriptedClient:
         expected = self.model.greeting
         if self.start_line is not None:
             self.start_line.wait(self.timeout)
+            self.passed_start_line = True
         else:
             self._wait_for(len(expected), "the greeting %r" % expected)
         for step in self.steps:
