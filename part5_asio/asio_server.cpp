@@ -37,15 +37,10 @@ class Session final : public part5::CallbackSession {
   // next read starts when it is queued.
   void serve_chunk(cs::ByteView chunk) override {
     cs::Bytes reply;
-    const cs::Verdict verdict = shift_->on_receive(chunk, reply);
-    deadlines_.after_receive(*shift_);
+    const cs::Verdict verdict = answer(chunk, reply);
+    deadlines_.after_receive(*protocol_);
     queue_reply(std::move(reply));
     if (verdict.close) return finish(verdict.reason);
-    read_next();
-  }
-
-  void serve_frame() override {
-    queue_reply(part5::frame_reply(body_, options().work));
     read_next();
   }
 };

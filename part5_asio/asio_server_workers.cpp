@@ -4,11 +4,11 @@
 // The one idea, against asio_server.cpp: a handler that computes holds its
 // I/O thread, and every session waiting on that thread waits with it. Here
 // the I/O threads only read, write and time out (callback_session.hpp, the
-// same chain as asio-server's); each complete chunk (shift) or frame
-// (framed) goes to the worker pool, which computes the reply (--work-us) and
-// posts it back to the session's strand, where it is queued and written as
-// before. A session hands the pool one chunk or frame at a time and reads
-// the next only once the reply is queued: its replies stay in order, and
+// same chain as asio-server's); each chunk read goes to the worker pool,
+// which computes the replies (--work-us per request) and posts them back to
+// the session's strand, where they are queued and written as before. A
+// session hands the pool one chunk at a time and reads the next only once
+// its replies are queued: they stay in order, and
 // what a session holds stays bounded (one request at the pool, replies up
 // to the output limit), however many requests its client sends.
 //
@@ -50,36 +50,20 @@ class Session final : public part5::CallbackSession {
 
  private:
   // The reply is computed on the worker pool; the next read starts when it
-  // is back on the strand and queued.
+  // is back on the strand and queued. The chunk stays in the session's read
+  // buffer meanwhile, since no read starts before then.
   void serve_chunk(cs::ByteView chunk) override {
-    // The chunk leaves the I/O thread's buffer for the pool: a copy of what
-    // arrived, held only while it is computed.
-    auto copy = std::make_shared<cs::Bytes>(chunk.begin(), chunk.end());
     auto reply = std::make_shared<cs::Bytes>();
     const Clock::time_point arrived = deadlines_.last_activity();
-    compute([copy, reply](Session& s) { return s.shift_->on_receive(*copy, *reply); },
+    compute([chunk, reply](Session& s) { return s.answer(chunk, *reply); },
             [reply, arrived](Session& s, const cs::Verdict& verdict) {
               // The request clock starts when the chunk arrived, not when a
               // write that ended during the work was last activity.
-              s.deadlines_.after_receive(*s.shift_, arrived);
+              s.deadlines_.after_receive(*s.protocol_, arrived);
               s.queue_reply(std::move(*reply));
               if (verdict.close) return s.finish(verdict.reason);
               s.read_next();
             });
-  }
-
-  void serve_frame() override {
-    auto reply = std::make_shared<cs::Bytes>();
-    compute(
-        [reply](Session& s) {
-          *reply = part5::frame_reply(s.body_, s.options().work);
-          return cs::Verdict::keep_open();
-        },
-        [reply](Session& s, const cs::Verdict& verdict) {
-          s.queue_reply(std::move(*reply));
-          if (verdict.close) return s.finish(verdict.reason);
-          s.read_next();
-        });
   }
 
   template <typename Work, typename Then>
@@ -88,10 +72,10 @@ class Session final : public part5::CallbackSession {
 
 // Runs `work(session)` (which returns a cs::Verdict) on the worker pool, then
 // `then(session, verdict)` on this session's strand. Meanwhile the session
-// reads nothing: the members `work` uses (shift_, body_) are the pool's alone,
-// no second request of this session can overtake the first, and the pool's
-// queue holds at most one request per session (memory stays bounded by the
-// sessions, not by what their clients send). Only the strand's handler holds
+// reads nothing: what `work` uses (protocol_, the chunk in the read buffer)
+// is the pool's alone, no second request of this session can overtake the
+// first, and the pool's queue holds at most one chunk per session (memory
+// stays bounded by the sessions, not by what their clients send). Only the strand's handler holds
 // the session, so it is never destroyed on a worker thread. The work guard
 // keeps the io_context running until the result is back on the strand, so
 // shutdown waits for work in flight; if the session was closed meanwhile

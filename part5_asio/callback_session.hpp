@@ -1,21 +1,21 @@
 // The callback session: one connection served as a chain of completion
 // handlers. Each step starts one asynchronous operation and names the
-// handler that continues (do_read_header -> do_read_body -> serve_frame ->
-// do_read_header; do_write beside it, one write in flight). A strand per
-// session keeps its handlers from running at once, on whichever thread of
-// the pool they complete.
+// handler that continues (do_read -> serve_chunk -> do_read; do_write
+// beside it, one write in flight). A strand per session keeps its handlers
+// from running at once, on whichever thread of the pool they complete.
 //
-// One step is left to the server file: serve_chunk() and serve_frame(),
-// what happens to a request once it is read. asio_server.cpp computes the
+// One step is left to the server file: serve_chunk(), what happens to the
+// bytes of a request once they are read. asio_server.cpp computes the
 // reply right there, in the handler; asio_server_workers.cpp hands it to a
 // pool of worker threads. coroutine_session.hpp is this session again as
 // coroutines; `diff callback_session.hpp coroutine_session.hpp` shows the
 // two styles side by side, and docs/part5_asio.md prints that diff.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
+#include <deque>
 #include <memory>
-#include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -27,7 +27,6 @@
 #include "session_base.hpp"
 
 #include "cs/bytes.hpp"
-#include "cs/frame_codec.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
 
@@ -46,19 +45,17 @@ class CallbackSession : public SessionBase {
   void start();
 
  protected:
-  // A request is read; what to do with it is the server file's choice.
-  // Each ends by queue_reply() and read_next(), or by finish().
-  // Shift: `chunk` is what one read returned, in the I/O thread's buffer,
-  // valid only until this returns.
+  // Bytes arrived; what to do with them is the server file's choice. It
+  // ends by queue_reply() and read_next(), or by finish(). `chunk` is what
+  // one read returned, whole requests or parts of them, in the session's
+  // read buffer, which the next read reuses.
   virtual void serve_chunk(cs::ByteView chunk) = 0;
-  // Framed: the frame's payload is in body_, kept until the next read.
-  virtual void serve_frame() = 0;
 
   void queue_reply(cs::Bytes reply);
   // Reads the next request, unless backpressure paused reading (then
   // do_write's handler resumes it once the queue drains).
   void read_next() {
-    if (!reading_paused_) start_reading();
+    if (!reading_paused_) do_read();
   }
   void finish(std::string why) override;  // no more input: close once the replies are out
   void close(const std::string& why) override;
@@ -68,16 +65,16 @@ class CallbackSession : public SessionBase {
   }
 
  private:
-  void start_reading();
-  void do_read_some();                      // shift: whatever arrived
-  void do_read_header();                    // framed: exactly 4 bytes
-  void do_read_body(std::uint32_t length);  // framed: exactly `length` bytes
+  void do_read();  // whatever arrived, up to the read buffer's size
   void do_write();
   void watch_deadlines();  // the idle and request timeouts
 
-  std::vector<cs::Bytes> writing_;  // replies of the write in flight
+  std::deque<cs::Bytes> write_queue_;  // replies waiting for the next write
+  std::size_t queued_bytes_ = 0;       // queued or being written
+  std::vector<cs::Bytes> writing_;     // replies of the write in flight
   std::vector<asio::const_buffer> write_buffers_;  // writing_, as one buffer sequence
   bool reading_paused_ = false;     // backpressure: resumed by do_write's handler
+  std::optional<std::string> finish_reason_;  // set when input ended
 };
 
 inline void CallbackSession::start() {
@@ -85,67 +82,25 @@ inline void CallbackSession::start() {
   // there, including this one.
   asio::dispatch(socket_.get_executor(), [self = shared()] {
     cs::log_info("session ", self->id_, ": accepted ", self->peer_);
-    if (self->shift_) {
-      cs::Bytes greeting;
-      self->shift_->greet(greeting);
-      self->queue_reply(std::move(greeting));
-    }
+    cs::Bytes greeting;  // shift greets; framed does not
+    self->protocol_->greet(greeting);
+    self->queue_reply(std::move(greeting));
     if (self->deadlines_.enabled()) self->watch_deadlines();
-    self->start_reading();
+    self->do_read();
   });
 }
 
-inline void CallbackSession::start_reading() {
-  if (shift_) {
-    do_read_some();
-  } else {
-    do_read_header();
-  }
-}
-
-// Waits until the socket is readable, then reads into the I/O thread's
-// buffer (server_setup.hpp: an idle session holds no read buffer).
-inline void CallbackSession::do_read_some() {
-  socket_.async_wait(tcp::socket::wait_read, [self = shared()](error_code error) {
-    std::size_t bytes = 0;
-    const asio::mutable_buffer buffer = io_thread_read_buffer();
-    if (!error && !self->closed_) bytes = self->socket_.read_some(buffer, error);
-    if (error == asio::error::would_block) return self->do_read_some();  // nothing after all
-    if (!self->read_completed(error, bytes)) return;
-    self->serve_chunk(cs::ByteView(static_cast<const cs::Byte*>(buffer.data()), bytes));
-  });
-}
-
-// Both framed reads pass a completion condition that notes each piece as it
-// arrives (part5::noting_progress): a frame trickled in 10 KB at a time is
-// not idle, and its first byte, not its whole header, starts its request
-// clock.
-inline void CallbackSession::do_read_header() {
-  asio::async_read(socket_, asio::buffer(header_), noting_progress([this] { note_received(); }),
-                   [self = shared()](const error_code& error, std::size_t bytes) {
-                     if (!self->read_completed(error, bytes)) return;
-                     const std::uint32_t length = cs::read_frame_length(self->header_);
-                     if (!self->frame_length_allowed(length)) return self->finish("oversized frame");
-                     self->do_read_body(length);
-                   });
-}
-
-inline void CallbackSession::do_read_body(std::uint32_t length) {
-  try {
-    body_.resize(length);
-  } catch (const std::bad_alloc&) {
-    // No memory for this one frame (--max-frame may allow up to 1 GiB):
-    // this connection's error, not the server's.
-    cs::log_warn("session ", id_, ": no memory for a frame of ", length, " bytes");
-    return finish("out of memory");
-  }
-  asio::async_read(socket_, asio::buffer(body_), noting_progress([this] { note_received(); }),
-                   [self = shared()](const error_code& error, std::size_t bytes) {
-                     if (!self->read_completed(error, bytes)) return;
-                     self->deadlines_.frame_complete();
-                     ++self->frames_;
-                     self->serve_frame();
-                   });
+// One read_some of whatever has arrived, however the stream is split: a
+// request, several, or part of one; the protocol (cs::Session, in
+// serve_chunk) puts the pieces together. One recv per request, where
+// reading a frame's header and then its body would take two, and a failed
+// third that finds nothing yet.
+inline void CallbackSession::do_read() {
+  socket_.async_read_some(read_buffer(),
+                          [self = shared()](const error_code& error, std::size_t bytes) {
+                            if (!self->read_completed(error, bytes)) return;
+                            self->serve_chunk(self->received(bytes));
+                          });
 }
 
 inline void CallbackSession::queue_reply(cs::Bytes reply) {
@@ -188,7 +143,7 @@ inline void CallbackSession::do_write() {
         if (self->reading_paused_ && self->queued_bytes_ <= max_queued_reply_bytes &&
             !self->finish_reason_) {
           self->reading_paused_ = false;
-          self->start_reading();
+          self->do_read();
         }
       });
 }

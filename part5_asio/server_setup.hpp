@@ -1,7 +1,7 @@
 // The parts of a session that both Asio servers share, whatever style their
-// session is written in: the backpressure limit, the shift protocol's read
-// buffer, the framed reply, the idle and request deadlines, and the
-// completion condition that notes progress. What is not a session (the
+// session is written in: the backpressure limit, the read buffer's sizes,
+// the idle and request deadlines, and the completion condition that notes
+// progress. What is not a session (the
 // listener, the accept loop, shutdown, the thread pool) is in
 // server_skeleton.hpp.
 #pragma once
@@ -12,12 +12,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "asio_headers.hpp"
-#include "cs/bytes.hpp"
-#include "cs/cpu_work.hpp"
-#include "cs/frame_codec.hpp"
 #include "cs/options.hpp"
 #include "cs/request_timer.hpp"
 #include "cs/session.hpp"
@@ -29,39 +25,13 @@ namespace part5 {
 // sends cannot make the server buffer without bound (backpressure).
 inline constexpr std::size_t max_queued_reply_bytes = 1 << 20;
 
-// The shift sessions' read buffer: one per I/O thread, never one per
-// session. A session waits for readability (async_wait), then reads what is
-// there into this buffer and hands it to its cs::Session within the same
-// handler, so nothing of it outlives the handler and another session on this
-// thread can use it next. An idle client therefore costs no read buffer: with
-// a 64 KiB buffer per session, 1,000 idle clients would pin 64 MiB.
-inline asio::mutable_buffer io_thread_read_buffer() {
-  constexpr std::size_t size = 64 * 1024;
-  thread_local std::vector<unsigned char> buffer(size);
-  return asio::buffer(buffer);
-}
-
-// The framed reply to `payload`: header and payload in one buffer (one
-// reply, one write), each byte plus one. Sized once and filled by one
-// transform rather than a push_back per byte: under ThreadSanitizer that
-// took a 12 MiB frame from about 9 s to 2 s (from its last byte in to its
-// first byte out), time in which the session moves no byte.
-//
-// First it spends `work` of CPU time (--work-us, once per frame), as
-// cs::make_session's framed session does: these servers read frames
-// themselves, without a cs::Session, so the work is spent here, on the
-// session's strand, holding a thread of the pool as a real computation
-// would.
-inline cs::Bytes frame_reply(const cs::Bytes& payload, std::chrono::microseconds work) {
-  cs::spend_cpu(work);
-  cs::Bytes reply;
-  reply.reserve(cs::frame_header_length + payload.size());
-  cs::append_frame_header(static_cast<std::uint32_t>(payload.size()), reply);
-  reply.resize(cs::frame_header_length + payload.size());
-  std::transform(payload.begin(), payload.end(), reply.begin() + cs::frame_header_length,
-                 [](cs::Byte b) { return static_cast<cs::Byte>(b + 1); });
-  return reply;
-}
+// A session's read buffer (SessionBase::read_buffer): this many bytes
+// while its requests are small or it has none, so an idle session holds
+// 1 KiB; doubled after each read that fills it, up to the second value.
+// A pending read owns its buffer until it completes, so the buffer is the
+// session's own, not shared.
+inline constexpr std::size_t first_read_size = 1024;
+inline constexpr std::size_t last_read_size = 64 * 1024;
 
 // The two timeouts of one session, kept as times: --idle-timeout-ms (no byte
 // received or sent for that long) and --request-timeout-ms (a request not
@@ -76,10 +46,8 @@ inline cs::Bytes frame_reply(const cs::Bytes& payload, std::chrono::microseconds
 // sleeps longer than the request limit, and a request that begins after it
 // went to sleep is due no earlier than a full limit later.
 //
-// Both paths keep the request deadline in one cs::RequestTimer: the shift
-// path hands it its cs::Session after each chunk; the framed path reads
-// headers and bodies itself, without a cs::Session, and tells it through
-// frame_byte_arrived() and frame_complete().
+// The request deadline is a cs::RequestTimer, handed the session's
+// cs::Session after each chunk it consumed.
 //
 // Not thread-safe: used on the session's strand only.
 class SessionDeadlines {
@@ -103,7 +71,7 @@ class SessionDeadlines {
   // The time of the last activity() (meaningful only when enabled()).
   Clock::time_point last_activity() const { return last_activity_; }
 
-  // Shift: after `session` consumed the chunk that arrived at the last
+  // After `session` consumed the chunk that arrived at the last
   // activity(). Starts, keeps or ends the request's clock.
   void after_receive(const cs::Session& session) { after_receive(session, last_activity_); }
   // The same for a chunk that arrived at `arrived`, consumed later (on a
@@ -111,12 +79,6 @@ class SessionDeadlines {
   void after_receive(const cs::Session& session, Clock::time_point arrived) {
     request_timer_.after_receive(session, arrived);
   }
-
-  // Framed: a byte of a frame arrived at the last activity(); the first
-  // byte of a frame starts its clock.
-  void frame_byte_arrived() { request_timer_.after_receive(true, frames_, last_activity_); }
-  // Framed: the whole frame is in; no request is under way.
-  void frame_complete() { request_timer_.after_receive(false, ++frames_, last_activity_); }
 
   // When the timer should wake next (time_point::max(): never).
   Clock::time_point next_check(Clock::time_point now) const {
@@ -145,19 +107,17 @@ class SessionDeadlines {
   std::chrono::milliseconds idle_limit_;
   Clock::time_point last_activity_ = Clock::now();
   cs::RequestTimer request_timer_;
-  std::uint64_t frames_ = 0;  // framed: frames complete, for request_timer_
 };
 
 // The completion condition of a composed read or write (asio::async_read,
 // asio::async_write) that calls `on_progress()` whenever bytes have moved.
 // Asio calls the condition before the first read_some or write_some (with 0
 // bytes so far) and after each one that did not finish the buffer, with
-// the total so far; it answers as asio::transfer_all would. So a header,
-// body or reply that arrives or leaves in pieces restarts the idle clock
-// with each piece, not only when it is whole: the handler of the whole
-// operation sees only the end. A piece that finishes the buffer reaches
-// the handler instead, without a call here: a message that moves in one
-// piece costs nothing extra.
+// the total so far; it answers as asio::transfer_all would. So a reply
+// that leaves in pieces restarts the idle clock with each piece, not only
+// when it is whole: the handler of the whole operation sees only the end.
+// A piece that finishes the buffer reaches the handler instead, without a
+// call here: a reply that leaves in one piece costs nothing extra.
 template <typename OnProgress>
 auto noting_progress(OnProgress on_progress) {
   return [on_progress](const boost::system::error_code& error, std::size_t so_far) mutable {

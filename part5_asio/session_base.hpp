@@ -1,10 +1,11 @@
 // What every session of this chapter holds and does, whichever style it is
 // written in: its socket, strand and timer, its peer's name, its deadlines,
-// the protocol state, the queue of replies, the counters; and the steps that
-// are the same in callbacks and in coroutines: what a finished read means
-// (read_completed), what progress restarts (note_received, note_sent), the
-// --max-frame check, and closing the socket. The sessions themselves (the
-// order of reads and writes, and how one waits for the other) are
+// its read buffer, the protocol's state, the counters; and the steps that
+// are the same in callbacks and in coroutines: where a read puts its bytes
+// (read_buffer, received), what a finished read means (read_completed),
+// what progress restarts (note_received, note_sent), the protocol's step
+// (answer), and closing the socket. The sessions themselves (the order of
+// reads and writes, and how one waits for the other) are
 // callback_session.hpp and coroutine_session.hpp, so that `diff` between
 // those two files shows one session written two ways and nothing else.
 //
@@ -14,13 +15,12 @@
 // strand.
 #pragma once
 
-#include <array>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <optional>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -29,7 +29,6 @@
 #include "server_skeleton.hpp"
 
 #include "cs/bytes.hpp"
-#include "cs/frame_codec.hpp"
 #include "cs/log.hpp"
 #include "cs/options.hpp"
 #include "cs/session.hpp"
@@ -58,23 +57,19 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
         id_(id),
         peer_(peer_name(socket_)),
         deadline_timer_(socket_.get_executor()),
-        deadlines_(server_.options()) {
-    if (server_.options().protocol == cs::Protocol::shift) {
-      shift_ = cs::make_session(cs::Protocol::shift, server_.options().session_limits());
-    }
+        deadlines_(server_.options()),
+        protocol_(cs::make_session(server_.options().protocol, server_.options().session_limits())),
+        input_(first_read_size) {
     // Replies are built whole and written with one call: Nagle could only
     // delay them (cs::set_nodelay says more).
     error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
-    // The shift read's read_some after a readiness wake-up must not block.
-    socket_.non_blocking(true, ignored);
   }
 
   // The session ends when the last handler or coroutine holding it does:
   // its counts go into the server's summary, and it leaves the registry.
   virtual ~SessionBase() {
-    const std::uint64_t requests = shift_ ? shift_->requests() : frames_;
-    server_.stats().add_connection(requests, bytes_received_, bytes_sent_);
+    server_.stats().add_connection(protocol_->requests(), bytes_received_, bytes_sent_);
     server_.remove(id_);
   }
 
@@ -91,9 +86,30 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   // Close now; a second call does nothing.
   virtual void close(const std::string& why) = 0;
 
+  // Where the next read puts what arrives. Sized by what the last read
+  // brought: a read that filled the buffer doubles it for the next one (up
+  // to last_read_size: a large upload takes 64 KiB per recv, as
+  // epoll-server's reads do), and a read no larger than first_read_size
+  // brings it back to that. So a session that sends small requests, or
+  // none, holds first_read_size bytes. Called only when no read is in
+  // flight: the read owns the buffer until its completion.
+  asio::mutable_buffer read_buffer() {
+    if (last_read_ == input_.size() && input_.size() < last_read_size) {
+      input_.resize(std::min(2 * input_.size(), last_read_size));
+    } else if (last_read_ <= first_read_size && input_.size() > first_read_size) {
+      input_.resize(first_read_size);
+      input_.shrink_to_fit();
+    }
+    return asio::buffer(input_);
+  }
+  // The `bytes` the last read put in read_buffer(): valid until the next
+  // read_buffer().
+  cs::ByteView received(std::size_t bytes) const { return cs::ByteView(input_.data(), bytes); }
+
   // The common start of every read's continuation: false when reading ends.
   bool read_completed(const error_code& error, std::size_t bytes) {
     if (closed_) return false;  // the socket was closed while the read was queued
+    last_read_ = bytes;
     bytes_received_ += bytes;
     if (bytes > 0) note_received();
     if (error == asio::error::eof) {
@@ -107,23 +123,26 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     return true;
   }
 
-  // Bytes arrived or left: the idle clock restarts, and a frame's first byte
-  // starts its request clock. The completion conditions of the framed reads
-  // and of the write call these too, between the pieces of an operation
+  // Bytes arrived or left: the idle clock restarts. The write's completion
+  // condition calls note_sent() between the pieces of a write too
   // (part5::noting_progress), on the strand like the rest of the session.
-  void note_received() {
-    deadlines_.activity();
-    if (!shift_) deadlines_.frame_byte_arrived();
-  }
+  void note_received() { deadlines_.activity(); }
   void note_sent() { deadlines_.activity(); }
 
-  // Judges a frame on its header alone, before a byte of its body is
-  // buffered: false (and a warning) when it is longer than --max-frame.
-  bool frame_length_allowed(std::uint32_t length) const {
-    if (length <= options().max_frame) return true;
-    cs::log_warn("session ", id_, ": frame of ", length, " bytes exceeds --max-frame ",
-                 options().max_frame);
-    return false;
+  // The protocol's step, which every server file calls on a chunk that
+  // arrived: `reply` gets the replies to every request the chunk
+  // completed. A failed allocation (a frame near a large --max-frame)
+  // closes this connection, not the server. The caller then tells
+  // deadlines_ (after_receive), on the strand.
+  cs::Verdict answer(cs::ByteView chunk, cs::Bytes& reply) {
+    cs::Verdict verdict;
+    try {
+      verdict = protocol_->on_receive(chunk, reply);
+    } catch (const std::bad_alloc&) {
+      verdict = cs::Verdict::close_because("no memory for a request");
+    }
+    if (verdict.close) cs::log_warn("session ", id_, ": ", verdict.reason);
+    return verdict;
   }
 
   // The part of close() both styles share: false if the session was
@@ -141,8 +160,6 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     return true;
   }
 
-  const cs::ServerOptions& options() const { return server_.options(); }
-
   SessionSocket socket_;
   SessionHost& server_;
   const std::uint64_t id_;
@@ -150,20 +167,20 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   SessionTimer deadline_timer_;  // sleeps until deadlines_.next_check()
   SessionDeadlines deadlines_;
 
-  std::unique_ptr<cs::Session> shift_;  // the shift protocol's state (shift only)
-  std::array<cs::Byte, cs::frame_header_length> header_{};  // framed only
-  cs::Bytes body_;                                          // framed only
+  // The protocol (shift or framed, cs::make_session): it parses what
+  // arrives, however the stream is split, and builds the replies, for
+  // every server of the series alike.
+  std::unique_ptr<cs::Session> protocol_;
 
-  std::deque<cs::Bytes> write_queue_;  // replies waiting for the next write
-  std::size_t queued_bytes_ = 0;       // queued or being written
-  std::optional<std::string> finish_reason_;  // set when input ended
   bool closed_ = false;
 
-  std::uint64_t frames_ = 0;
   std::uint64_t bytes_received_ = 0;
   std::uint64_t bytes_sent_ = 0;
 
  private:
+  cs::Bytes input_;            // read_buffer()
+  std::size_t last_read_ = 0;  // what the last read brought
+
   static std::string peer_name(const SessionSocket& socket) {
     error_code error;
     const auto endpoint = socket.remote_endpoint(error);

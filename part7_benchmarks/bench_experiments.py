@@ -71,7 +71,7 @@ CHAT_GENERATOR_BUSY = 0.9
 BURST_ROUNDS = 3           # full run: rounds of the burst check (lowest, median, highest reported)
 COMPLETION_ROUNDS = 5      # full run: rounds of experiment 6 (the median is reported)
 SERVER_CPU, LOADGEN_CPU = 0, 1  # experiments 6 and 7: the CPUs the server and loadgen are pinned to
-PERCORE_ROUNDS = 3         # full run: rounds of experiment 7 (the median is reported)
+PERCORE_ROUNDS = 5         # full run: rounds of experiment 7 (the median is reported)
 PUBLISHED_SECONDS = 10.0   # experiment 7: "requests in 10 seconds", as the published benchmark counts
 PUBLISHED_PAYLOAD = 10     # experiment 7: bytes per request of the published comparison
 # One connection, as the published benchmark's one-host runs had; ten, the
