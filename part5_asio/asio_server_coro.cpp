@@ -3,9 +3,10 @@
 // to bottom.
 //
 // How it works: the same io_context, thread pool, strand per session,
-// registry and shutdown (server_skeleton.hpp, shared); a session is three
-// coroutines on its strand, and the reply to a request is computed in the
-// coroutine that read it, as asio_server.cpp computes it in the handler.
+// registry and shutdown (server_skeleton.hpp, shared); a session is one
+// coroutine on its strand (two with a timeout set: the watchdog), and the
+// reply to a request is computed in the coroutine that read it, as
+// asio_server.cpp computes it in the handler.
 // `diff callback_session.hpp coroutine_session.hpp` shows the one session
 // written both ways. Its limit: the callback server's.
 //

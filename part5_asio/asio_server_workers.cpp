@@ -9,7 +9,7 @@
 // the session's strand, where they are queued and written as before. A
 // session hands the pool one chunk at a time and reads the next only once
 // its replies are queued: they stay in order, and
-// what a session holds stays bounded (one request at the pool, replies up
+// what a session holds stays bounded (one chunk at the pool, replies up
 // to the output limit), however many requests its client sends.
 //
 // `diff asio_server.cpp asio_server_workers.cpp` is that idea and nothing
@@ -97,7 +97,7 @@ void Session::compute(Work work, Then then) {
     cs::Verdict verdict;
     try {
       verdict = work(*self);
-    } catch (const std::exception& error) {  // e.g. no memory for a reply: this session's error
+    } catch (const std::exception& error) {  // whatever the work throws: this session's error
       verdict = cs::Verdict::close_because(std::string("request failed: ") + error.what());
     }
     {

@@ -92,9 +92,10 @@ inline void CallbackSession::start() {
 
 // One read_some of whatever has arrived, however the stream is split: a
 // request, several, or part of one; the protocol (cs::Session, in
-// serve_chunk) puts the pieces together. One recv per request, where
-// reading a frame's header and then its body would take two, and a failed
-// third that finds nothing yet.
+// serve_chunk) puts the pieces together. One recv that brings a request,
+// plus, usually, the one Asio tries as soon as the read starts, which finds
+// nothing yet; reading a frame's header and then its body would take two
+// that bring bytes, plus that one.
 inline void CallbackSession::do_read() {
   socket_.async_read_some(read_buffer(),
                           [self = shared()](const error_code& error, std::size_t bytes) {

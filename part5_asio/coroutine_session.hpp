@@ -67,8 +67,8 @@ class CoroutineSession : public SessionBase {
 
 inline void CoroutineSession::start() {
   // Both on the session's strand (the socket's executor). asio::detached
-  // would swallow an exception (say bad_alloc for a reply) and leave the
-  // session half alive; instead a coroutine that throws is logged and
+  // would swallow an exception (say bad_alloc growing the read buffer) and
+  // leave the session half alive; instead a coroutine that throws is logged and
   // closes its own session only.
   const auto strand = socket_.get_executor();
   const auto on_end = [self = shared()](std::exception_ptr failure) {
@@ -144,9 +144,9 @@ inline awaitable<void> CoroutineSession::watchdog(
 // writes before it reads on.
 inline void CoroutineSession::finish(std::string why) { close(why); }
 
-// Both coroutines are suspended on the socket or on the deadline timer:
-// closing cancels both, and each wakes with an error, sees closed_ and
-// returns.
+// Called by the reader itself, by the watchdog or by shutdown. Whatever is
+// suspended (the reader on the socket, the watchdog on the deadline timer)
+// is cancelled by the close, wakes with an error, sees closed_ and returns.
 inline void CoroutineSession::close(const std::string& why) { close_socket(why); }
 
 }  // namespace part5

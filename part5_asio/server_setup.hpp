@@ -1,5 +1,5 @@
 // The parts of a session that both Asio servers share, whatever style their
-// session is written in: the backpressure limit, the read buffer's sizes,
+// session is written in: the backpressure limit, the read buffer (ReadBuffer),
 // the idle and request deadlines, and the completion condition that notes
 // progress. What is not a session (the
 // listener, the accept loop, shutdown, the thread pool) is in
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "asio_headers.hpp"
+#include "cs/bytes.hpp"
 #include "cs/options.hpp"
 #include "cs/request_timer.hpp"
 #include "cs/session.hpp"
@@ -25,13 +26,48 @@ namespace part5 {
 // sends cannot make the server buffer without bound (backpressure).
 inline constexpr std::size_t max_queued_reply_bytes = 1 << 20;
 
-// A session's read buffer (SessionBase::read_buffer): this many bytes
-// while its requests are small or it has none, so an idle session holds
-// 1 KiB; doubled after each read that fills it, up to the second value.
-// A pending read owns its buffer until it completes, so the buffer is the
-// session's own, not shared.
+// A session's read buffer, whose size follows the traffic. A pending read
+// owns its buffer until it completes, so each session has its own, and
+// holds it while its client is silent: it starts at first_read_size (a
+// session idle after small requests holds 1 KiB); a read that fills it
+// doubles it for the next
+// one, up to last_read_size (a large upload moves 64 KiB per recv, as
+// epoll-server's reads do); a read of first_read_size or less brings it
+// back down and frees the rest. Not thread-safe: one session, one read at
+// a time.
 inline constexpr std::size_t first_read_size = 1024;
 inline constexpr std::size_t last_read_size = 64 * 1024;
+
+class ReadBuffer {
+ public:
+  ReadBuffer() : bytes_(first_read_size) {}
+
+  // Where the next read puts what arrives, sized by what the last one
+  // brought. Call only when no read is in flight.
+  asio::mutable_buffer next() {
+    if (last_read_ == bytes_.size() && bytes_.size() < last_read_size) {
+      bytes_.resize(std::min(2 * bytes_.size(), last_read_size));
+    } else if (last_read_ <= first_read_size && bytes_.size() > first_read_size) {
+      bytes_.resize(first_read_size);
+      bytes_.shrink_to_fit();
+    }
+    return asio::buffer(bytes_);
+  }
+
+  // The read into next() brought `bytes`: here they are, valid until the
+  // next call of next().
+  cs::ByteView received(std::size_t bytes) {
+    last_read_ = bytes;
+    return cs::ByteView(bytes_.data(), bytes);
+  }
+
+  // The bytes held, for tests.
+  std::size_t capacity() const { return bytes_.capacity(); }
+
+ private:
+  cs::Bytes bytes_;
+  std::size_t last_read_ = 0;
+};
 
 // The two timeouts of one session, kept as times: --idle-timeout-ms (no byte
 // received or sent for that long) and --request-timeout-ms (a request not
@@ -44,7 +80,9 @@ inline constexpr std::size_t last_read_size = 64 * 1024;
 // pattern of Asio's timeouts example, with a second deadline. A request
 // deadline set while the timer sleeps is never missed: the timer never
 // sleeps longer than the request limit, and a request that begins after it
-// went to sleep is due no earlier than a full limit later.
+// went to sleep is due no earlier than a full limit later. (asio-server-
+// workers dates a request from when its chunk arrived, so a chunk that
+// waited for a worker can be found overdue late by up to that wait.)
 //
 // The request deadline is a cs::RequestTimer, handed the session's
 // cs::Session after each chunk it consumed.

@@ -15,7 +15,6 @@
 // strand.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,8 +36,9 @@
 namespace part5 {
 
 // Derived by each style's session, which writes finish() and close() its
-// own way (the callback session closes from its write handler, the
-// coroutine session wakes its coroutines). The registry of
+// own way (the callback session closes from its write handler once the
+// queued replies are out; the coroutine session has nothing queued and
+// closes at once). The registry of
 // server_skeleton.hpp keeps the derived type; here only this part of it is
 // needed.
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
@@ -58,8 +58,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
         peer_(peer_name(socket_)),
         deadline_timer_(socket_.get_executor()),
         deadlines_(server_.options()),
-        protocol_(cs::make_session(server_.options().protocol, server_.options().session_limits())),
-        input_(first_read_size) {
+        protocol_(cs::make_session(server_.options().protocol, server_.options().session_limits())) {
     // Replies are built whole and written with one call: Nagle could only
     // delay them (cs::set_nodelay says more).
     error_code ignored;
@@ -86,30 +85,17 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   // Close now; a second call does nothing.
   virtual void close(const std::string& why) = 0;
 
-  // Where the next read puts what arrives. Sized by what the last read
-  // brought: a read that filled the buffer doubles it for the next one (up
-  // to last_read_size: a large upload takes 64 KiB per recv, as
-  // epoll-server's reads do), and a read no larger than first_read_size
-  // brings it back to that. So a session that sends small requests, or
-  // none, holds first_read_size bytes. Called only when no read is in
-  // flight: the read owns the buffer until its completion.
-  asio::mutable_buffer read_buffer() {
-    if (last_read_ == input_.size() && input_.size() < last_read_size) {
-      input_.resize(std::min(2 * input_.size(), last_read_size));
-    } else if (last_read_ <= first_read_size && input_.size() > first_read_size) {
-      input_.resize(first_read_size);
-      input_.shrink_to_fit();
-    }
-    return asio::buffer(input_);
-  }
+  // Where the next read puts what arrives (ReadBuffer, in
+  // server_setup.hpp: 1 KiB, more while reads fill it). Called only when
+  // no read is in flight: the read owns the buffer until its completion.
+  asio::mutable_buffer read_buffer() { return input_.next(); }
   // The `bytes` the last read put in read_buffer(): valid until the next
   // read_buffer().
-  cs::ByteView received(std::size_t bytes) const { return cs::ByteView(input_.data(), bytes); }
+  cs::ByteView received(std::size_t bytes) { return input_.received(bytes); }
 
   // The common start of every read's continuation: false when reading ends.
   bool read_completed(const error_code& error, std::size_t bytes) {
     if (closed_) return false;  // the socket was closed while the read was queued
-    last_read_ = bytes;
     bytes_received_ += bytes;
     if (bytes > 0) note_received();
     if (error == asio::error::eof) {
@@ -129,9 +115,10 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   void note_received() { deadlines_.activity(); }
   void note_sent() { deadlines_.activity(); }
 
-  // The protocol's step, which every server file calls on a chunk that
-  // arrived: `reply` gets the replies to every request the chunk
-  // completed. A failed allocation (a frame near a large --max-frame)
+  // The protocol's step, which both styles of session call on a chunk that
+  // arrived: `reply` gets the replies the chunk produced (shift answers
+  // each byte of a message as it arrives, framed each frame the chunk
+  // completed). A failed allocation (a frame near a large --max-frame)
   // closes this connection, not the server. The caller then tells
   // deadlines_ (after_receive), on the strand.
   cs::Verdict answer(cs::ByteView chunk, cs::Bytes& reply) {
@@ -178,8 +165,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   std::uint64_t bytes_sent_ = 0;
 
  private:
-  cs::Bytes input_;            // read_buffer()
-  std::size_t last_read_ = 0;  // what the last read brought
+  ReadBuffer input_;
 
   static std::string peer_name(const SessionSocket& socket) {
     error_code error;
