@@ -27,6 +27,16 @@ void route_qt_message(QtMsgType type, const QMessageLogContext&, const QString& 
 QtArguments::QtArguments(char* program) : qt_argv{program, nullptr} {
   // Before QCoreApplication exists, so that its own messages are routed too.
   qInstallMessageHandler(route_qt_message);
+  // Qt's own event dispatcher rather than GLib's, unless the environment
+  // chose (QT_NO_GLIB set to anything; set but empty keeps GLib). Read when
+  // each thread's event loop is made, so it must be set before the first.
+  // GLib wakes its own loop through an eventfd whenever the set of
+  // descriptors it polls changes, and QTcpSocket changes it twice per
+  // reply (its write notifier, enabled for the write and disabled once the
+  // bytes are out): two eventfd writes, one more read of it and one more
+  // allocation per request, which Qt's dispatcher does not make. See
+  // docs/part6_qt.md, "What a request costs, profiled".
+  if (!qEnvironmentVariableIsSet("QT_NO_GLIB")) qputenv("QT_NO_GLIB", "1");
 }
 
 Application::Application(char* program)

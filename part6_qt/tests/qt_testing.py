@@ -36,15 +36,18 @@ class Server(ServerProcess):
     """A server binary started on port 0 (sim_server.ServerProcess, which
     keeps its stderr as the log)."""
 
-    def __init__(self, argv: Sequence[str], open_files: Optional[int] = None) -> None:
-        """open_files: the server's RLIMIT_NOFILE soft limit, when given."""
+    def __init__(self, argv: Sequence[str], open_files: Optional[int] = None,
+                 environment: Optional[dict] = None) -> None:
+        """open_files: the server's RLIMIT_NOFILE soft limit, when given;
+        environment: variables set for the server, beside this process's."""
 
         def limit_open_files() -> None:
             if open_files is not None:
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
 
-        super().__init__(list(argv), TIMEOUT, preexec_fn=limit_open_files)
+        env = None if environment is None else dict(os.environ, **environment)
+        super().__init__(list(argv), TIMEOUT, preexec_fn=limit_open_files, env=env)
         try:
             self.start()
         except ServerError as error:

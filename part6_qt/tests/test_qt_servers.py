@@ -12,6 +12,7 @@ window (ABSENCE_WINDOW): a correct server passes however slow the machine.
 """
 from __future__ import annotations
 
+import os
 import re
 import select
 import socket
@@ -393,6 +394,54 @@ class NeverReads(unittest.TestCase):
                 continue
         sock.settimeout(TIMEOUT)
         return sent
+
+
+# x86-64 system call numbers (asm/unistd_64.h): what an event loop waits in.
+POLL, PPOLL = 7, 271
+
+
+def waiting_in(server: Server) -> int:
+    """The system call the server's main thread, which runs its event
+    loop, is blocked in once idle, from /proc/PID/syscall (its first field;
+    "running" while it runs). Waits until it is one of the two waits."""
+    deadline = time.monotonic() + TIMEOUT
+    seen = ""
+    while time.monotonic() < deadline:
+        seen = Path(f"/proc/{server.pid}/syscall").read_text().split()[0]
+        if seen in (str(POLL), str(PPOLL)):
+            return int(seen)
+        time.sleep(0.01)
+    raise AssertionError(f"the main thread never waited in poll or ppoll (last: {seen})")
+
+
+class Dispatcher(unittest.TestCase):
+    """part6::Application chooses Qt's own event dispatcher, which waits in
+    ppoll(), over GLib's, which waits in poll() and wakes itself with an
+    eventfd write each time a socket's write notifier is switched, twice per
+    reply (docs/part6_qt.md, "What a request costs, profiled"); QT_NO_GLIB
+    set but empty in the environment keeps GLib's."""
+
+    def setUp(self) -> None:
+        if os.uname().machine != "x86_64":
+            self.skipTest("the system call numbers below are x86-64's")
+
+    def check(self, environment: Optional[dict], expected: int) -> None:
+        server = Server(server_argv(), environment=environment)
+        try:
+            client = Client(server.host, server.port)
+            self.assertEqual(client.read(1), b"*")
+            exchange(client)  # a reply: the write notifier was switched
+            self.assertEqual(waiting_in(server), expected, server.log())
+            client.close()
+            assert_stops_cleanly(self, server)
+        finally:
+            server.kill()
+
+    def test_the_event_loop_waits_in_ppoll_by_default(self) -> None:
+        self.check(None, PPOLL)
+
+    def test_an_empty_qt_no_glib_keeps_glibs_poll(self) -> None:
+        self.check({"QT_NO_GLIB": ""}, POLL)
 
 
 class ThreadAffinity(unittest.TestCase):
