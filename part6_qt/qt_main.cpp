@@ -24,19 +24,22 @@ void route_qt_message(QtMsgType type, const QMessageLogContext&, const QString& 
 
 }  // namespace
 
+void choose_event_dispatcher() {
+  // GLib wakes its own loop through an eventfd whenever the set of
+  // descriptors it polls changes, and QTcpSocket changes it twice per reply
+  // (its write notifier, enabled by write() and disabled by flush() once
+  // the bytes are out): two eventfd writes per reply, and Qt's GLib
+  // dispatcher allocates a record each time a notifier is enabled. Qt's own
+  // dispatcher makes neither. See docs/part6_qt.md, "What a request costs,
+  // profiled". A QT_NO_GLIB already in the environment is left alone:
+  // non-empty picks Qt's dispatcher, empty keeps GLib's.
+  if (!qEnvironmentVariableIsSet("QT_NO_GLIB")) qputenv("QT_NO_GLIB", "1");
+}
+
 QtArguments::QtArguments(char* program) : qt_argv{program, nullptr} {
   // Before QCoreApplication exists, so that its own messages are routed too.
   qInstallMessageHandler(route_qt_message);
-  // Qt's own event dispatcher rather than GLib's, unless the environment
-  // chose (QT_NO_GLIB set to anything; set but empty keeps GLib). Read when
-  // each thread's event loop is made, so it must be set before the first.
-  // GLib wakes its own loop through an eventfd whenever the set of
-  // descriptors it polls changes, and QTcpSocket changes it twice per
-  // reply (its write notifier, enabled for the write and disabled once the
-  // bytes are out): two eventfd writes, one more read of it and one more
-  // allocation per request, which Qt's dispatcher does not make. See
-  // docs/part6_qt.md, "What a request costs, profiled".
-  if (!qEnvironmentVariableIsSet("QT_NO_GLIB")) qputenv("QT_NO_GLIB", "1");
+  choose_event_dispatcher();
 }
 
 Application::Application(char* program)

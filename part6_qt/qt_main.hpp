@@ -12,9 +12,16 @@
 
 namespace part6 {
 
+// Qt's own event dispatcher (it waits in ppoll()) for every event loop the
+// process makes from now on, rather than GLib's (poll()), unless QT_NO_GLIB
+// is already in the environment: Qt reads it as it makes each thread's
+// dispatcher, so call this before QCoreApplication. Why: qt_main.cpp.
+void choose_event_dispatcher();
+
 // What Application gives QCoreApplication, which keeps a reference to argc:
 // a base class of Application, so that it is made first and outlives it.
-// Making it also routes Qt's messages into the log (see Application).
+// Making it also routes Qt's messages into the log (see Application) and
+// chooses the event dispatcher (choose_event_dispatcher).
 struct QtArguments {
   explicit QtArguments(char* program);
   int qt_argc = 1;

@@ -20,6 +20,7 @@
 #include "cs/options.hpp"
 #include "cs/socket.hpp"
 #include "cs/stop.hpp"
+#include "qt_main.hpp"
 
 namespace exercises {
 
@@ -36,6 +37,7 @@ using cs::testing::read_to_close;
 // Created once, on the main thread (gtest runs tests there), before any
 // server thread starts its event loop; never destroyed, as Qt prefers.
 inline void ensure_qt_application() {
+  part6::choose_event_dispatcher();  // as the chapter's servers do (qt_main.hpp)
   static int argc = 1;
   static char name[] = "exercise-check";
   static char* argv[] = {name, nullptr};

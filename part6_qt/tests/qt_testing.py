@@ -39,14 +39,17 @@ class Server(ServerProcess):
     def __init__(self, argv: Sequence[str], open_files: Optional[int] = None,
                  environment: Optional[dict] = None) -> None:
         """open_files: the server's RLIMIT_NOFILE soft limit, when given;
-        environment: variables set for the server, beside this process's."""
+        environment: variables set for the server, beside this process's
+        (a value of None removes the variable)."""
 
         def limit_open_files() -> None:
             if open_files is not None:
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
 
-        env = None if environment is None else dict(os.environ, **environment)
+        env = None if environment is None else {
+            name: value for name, value in {**os.environ, **environment}.items()
+            if value is not None}
         super().__init__(list(argv), TIMEOUT, preexec_fn=limit_open_files, env=env)
         try:
             self.start()
