@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "simulator"))
 from sim_server import ServerError, ServerProcess  # noqa: E402  (the repository's one launcher)
@@ -89,6 +89,20 @@ class Server(ServerProcess):
             # may hold spaces: utime and stime are the 12th and 13th.
             fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def blocked_threads(self) -> Dict[int, int]:
+        """Its threads blocked in a system call now: thread id -> the
+        call's number, from /proc/PID/task/TID/syscall (whose first field is
+        that number, or "running" or -1 when the thread is in none)."""
+        blocked = {}
+        for task in Path("/proc/%d/task" % self.process.pid).iterdir():
+            try:
+                first = (task / "syscall").read_text().split()[0]
+            except FileNotFoundError:  # the thread ended meanwhile
+                continue
+            if first.isdigit():
+                blocked[int(task.name)] = int(first)
+        return blocked
 
     def rss_bytes(self) -> int:
         """Resident memory now (VmRSS of /proc/PID/status)."""

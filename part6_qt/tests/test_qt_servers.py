@@ -24,6 +24,7 @@ from typing import Dict, Iterable, List, Optional
 
 from qt_testing import (ABSENCE_WINDOW, TIMEOUT, Client, Server, connect_at_once,
                         first_byte_of_each)
+from sim_hostile_process import wait_until  # noqa: E402  (on the path qt_testing sets)
 
 SERVER = ""  # set from the command line
 GRACE_MS = 1000
@@ -401,21 +402,6 @@ class NeverReads(unittest.TestCase):
 POLL, PPOLL = 7, 271
 
 
-def event_loop_waits(server: Server) -> Dict[int, int]:
-    """The server's threads blocked in poll or ppoll, thread id -> system
-    call number, from /proc/PID/task/TID/syscall (its first field is the
-    number while blocked in a call, "running" while the thread runs)."""
-    waits = {}
-    for task in Path(f"/proc/{server.pid}/task").iterdir():
-        try:
-            number = task.joinpath("syscall").read_text().split()[0]
-        except FileNotFoundError:  # the thread ended meanwhile
-            continue
-        if number in (str(POLL), str(PPOLL)):
-            waits[int(task.name)] = int(number)
-    return waits
-
-
 class Dispatcher(unittest.TestCase):
     """part6::Application chooses Qt's own event dispatcher, which waits in
     ppoll(), over GLib's, which waits in poll() and wakes itself with an
@@ -430,7 +416,7 @@ class Dispatcher(unittest.TestCase):
         server = Server(server_argv(), environment=environment)
         try:
             try:
-                event_loop_waits(server)
+                server.blocked_threads()
             except PermissionError:
                 self.skipTest("/proc/PID/task/TID/syscall is not readable here (ptrace policy)")
             if environment.get("QT_NO_GLIB") == "" and "libglib-2.0" not in \
@@ -442,14 +428,17 @@ class Dispatcher(unittest.TestCase):
             # The main thread's loop, and the client's own (a thread per
             # client, or a pool thread's loop) where the design has one.
             loops = 1 if Path(SERVER).name == "qt-server" else 2
-            deadline = time.monotonic() + TIMEOUT
-            waits = event_loop_waits(server)
-            while (server.pid not in waits or len(waits) < loops) and time.monotonic() < deadline:
-                time.sleep(0.01)
-                waits = event_loop_waits(server)
-            self.assertIn(server.pid, waits, "the main thread never waited in poll or ppoll:\n"
-                          + server.log())
-            self.assertGreaterEqual(len(waits), loops, server.log())
+            waits: Dict[int, int] = {}
+
+            def loops_waiting() -> bool:
+                waits.clear()
+                waits.update((thread, number) for thread, number in server.blocked_threads().items()
+                             if number in (POLL, PPOLL))
+                return server.pid in waits and len(waits) >= loops
+
+            self.assertTrue(wait_until(loops_waiting, TIMEOUT, interval=0.01),
+                            f"{loops} event loop(s), the main thread's among them, never waited "
+                            f"in poll or ppoll (waiting: {waits}):\n" + server.log())
             self.assertEqual(set(waits.values()), {expected}, server.log())
             client.close()
             assert_stops_cleanly(self, server)
