@@ -32,8 +32,8 @@ inline constexpr std::size_t max_queued_reply_bytes = 1 << 20;
 // session idle after small requests holds 1 KiB); a read that fills it
 // doubles it for the next one, up to last_read_size (a large upload moves
 // 64 KiB per recv, as epoll-server's reads do); a read of first_read_size
-// or less brings it back down and frees the rest. Not thread-safe: one session, one read at
-// a time.
+// or less brings it back down and frees the rest. Not thread-safe: one
+// session, one read at a time.
 inline constexpr std::size_t first_read_size = 1024;
 inline constexpr std::size_t last_read_size = 64 * 1024;
 
